@@ -1,0 +1,86 @@
+// The C++ client API: submit tasks to the local zq-node and follow their jobs.
+//
+//   zq::Client client;                       // $ZQ_NODE or the default ipc endpoint
+//   auto submitted = client.submit(zq::Task("zq.echo").with_args(1, "two"));
+//   auto job = client.wait(submitted->id, std::chrono::seconds(10));
+//   if (job && job->succeeded()) use(job->result_as<std::vector<int>>());
+//
+// Every call returns a Result; nothing throws across this interface. A Client owns one
+// DEALER socket and is not thread-safe: use one per thread.
+#pragma once
+
+#include <zq/job.hpp>
+#include <zq/result.hpp>
+#include <zq/task.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace zq {
+
+using Milliseconds = std::chrono::milliseconds;
+inline constexpr Milliseconds kDefaultTimeout{5000};
+
+// What a node said when it accepted a task.
+struct Submitted {
+    std::string id;
+    JobState state = JobState::accepted;
+    std::string node;
+    bool duplicate = false;  // the id was already known: nothing new will run
+};
+
+// One message a node sent back, for callers that pipeline submissions (zq-bench).
+struct Accepted {
+    Submitted submitted;
+};
+struct Rejected {
+    std::string id;
+    std::string reason;
+};
+struct StateReport {
+    JobInfo job;
+};
+using Reply = std::variant<Accepted, Rejected, StateReport>;
+
+class Client {
+public:
+    explicit Client(std::string endpoint = {});  // empty: default_node_endpoint()
+    ~Client();
+    Client(const Client&) = delete;
+    Client& operator=(const Client&) = delete;
+    Client(Client&&) noexcept;
+    Client& operator=(Client&&) noexcept;
+
+    const std::string& endpoint() const;
+
+    // Sends the task and waits for ACCEPTED. A task without an id gets a new UUIDv7.
+    // Resubmitting an id returns the existing job (duplicate = true) and runs nothing.
+    Result<Submitted> submit(Task task, Milliseconds timeout = kDefaultTimeout);
+    // Waits until the job is terminal; ErrorCode::timed_out if it is not by then.
+    Result<JobInfo> wait(std::string_view id, Milliseconds timeout);
+    // The job's current state.
+    Result<JobInfo> status(std::string_view id, Milliseconds timeout = kDefaultTimeout);
+    // The job's outcome; an error when it is not terminal yet.
+    Result<JobInfo> result(std::string_view id, Milliseconds timeout = kDefaultTimeout);
+    // Asks the node to cancel the job; returns the state the job is in after the request.
+    Result<JobInfo> cancel(std::string_view id, Milliseconds timeout = kDefaultTimeout);
+    // An operator request (status, running, reload): the reply's data as msgpack bytes.
+    Result<std::string> control(std::string_view operation, Milliseconds timeout = kDefaultTimeout);
+
+    // Pipelining, for callers that keep many submissions in flight: post() sends without
+    // waiting, next_reply() returns the next ACCEPTED/REJECTED/STATE the node sent.
+    Status post(const Task& task, bool watch);
+    Result<Reply> next_reply(Milliseconds timeout);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace zq

@@ -1,0 +1,53 @@
+// Job states and what a client learns about a job.
+//
+// pending → accepted → queued → running → succeeded | failed | error | canceled, plus
+// retrying and waiting. A terminal state is final.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <msgpack.hpp>
+
+namespace zq {
+
+enum class JobState : std::uint8_t {
+    pending,    // made by a client, not yet journaled by a node
+    accepted,   // journaled at the origin
+    queued,     // waiting for a free worker on its owner
+    running,    // in a worker process
+    succeeded,  // done, with a result
+    failed,     // the task failed, timed out, or its worker or node died
+    error,      // zq could not run it (journal unwritable, bad envelope)
+    canceled,   // canceled before or while it ran
+    retrying,   // failed, another attempt is scheduled
+    waiting,    // no live node can take it now; starts when one can
+};
+
+std::string_view to_string(JobState state);
+std::optional<JobState> job_state_from_string(std::string_view name);
+bool is_terminal(JobState state);
+
+// What a node reports about a job.
+struct JobInfo {
+    std::string id;
+    std::string task;
+    JobState state = JobState::pending;
+    std::string result;  // msgpack bytes of the result (empty when none)
+    std::string error;
+    std::string node;
+
+    bool terminal() const { return is_terminal(state); }
+    bool succeeded() const { return state == JobState::succeeded; }
+
+    // The result converted to T (throws msgpack::type_error when it does not fit).
+    template <class T>
+    T result_as() const {
+        auto handle = msgpack::unpack(result.data(), result.size());
+        return handle.get().as<T>();
+    }
+};
+
+}  // namespace zq

@@ -1,0 +1,225 @@
+// ZQP/1, the wire protocol spoken between clients, nodes and peers.
+//
+// Every message is multipart: [ "ZQP1" ][ command byte ][ msgpack body ], with ROUTER
+// identity frames in front where the socket adds them. The body is a msgpack map with short
+// string keys. This header is the one place that defines the commands, their fields and the
+// decoding limits: the codec validates against `kCommands`, and docs/protocol.md lists the
+// same table (tests/test_protocol.cpp checks that the two agree).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace zq::protocol {
+
+// First frame of every message; a different header is rejected, never guessed at.
+inline constexpr std::string_view kHeader = "ZQP1";
+
+enum class Command : std::uint8_t {
+    hello = 0x01,          // peer → peer: open a peer link
+    welcome = 0x02,        // peer → peer: answer to HELLO, carries the membership list
+    heartbeat = 0x03,      // peer ↔ peer: sign of life with capacity and load
+    disconnect = 0x04,     // peer → peer: graceful goodbye
+    submit = 0x10,         // client → node: run this task
+    accepted = 0x11,       // node → client: the task is journaled
+    rejected = 0x12,       // node → client: the message or task was refused, with a reason
+    forward = 0x13,        // origin → owner: run this task for me
+    taken = 0x14,          // owner → origin: the forwarded task is journaled here
+    state = 0x15,          // node → client, owner → origin: a job's state, result or error
+    cancel = 0x16,         // client → node, origin → owner: cancel a job
+    control = 0x20,        // client → node: an operator request (status, running, job, watch...)
+    control_reply = 0x21,  // node → client: answer to CONTROL
+    broadcast = 0x30,      // node → all nodes (PUB): run this task on every node
+    event = 0x31,          // node → subscribers (PUB): a job transition
+};
+
+// The msgpack type a field must have; `any` accepts every type (task arguments, results).
+enum class FieldType : std::uint8_t { string, unsigned_integer, integer, number, boolean, array, map, any };
+
+struct FieldSpec {
+    std::string_view name;
+    FieldType type;
+    bool required;
+    std::string_view meaning;
+};
+
+struct CommandSpec {
+    Command command;
+    std::string_view name;
+    std::span<const FieldSpec> fields;
+    std::string_view meaning;
+};
+
+// Field names, shared by every command that carries them.
+namespace field {
+inline constexpr std::string_view id = "id";                  // job id (UUIDv7 text)
+inline constexpr std::string_view task = "task";              // task name
+inline constexpr std::string_view args = "args";              // positional arguments (array)
+inline constexpr std::string_view kwargs = "kw";              // keyword arguments (map)
+inline constexpr std::string_view queue = "q";                // queue name
+inline constexpr std::string_view target = "tgt";             // node that must run the job
+inline constexpr std::string_view priority = "pri";           // higher runs first
+inline constexpr std::string_view max_retries = "retries";    // retry policy: attempts after the first
+inline constexpr std::string_view retry_delay = "rdelay";     // retry policy: seconds between attempts
+inline constexpr std::string_view soft_time_limit = "soft";   // seconds, SIGUSR1 when exceeded
+inline constexpr std::string_view hard_time_limit = "hard";   // seconds, SIGKILL when exceeded
+inline constexpr std::string_view eta = "eta";                // unix ms: do not start before
+inline constexpr std::string_view expires = "exp";            // unix ms: do not start after
+inline constexpr std::string_view unique_key = "ukey";        // uniqueness key
+inline constexpr std::string_view unique_policy = "upol";     // uniqueness policy
+inline constexpr std::string_view links = "links";            // {"ok": [...], "err": [...]}
+inline constexpr std::string_view workflow = "wf";            // workflow ids
+inline constexpr std::string_view headers = "hdr";            // string map (trace context)
+inline constexpr std::string_view watch = "watch";            // send STATE to me when terminal
+inline constexpr std::string_view state = "st";               // job state name
+inline constexpr std::string_view result = "res";             // task result (any)
+inline constexpr std::string_view error = "err";              // error text
+inline constexpr std::string_view node = "node";              // node name
+inline constexpr std::string_view duplicate = "dup";          // SUBMIT of an id already known
+inline constexpr std::string_view reason = "why";             // why a message was refused
+inline constexpr std::string_view request_id = "rid";         // matches CONTROL to its reply
+inline constexpr std::string_view operation = "op";           // CONTROL operation
+inline constexpr std::string_view ok = "ok";                  // CONTROL outcome
+inline constexpr std::string_view data = "data";              // CONTROL reply payload
+inline constexpr std::string_view incarnation = "inc";        // boot id of a node
+inline constexpr std::string_view capacity = "cap";           // free worker slots
+inline constexpr std::string_view queues = "qs";              // queues served
+inline constexpr std::string_view load = "load";              // jobs queued and running
+inline constexpr std::string_view members = "members";       // membership list
+inline constexpr std::string_view endpoint = "ep";            // a node's peer endpoint
+inline constexpr std::string_view sequence = "seq";           // publisher sequence number
+inline constexpr std::string_view time_ms = "t";              // unix ms of the event
+}  // namespace field
+
+namespace detail {
+using enum FieldType;
+namespace f = field;
+
+// The task envelope, carried by SUBMIT, FORWARD and BROADCAST.
+inline constexpr FieldSpec kEnvelope[] = {
+    {f::id, string, true, "job id, a UUIDv7 made by the client; resubmitting it is idempotent"},
+    {f::task, string, true, "task name"},
+    {f::args, array, false, "positional arguments (default [])"},
+    {f::kwargs, map, false, "keyword arguments (default {})"},
+    {f::queue, string, false, "queue (default \"default\")"},
+    {f::target, string, false, "name of the node that must run it"},
+    {f::priority, integer, false, "higher runs first (default 0)"},
+    {f::max_retries, unsigned_integer, false, "retries after a failed attempt (default 0)"},
+    {f::retry_delay, number, false, "seconds between attempts"},
+    {f::soft_time_limit, number, false, "seconds before SIGUSR1"},
+    {f::hard_time_limit, number, false, "seconds before SIGKILL"},
+    {f::eta, unsigned_integer, false, "unix ms, not before"},
+    {f::expires, unsigned_integer, false, "unix ms, not after"},
+    {f::unique_key, string, false, "uniqueness key"},
+    {f::unique_policy, string, false, "uniqueness policy"},
+    {f::links, map, false, "tasks to run on success (ok) or error (err)"},
+    {f::workflow, array, false, "workflow ids"},
+    {f::headers, map, false, "string headers (trace context)"},
+    {f::watch, boolean, false, "send STATE to the submitter when the job ends"},
+};
+
+inline constexpr FieldSpec kHello[] = {
+    {f::node, string, true, "sender's node name"},
+    {f::incarnation, string, true, "sender's boot id"},
+    {f::endpoint, string, false, "sender's peer endpoint"},
+};
+inline constexpr FieldSpec kWelcome[] = {
+    {f::node, string, true, "sender's node name"},
+    {f::incarnation, string, true, "sender's boot id"},
+    {f::members, array, false, "known members: [{node, ep}]"},
+};
+inline constexpr FieldSpec kHeartbeat[] = {
+    {f::node, string, true, "sender's node name"},
+    {f::incarnation, string, true, "sender's boot id"},
+    {f::capacity, unsigned_integer, false, "free worker slots"},
+    {f::queues, array, false, "queues served"},
+    {f::load, unsigned_integer, false, "jobs queued and running"},
+};
+inline constexpr FieldSpec kDisconnect[] = {
+    {f::node, string, true, "sender's node name"},
+    {f::incarnation, string, false, "sender's boot id"},
+};
+inline constexpr FieldSpec kAccepted[] = {
+    {f::id, string, true, "job id"},
+    {f::state, string, true, "job state after acceptance"},
+    {f::node, string, false, "origin node"},
+    {f::duplicate, boolean, false, "true when the id was already known (nothing new runs)"},
+};
+inline constexpr FieldSpec kRejected[] = {
+    {f::reason, string, true, "why: malformed message, node busy, journal unwritable..."},
+    {f::id, string, false, "job id, when it could be read"},
+};
+inline constexpr FieldSpec kTaken[] = {
+    {f::id, string, true, "job id"},
+    {f::node, string, true, "owner node"},
+};
+inline constexpr FieldSpec kState[] = {
+    {f::id, string, true, "job id"},
+    {f::state, string, true, "job state"},
+    {f::result, any, false, "task result when succeeded"},
+    {f::error, string, false, "error text when failed, error or canceled"},
+    {f::node, string, false, "node that ran (or holds) the job"},
+    {f::task, string, false, "task name"},
+};
+inline constexpr FieldSpec kCancel[] = {
+    {f::id, string, true, "job id"},
+    {f::request_id, unsigned_integer, false, "matches the reply"},
+};
+inline constexpr FieldSpec kControl[] = {
+    {f::operation, string, true, "status | running | reload | job | watch"},
+    {f::request_id, unsigned_integer, false, "echoed in the reply"},
+    {f::id, string, false, "job id for job and watch"},
+};
+inline constexpr FieldSpec kControlReply[] = {
+    {f::request_id, unsigned_integer, false, "the request's rid"},
+    {f::ok, boolean, true, "whether the operation succeeded"},
+    {f::error, string, false, "why it failed"},
+    {f::data, any, false, "the answer"},
+};
+inline constexpr FieldSpec kEvent[] = {
+    {f::node, string, true, "publishing node"},
+    {f::sequence, unsigned_integer, true, "publisher sequence number"},
+    {f::id, string, false, "job id"},
+    {f::state, string, false, "job state"},
+    {f::task, string, false, "task name"},
+    {f::queue, string, false, "queue"},
+    {f::time_ms, unsigned_integer, false, "unix ms"},
+};
+}  // namespace detail
+
+inline constexpr CommandSpec kCommands[] = {
+    {Command::hello, "HELLO", detail::kHello, "open a peer link"},
+    {Command::welcome, "WELCOME", detail::kWelcome, "accept a peer link, share membership"},
+    {Command::heartbeat, "HEARTBEAT", detail::kHeartbeat, "sign of life with capacity and load"},
+    {Command::disconnect, "DISCONNECT", detail::kDisconnect, "graceful goodbye"},
+    {Command::submit, "SUBMIT", detail::kEnvelope, "run a task (the task envelope)"},
+    {Command::accepted, "ACCEPTED", detail::kAccepted, "the task is journaled"},
+    {Command::rejected, "REJECTED", detail::kRejected, "a message or task was refused"},
+    {Command::forward, "FORWARD", detail::kEnvelope, "origin asks an owner to run a task"},
+    {Command::taken, "TAKEN", detail::kTaken, "owner journaled a forwarded task"},
+    {Command::state, "STATE", detail::kState, "a job's state, result or error"},
+    {Command::cancel, "CANCEL", detail::kCancel, "cancel a job"},
+    {Command::control, "CONTROL", detail::kControl, "operator request"},
+    {Command::control_reply, "CONTROL-REPLY", detail::kControlReply, "answer to CONTROL"},
+    {Command::broadcast, "BROADCAST", detail::kEnvelope, "run a task on every node"},
+    {Command::event, "EVENT", detail::kEvent, "a job transition on the event stream"},
+};
+
+// Looks a command byte up in kCommands; nullptr for an unknown command.
+const CommandSpec* find_command(std::uint8_t code);
+std::string_view command_name(Command command);
+std::string_view field_type_name(FieldType type);
+
+// Bounds on what a decoder accepts. Anything beyond them is rejected with a reason.
+struct Limits {
+    std::size_t max_message_bytes = 1 << 20;  // whole body
+    std::size_t max_depth = 16;               // nesting of arrays and maps
+    std::size_t max_string_bytes = 512 << 10;  // one string or binary
+    std::size_t max_array_items = 65536;
+    std::size_t max_map_entries = 4096;
+    std::size_t max_name_bytes = 256;  // ids, task names, queues, node names
+};
+
+}  // namespace zq::protocol

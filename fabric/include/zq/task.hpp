@@ -1,0 +1,54 @@
+// The task envelope: what a client asks a node to run.
+#pragma once
+
+#include <zq/codec.hpp>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <tuple>
+
+namespace zq {
+
+struct Task {
+    std::string id;  // UUIDv7; left empty, the client fills in a new one
+    std::string name;
+    std::string args = std::string("\x90", 1);    // msgpack array of positional arguments
+    std::string kwargs = std::string("\x80", 1);  // msgpack map of keyword arguments
+    std::string queue = "default";
+    std::string target;  // node that must run it; empty = any node serving the queue
+    std::int64_t priority = 0;
+    std::uint32_t max_retries = 0;
+    double retry_delay = 0;
+    double soft_time_limit = 0;  // seconds, 0 = none
+    double hard_time_limit = 0;  // seconds, 0 = none
+    std::map<std::string, std::string> headers;
+
+    Task() = default;
+    explicit Task(std::string task_name) : name(std::move(task_name)) {}
+
+    // Typed positional arguments, packed as a msgpack array.
+    template <class... A>
+    Task& with_args(const A&... values) {
+        args = pack(std::make_tuple(values...));
+        return *this;
+    }
+    Task& with_id(std::string job_id) {
+        id = std::move(job_id);
+        return *this;
+    }
+    Task& on_queue(std::string queue_name) {
+        queue = std::move(queue_name);
+        return *this;
+    }
+};
+
+// Writes the envelope fields of a task into a SUBMIT/FORWARD/BROADCAST body.
+void write_task(BodyWriter& body, const Task& task);
+// Reads the envelope from a decoded SUBMIT/FORWARD/BROADCAST (fields already type-checked).
+Result<Task> read_task(const Message& message, const protocol::Limits& limits = {});
+
+// A new UUIDv7 job id in its canonical text form.
+std::string new_job_id();
+
+}  // namespace zq

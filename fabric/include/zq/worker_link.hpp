@@ -1,0 +1,60 @@
+// The worker link: how zq-node and a worker process talk over the socketpair the node
+// passes as file descriptor 3 (or ZQ_WORKER_FD). Each frame is a 4-byte big-endian length
+// followed by a msgpack map. The node sends RUN, the worker answers READY once at start and
+// DONE after each task. One task at a time per worker: no prefetch behind a long task.
+#pragma once
+
+#include <zq/codec.hpp>
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+
+namespace zq::worker_link {
+
+inline constexpr int kDefaultFd = 3;
+// The environment variable naming the link's descriptor, and the parent's pid (so a worker
+// can notice it was orphaned before it set its parent-death signal).
+inline constexpr const char* kFdEnv = "ZQ_WORKER_FD";
+inline constexpr const char* kParentPidEnv = "ZQ_PARENT_PID";
+inline constexpr std::uint32_t kMaxFrameBytes = 64u << 20;
+
+namespace op {
+inline constexpr std::string_view ready = "ready";  // worker → node: {op, pid}
+inline constexpr std::string_view run = "run";      // node → worker: {op, id, task, args, kw, exec?, olim?}
+inline constexpr std::string_view done = "done";    // worker → node: {op, id, ok, res?, err?}
+}  // namespace op
+
+namespace field {
+inline constexpr std::string_view operation = "op";
+inline constexpr std::string_view pid = "pid";
+inline constexpr std::string_view id = "id";
+inline constexpr std::string_view task = "task";
+inline constexpr std::string_view args = "args";
+inline constexpr std::string_view kwargs = "kw";
+inline constexpr std::string_view exec = "exec";                // argv of an exec task
+inline constexpr std::string_view output_limit = "olim";       // bytes of stdout/stderr kept
+inline constexpr std::string_view ok = "ok";
+inline constexpr std::string_view result = "res";
+inline constexpr std::string_view error = "err";
+}  // namespace field
+
+// The finished body with its length prefix in front, ready to write.
+std::string frame(BodyWriter& body);
+
+// Accumulates bytes from the link and hands out whole frames.
+class FrameReader {
+public:
+    void feed(const char* data, std::size_t size);
+    // The next whole frame's body, an empty string_view when none is complete yet, or an
+    // error when the stream is corrupt (a frame larger than kMaxFrameBytes, or an empty
+    // frame: every frame holds a msgpack map). The view stays valid until the next feed().
+    Result<std::string_view> next();
+
+private:
+    std::string buffer_;
+    std::size_t consumed_ = 0;
+};
+
+}  // namespace zq::worker_link

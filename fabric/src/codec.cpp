@@ -1,0 +1,235 @@
+#include <zq/codec.hpp>
+
+#include <cstring>
+#include <string>
+
+namespace zq {
+namespace {
+
+using protocol::FieldType;
+
+bool has_type(const msgpack::object& value, FieldType type) {
+    switch (type) {
+        case FieldType::string: return value.type == msgpack::type::STR;
+        case FieldType::unsigned_integer: return value.type == msgpack::type::POSITIVE_INTEGER;
+        case FieldType::integer:
+            return value.type == msgpack::type::POSITIVE_INTEGER || value.type == msgpack::type::NEGATIVE_INTEGER;
+        case FieldType::number:
+            return value.type == msgpack::type::POSITIVE_INTEGER ||
+                   value.type == msgpack::type::NEGATIVE_INTEGER || value.type == msgpack::type::FLOAT32 ||
+                   value.type == msgpack::type::FLOAT64;
+        case FieldType::boolean: return value.type == msgpack::type::BOOLEAN;
+        case FieldType::array: return value.type == msgpack::type::ARRAY;
+        case FieldType::map: return value.type == msgpack::type::MAP;
+        case FieldType::any: return true;
+    }
+    return false;
+}
+
+std::string_view view_of(const msgpack::object& value) { return {value.via.str.ptr, value.via.str.size}; }
+
+const msgpack::object* find_in_map(const msgpack::object& map, std::string_view key) {
+    for (std::uint32_t i = 0; i < map.via.map.size; ++i) {
+        const auto& entry = map.via.map.ptr[i];
+        if (entry.key.type == msgpack::type::STR && view_of(entry.key) == key) {
+            return entry.val.type == msgpack::type::NIL ? nullptr : &entry.val;
+        }
+    }
+    return nullptr;
+}
+
+// Checks the body against the command's field table: required fields present, every known
+// field of the right type, names (string fields) within the name bound. Unknown fields are
+// ignored so that newer peers can add fields.
+Status validate_fields(const protocol::CommandSpec& spec, const msgpack::object& body,
+                       const protocol::Limits& limits) {
+    for (const auto& field : spec.fields) {
+        const msgpack::object* value = find_in_map(body, field.name);
+        if (!value) {
+            if (field.required) {
+                return Error{std::string(spec.name) + ": missing field '" + std::string(field.name) + "'"};
+            }
+            continue;
+        }
+        if (!has_type(*value, field.type)) {
+            return Error{std::string(spec.name) + ": field '" + std::string(field.name) + "' must be " +
+                         std::string(protocol::field_type_name(field.type))};
+        }
+        // Fields that name things (ids, tasks, queues, nodes) are short; free text and values
+        // such as error messages and results are bounded by the string limit instead.
+        bool is_name = field.name == protocol::field::id || field.name == protocol::field::task ||
+                       field.name == protocol::field::queue || field.name == protocol::field::target ||
+                       field.name == protocol::field::node;
+        if (is_name && value->via.str.size > limits.max_name_bytes) {
+            return Error{std::string(spec.name) + ": field '" + std::string(field.name) + "' is longer than " +
+                         std::to_string(limits.max_name_bytes) + " bytes"};
+        }
+    }
+    return success();
+}
+
+}  // namespace
+
+const msgpack::object* FieldReader::find(std::string_view key) const {
+    if (map_.type != msgpack::type::MAP) return nullptr;
+    return find_in_map(map_, key);
+}
+
+std::optional<std::string_view> FieldReader::string(std::string_view key) const {
+    const msgpack::object* value = find(key);
+    if (!value || value->type != msgpack::type::STR) return std::nullopt;
+    return view_of(*value);
+}
+
+std::optional<std::uint64_t> FieldReader::unsigned_integer(std::string_view key) const {
+    const msgpack::object* value = find(key);
+    if (!value || value->type != msgpack::type::POSITIVE_INTEGER) return std::nullopt;
+    return value->via.u64;
+}
+
+std::optional<std::int64_t> FieldReader::integer(std::string_view key) const {
+    const msgpack::object* value = find(key);
+    if (!value) return std::nullopt;
+    if (value->type == msgpack::type::NEGATIVE_INTEGER) return value->via.i64;
+    if (value->type == msgpack::type::POSITIVE_INTEGER && value->via.u64 <= INT64_MAX) {
+        return static_cast<std::int64_t>(value->via.u64);
+    }
+    return std::nullopt;
+}
+
+std::optional<double> FieldReader::number(std::string_view key) const {
+    const msgpack::object* value = find(key);
+    if (!value) return std::nullopt;
+    switch (value->type) {
+        case msgpack::type::FLOAT32:
+        case msgpack::type::FLOAT64: return value->via.f64;
+        case msgpack::type::POSITIVE_INTEGER: return static_cast<double>(value->via.u64);
+        case msgpack::type::NEGATIVE_INTEGER: return static_cast<double>(value->via.i64);
+        default: return std::nullopt;
+    }
+}
+
+std::optional<bool> FieldReader::boolean(std::string_view key) const {
+    const msgpack::object* value = find(key);
+    if (!value || value->type != msgpack::type::BOOLEAN) return std::nullopt;
+    return value->via.boolean;
+}
+
+std::optional<std::string> FieldReader::packed(std::string_view key) const {
+    const msgpack::object* value = find(key);
+    if (!value) return std::nullopt;
+    msgpack::sbuffer buffer;
+    msgpack::pack(buffer, *value);
+    return std::string(buffer.data(), buffer.size());
+}
+
+Result<msgpack::object_handle> unpack_bounded(std::string_view bytes, const protocol::Limits& limits) {
+    if (bytes.size() > limits.max_message_bytes) {
+        return Error{"message of " + std::to_string(bytes.size()) + " bytes exceeds the limit of " +
+                     std::to_string(limits.max_message_bytes)};
+    }
+    msgpack::unpack_limit bounds(limits.max_array_items, limits.max_map_entries, limits.max_string_bytes,
+                                 limits.max_string_bytes, limits.max_string_bytes, limits.max_depth);
+    try {
+        std::size_t offset = 0;
+        msgpack::object_handle handle =
+            msgpack::unpack(bytes.data(), bytes.size(), offset, nullptr, nullptr, bounds);
+        if (offset != bytes.size()) {
+            return Error{"trailing bytes after the msgpack body"};
+        }
+        return handle;
+    } catch (const msgpack::depth_size_overflow&) {
+        return Error{"msgpack nesting deeper than " + std::to_string(limits.max_depth)};
+    } catch (const msgpack::size_overflow& error) {
+        return Error{std::string("msgpack value too large: ") + error.what()};
+    } catch (const std::exception& error) {
+        return Error{std::string("malformed msgpack: ") + error.what()};
+    }
+}
+
+Result<Message> decode(std::string_view header, std::string_view command, std::string_view body,
+                       const protocol::Limits& limits) {
+    if (header != protocol::kHeader) {
+        return Error{"wrong protocol header (expected ZQP1)"};
+    }
+    if (command.size() != 1) {
+        return Error{"command frame must be one byte, got " + std::to_string(command.size())};
+    }
+    const protocol::CommandSpec* spec = protocol::find_command(static_cast<std::uint8_t>(command[0]));
+    if (!spec) {
+        return Error{"unknown command 0x" + std::to_string(static_cast<unsigned char>(command[0]))};
+    }
+    auto unpacked = unpack_bounded(body, limits);
+    if (!unpacked) return Error{std::string(spec->name) + ": " + unpacked.error()};
+    if (unpacked->get().type != msgpack::type::MAP) {
+        return Error{std::string(spec->name) + ": body must be a msgpack map"};
+    }
+    if (auto valid = validate_fields(*spec, unpacked->get(), limits); !valid) {
+        return Error{valid.error()};
+    }
+    return Message(spec->command, std::move(*unpacked));
+}
+
+namespace {
+// A map32 header: 0xdf and a 4-byte big-endian count, patched by finish().
+constexpr std::size_t kMapHeaderBytes = 5;
+}  // namespace
+
+BodyWriter::BodyWriter() : buffer_(256), packer_(buffer_) {
+    const char placeholder[kMapHeaderBytes] = {'\xdf', 0, 0, 0, 0};
+    buffer_.write(placeholder, kMapHeaderBytes);
+}
+
+void BodyWriter::key_(std::string_view key) {
+    ++entries_;
+    packer_.pack_str(static_cast<std::uint32_t>(key.size()));
+    packer_.pack_str_body(key.data(), static_cast<std::uint32_t>(key.size()));
+}
+
+BodyWriter& BodyWriter::add(std::string_view key, std::string_view value) {
+    key_(key);
+    packer_.pack_str(static_cast<std::uint32_t>(value.size()));
+    packer_.pack_str_body(value.data(), static_cast<std::uint32_t>(value.size()));
+    return *this;
+}
+
+BodyWriter& BodyWriter::add(std::string_view key, std::uint64_t value) {
+    key_(key);
+    packer_.pack_uint64(value);
+    return *this;
+}
+
+BodyWriter& BodyWriter::add(std::string_view key, std::int64_t value) {
+    key_(key);
+    packer_.pack_int64(value);
+    return *this;
+}
+
+BodyWriter& BodyWriter::add(std::string_view key, double value) {
+    key_(key);
+    packer_.pack_double(value);
+    return *this;
+}
+
+BodyWriter& BodyWriter::add(std::string_view key, bool value) {
+    key_(key);
+    value ? packer_.pack_true() : packer_.pack_false();
+    return *this;
+}
+
+BodyWriter& BodyWriter::add_packed(std::string_view key, std::string_view packed) {
+    key_(key);
+    buffer_.write(packed.data(), packed.size());
+    return *this;
+}
+
+std::string_view BodyWriter::finish() {
+    char* data = buffer_.data();
+    data[1] = static_cast<char>((entries_ >> 24) & 0xff);
+    data[2] = static_cast<char>((entries_ >> 16) & 0xff);
+    data[3] = static_cast<char>((entries_ >> 8) & 0xff);
+    data[4] = static_cast<char>(entries_ & 0xff);
+    return {buffer_.data(), buffer_.size()};
+}
+
+}  // namespace zq

@@ -1,0 +1,232 @@
+// msgpack ↔ JSON for the tools (zq-send, zq-bench): see json.hpp for the mapping.
+#include <zq/json.hpp>
+
+#include <zq/codec.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace zq {
+
+namespace {
+
+// The length of the well-formed UTF-8 sequence starting at `bytes` (Unicode table 3-7: no
+// overlong forms, no surrogates, nothing above U+10FFFF), or 0 when it is not one. This is
+// as strict as nlohmann's own check, so strings that pass it always dump.
+std::size_t utf8_sequence_length(const unsigned char* bytes, std::size_t available) {
+    const unsigned char lead = bytes[0];
+    if (lead < 0x80) return 1;
+    std::size_t length = 0;
+    unsigned char second_low = 0x80;
+    unsigned char second_high = 0xBF;
+    if (lead >= 0xC2 && lead <= 0xDF) {
+        length = 2;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+        length = 3;
+        if (lead == 0xE0) second_low = 0xA0;
+        if (lead == 0xED) second_high = 0x9F;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+        length = 4;
+        if (lead == 0xF0) second_low = 0x90;
+        if (lead == 0xF4) second_high = 0x8F;
+    } else {
+        return 0;
+    }
+    if (available < length) return 0;
+    if (bytes[1] < second_low || bytes[1] > second_high) return 0;
+    for (std::size_t i = 2; i < length; ++i) {
+        if (bytes[i] < 0x80 || bytes[i] > 0xBF) return 0;
+    }
+    return length;
+}
+
+bool is_valid_utf8(std::string_view text) {
+    const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
+    std::size_t at = 0;
+    while (at < text.size()) {
+        const std::size_t length = utf8_sequence_length(bytes + at, text.size() - at);
+        if (length == 0) return false;
+        at += length;
+    }
+    return true;
+}
+
+// The text with every byte that does not start a well-formed sequence replaced by U+FFFD.
+std::string repair_utf8(std::string_view text) {
+    if (is_valid_utf8(text)) return std::string(text);
+    const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
+    std::string repaired;
+    repaired.reserve(text.size() + 16);
+    std::size_t at = 0;
+    while (at < text.size()) {
+        const std::size_t length = utf8_sequence_length(bytes + at, text.size() - at);
+        if (length == 0) {
+            repaired += "\xEF\xBF\xBD";
+            ++at;
+        } else {
+            repaired.append(text.substr(at, length));
+            at += length;
+        }
+    }
+    return repaired;
+}
+
+std::string base64(std::string_view bytes) {
+    static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string encoded;
+    encoded.reserve((bytes.size() + 2) / 3 * 4);
+    std::size_t at = 0;
+    for (; at + 3 <= bytes.size(); at += 3) {
+        const std::uint32_t group = (std::uint32_t(std::uint8_t(bytes[at])) << 16) |
+                                    (std::uint32_t(std::uint8_t(bytes[at + 1])) << 8) |
+                                    std::uint32_t(std::uint8_t(bytes[at + 2]));
+        encoded += kAlphabet[(group >> 18) & 63];
+        encoded += kAlphabet[(group >> 12) & 63];
+        encoded += kAlphabet[(group >> 6) & 63];
+        encoded += kAlphabet[group & 63];
+    }
+    const std::size_t rest = bytes.size() - at;
+    if (rest > 0) {
+        std::uint32_t group = std::uint32_t(std::uint8_t(bytes[at])) << 16;
+        if (rest == 2) group |= std::uint32_t(std::uint8_t(bytes[at + 1])) << 8;
+        encoded += kAlphabet[(group >> 18) & 63];
+        encoded += kAlphabet[(group >> 12) & 63];
+        encoded += rest == 2 ? kAlphabet[(group >> 6) & 63] : '=';
+        encoded += '=';
+    }
+    return encoded;
+}
+
+// A map key as JSON object keys must be: strings as they are, anything else as its JSON text.
+std::string key_text(const msgpack::object& key) {
+    nlohmann::json converted = to_json(key);
+    if (converted.is_string()) return converted.get<std::string>();
+    return dump_json(converted);
+}
+
+}  // namespace
+
+nlohmann::json to_json(const msgpack::object& object) {
+    switch (object.type) {
+    case msgpack::type::NIL:
+        return nullptr;
+    case msgpack::type::BOOLEAN:
+        return object.via.boolean;
+    case msgpack::type::POSITIVE_INTEGER:
+        return object.via.u64;
+    case msgpack::type::NEGATIVE_INTEGER:
+        return object.via.i64;
+    case msgpack::type::FLOAT32:
+    case msgpack::type::FLOAT64:
+        return object.via.f64;
+    case msgpack::type::STR:
+        return repair_utf8(std::string_view(object.via.str.ptr, object.via.str.size));
+    case msgpack::type::BIN: {
+        const std::string_view bytes(object.via.bin.ptr, object.via.bin.size);
+        if (is_valid_utf8(bytes)) return std::string(bytes);
+        return "base64:" + base64(bytes);
+    }
+    case msgpack::type::ARRAY: {
+        nlohmann::json array = nlohmann::json::array();
+        for (std::uint32_t i = 0; i < object.via.array.size; ++i) array.push_back(to_json(object.via.array.ptr[i]));
+        return array;
+    }
+    case msgpack::type::MAP: {
+        nlohmann::json map = nlohmann::json::object();
+        for (std::uint32_t i = 0; i < object.via.map.size; ++i) {
+            const msgpack::object_kv& entry = object.via.map.ptr[i];
+            map[key_text(entry.key)] = to_json(entry.val);
+        }
+        return map;
+    }
+    case msgpack::type::EXT:
+        return {{"ext", object.via.ext.type()},
+                {"base64", base64(std::string_view(object.via.ext.data(), object.via.ext.size))}};
+    }
+    return nullptr;
+}
+
+nlohmann::json packed_to_json(std::string_view packed) {
+    if (packed.empty()) return nullptr;
+    auto unpacked = unpack_bounded(packed);
+    if (!unpacked) return nullptr;
+    return to_json(unpacked->get());
+}
+
+void pack_json(msgpack::packer<msgpack::sbuffer>& packer, const nlohmann::json& value) {
+    using Type = nlohmann::json::value_t;
+    switch (value.type()) {
+    case Type::null:
+    case Type::discarded:
+        packer.pack_nil();
+        return;
+    case Type::boolean:
+        packer.pack(value.get<bool>());
+        return;
+    case Type::number_integer:
+        packer.pack(value.get<std::int64_t>());
+        return;
+    case Type::number_unsigned:
+        packer.pack(value.get<std::uint64_t>());
+        return;
+    case Type::number_float:
+        packer.pack_double(value.get<double>());
+        return;
+    case Type::string: {
+        const auto& text = value.get_ref<const std::string&>();
+        packer.pack_str(static_cast<std::uint32_t>(text.size()));
+        packer.pack_str_body(text.data(), static_cast<std::uint32_t>(text.size()));
+        return;
+    }
+    case Type::binary: {
+        const auto& bytes = value.get_binary();
+        packer.pack_bin(static_cast<std::uint32_t>(bytes.size()));
+        packer.pack_bin_body(reinterpret_cast<const char*>(bytes.data()), static_cast<std::uint32_t>(bytes.size()));
+        return;
+    }
+    case Type::array:
+        packer.pack_array(static_cast<std::uint32_t>(value.size()));
+        for (const auto& item : value) pack_json(packer, item);
+        return;
+    case Type::object:
+        packer.pack_map(static_cast<std::uint32_t>(value.size()));
+        for (const auto& [key, item] : value.items()) {
+            packer.pack_str(static_cast<std::uint32_t>(key.size()));
+            packer.pack_str_body(key.data(), static_cast<std::uint32_t>(key.size()));
+            pack_json(packer, item);
+        }
+        return;
+    }
+    packer.pack_nil();
+}
+
+std::string pack_json(const nlohmann::json& value) {
+    msgpack::sbuffer buffer;
+    msgpack::packer<msgpack::sbuffer> packer(buffer);
+    pack_json(packer, value);
+    return std::string(buffer.data(), buffer.size());
+}
+
+nlohmann::json to_json(const JobInfo& job) {
+    return {
+        {"id", repair_utf8(job.id)},
+        {"task", repair_utf8(job.task)},
+        {"state", std::string(to_string(job.state))},
+        {"result", packed_to_json(job.result)},
+        {"error", job.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(repair_utf8(job.error))},
+        {"node", repair_utf8(job.node)},
+    };
+}
+
+nlohmann::json parse_cli_argument(std::string_view text) {
+    // parse() without exceptions returns a "discarded" value for text that is not JSON.
+    nlohmann::json parsed = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
+    if (parsed.is_discarded()) return std::string(text);
+    return parsed;
+}
+
+std::string dump_json(const nlohmann::json& value, int indent) {
+    return value.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace zq

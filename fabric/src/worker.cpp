@@ -1,0 +1,434 @@
+// The worker side of the worker link: announce READY, then run one task per RUN frame and
+// answer each with DONE, until the node closes the link.
+#include <zq/codec.hpp>
+#include <zq/worker.hpp>
+#include <zq/worker_link.hpp>
+
+#include "exec_task.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+namespace zq {
+
+namespace {
+
+// Set by SIGUSR1, the node's request that the running task stop (cancel or soft time
+// limit). Reset when the worker takes the next task, so a request never outlives its task.
+volatile std::sig_atomic_t cancel_flag = 0;
+// The self-pipe the signal handler pokes, so that a wait in progress (an exec task polling
+// its command) wakes up and sees the request.
+int wake_read_fd = -1;
+int wake_write_fd = -1;
+
+void on_cancel_signal(int) {
+    const int saved_errno = errno;
+    cancel_flag = 1;
+    if (wake_write_fd >= 0) {
+        const char byte = 1;
+        [[maybe_unused]] auto written = ::write(wake_write_fd, &byte, 1);
+    }
+    errno = saved_errno;
+}
+
+std::string program_name = "zq-worker";
+
+void log_error(const std::string& message) {
+    std::fprintf(stderr, "%s[%d]: %s\n", program_name.c_str(), static_cast<int>(::getpid()), message.c_str());
+    std::fflush(stderr);
+}
+
+// Frames from the node may be as large as the link allows; inside them the protocol's
+// usual bounds apply, since the arguments came from a SUBMIT decoded with the same ones.
+protocol::Limits link_limits() {
+    protocol::Limits limits;
+    limits.max_message_bytes = worker_link::kMaxFrameBytes;
+    return limits;
+}
+
+// Blocks until the descriptor is ready for `events` (used when it was opened non-blocking).
+bool wait_ready(int fd, short events) {
+    pollfd entry{fd, events, 0};
+    for (;;) {
+        const int ready = ::poll(&entry, 1, -1);
+        if (ready > 0) return true;
+        if (ready < 0 && errno != EINTR) return false;
+    }
+}
+
+// The worker's end of the link: whole frames in, whole frames out.
+class Link {
+public:
+    explicit Link(int fd) : fd_(fd) {}
+
+    Status send(BodyWriter& body) {
+        const std::string bytes = worker_link::frame(body);
+        std::size_t sent = 0;
+        while (sent < bytes.size()) {
+            const ssize_t n = ::write(fd_, bytes.data() + sent, bytes.size() - sent);
+            if (n > 0) {
+                sent += static_cast<std::size_t>(n);
+            } else if (n < 0 && errno == EINTR) {
+                continue;
+            } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && wait_ready(fd_, POLLOUT)) {
+                continue;
+            } else {
+                return Error{std::string("cannot write to the worker link: ") + std::strerror(errno)};
+            }
+        }
+        return success();
+    }
+
+    // The next frame's body (valid until the next call), an empty view once the node closed
+    // the link, or an error when reading failed or the stream is corrupt.
+    Result<std::string_view> receive() {
+        for (;;) {
+            auto next = reader_.next();
+            if (!next || !next->empty()) return next;
+            const ssize_t n = ::read(fd_, buffer_.data(), buffer_.size());
+            if (n > 0) {
+                reader_.feed(buffer_.data(), static_cast<std::size_t>(n));
+            } else if (n == 0) {
+                return std::string_view{};
+            } else if (errno == EINTR) {
+                continue;
+            } else if ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_ready(fd_, POLLIN)) {
+                continue;
+            } else {
+                return Error{std::string("cannot read from the worker link: ") + std::strerror(errno)};
+            }
+        }
+    }
+
+private:
+    int fd_;
+    worker_link::FrameReader reader_;
+    std::array<char, 64 << 10> buffer_{};
+};
+
+// A field of a msgpack map; nullptr when absent or nil.
+const msgpack::object* find_field(const msgpack::object& map, std::string_view key) {
+    for (std::uint32_t i = 0; i < map.via.map.size; ++i) {
+        const auto& entry = map.via.map.ptr[i];
+        if (entry.key.type == msgpack::type::STR && std::string_view(entry.key.via.str.ptr, entry.key.via.str.size) == key) {
+            return entry.val.type == msgpack::type::NIL ? nullptr : &entry.val;
+        }
+    }
+    return nullptr;
+}
+
+std::optional<std::string> string_field(const msgpack::object& map, std::string_view key) {
+    const msgpack::object* value = find_field(map, key);
+    if (!value || value->type != msgpack::type::STR) return std::nullopt;
+    return std::string(value->via.str.ptr, value->via.str.size);
+}
+
+// A RUN frame, checked: the fields present have the types the protocol gives them.
+struct RunRequest {
+    std::string id;
+    std::string task;
+    msgpack::object args;
+    msgpack::object kwargs;
+    std::optional<std::vector<std::string>> exec;
+    std::size_t output_limit = exec_task::kDefaultOutputLimit;
+};
+
+msgpack::object empty_container(msgpack::type::object_type type) {
+    msgpack::object empty;
+    empty.type = type;
+    if (type == msgpack::type::ARRAY) empty.via.array = {0, nullptr};
+    else empty.via.map = {0, nullptr};
+    return empty;
+}
+
+// Reads the fields of a RUN frame whose id is already known to be readable.
+Result<RunRequest> parse_run(const msgpack::object& body, std::string id) {
+    RunRequest request;
+    request.id = std::move(id);
+    auto task = string_field(body, worker_link::field::task);
+    if (!task) return Error{"field 'task' must be a string"};
+    request.task = std::move(*task);
+
+    const msgpack::object* args = find_field(body, worker_link::field::args);
+    if (args && args->type != msgpack::type::ARRAY) return Error{"field 'args' must be an array"};
+    request.args = args ? *args : empty_container(msgpack::type::ARRAY);
+    const msgpack::object* kwargs = find_field(body, worker_link::field::kwargs);
+    if (kwargs && kwargs->type != msgpack::type::MAP) return Error{"field 'kw' must be a map"};
+    request.kwargs = kwargs ? *kwargs : empty_container(msgpack::type::MAP);
+
+    if (const msgpack::object* exec = find_field(body, worker_link::field::exec)) {
+        if (exec->type != msgpack::type::ARRAY || exec->via.array.size == 0) {
+            return Error{"field 'exec' must be a non-empty array of strings"};
+        }
+        std::vector<std::string> command;
+        for (std::uint32_t i = 0; i < exec->via.array.size; ++i) {
+            const msgpack::object& entry = exec->via.array.ptr[i];
+            if (entry.type != msgpack::type::STR) return Error{"field 'exec' must be a non-empty array of strings"};
+            command.emplace_back(entry.via.str.ptr, entry.via.str.size);
+        }
+        request.exec = std::move(command);
+    }
+    if (const msgpack::object* limit = find_field(body, worker_link::field::output_limit)) {
+        if (limit->type != msgpack::type::POSITIVE_INTEGER) return Error{"field 'olim' must be an unsigned integer"};
+        request.output_limit = static_cast<std::size_t>(limit->via.u64);
+    }
+    return request;
+}
+
+using Handlers = std::map<std::string, Worker::RawHandler, std::less<>>;
+
+// Runs a C++ task. Exceptions stop here: they become the job's error.
+Result<std::string> run_handler(const Worker::RawHandler& handler, const TaskContext& context,
+                                const RunRequest& request) {
+    const auto failure = [&](const char* what) {
+        return Error{*what ? std::string(what) : "task " + request.task + " failed without a message"};
+    };
+    try {
+        return handler(context, request.args, request.kwargs);
+    } catch (const TaskFailure& error) {
+        return failure(error.what());
+    } catch (const msgpack::type_error& error) {
+        // A raw handler converting its arguments itself.
+        return Error{"bad arguments for " + request.task + ": " + error.what()};
+    } catch (const std::exception& error) {
+        return failure(error.what());
+    } catch (...) {
+        return Error{"task " + request.task + " threw something that is not a std::exception"};
+    }
+}
+
+Result<std::string> run_exec(const RunRequest& request, const TaskContext& context, int wake_fd) {
+    if (request.kwargs.via.map.size > 0) {
+        return Error{"exec task " + request.task + " takes positional arguments only, not keyword arguments"};
+    }
+    auto argv = exec_task::command_line(*request.exec, request.args);
+    if (!argv) return argv.failure();
+    return exec_task::run(*argv, request.output_limit, context, wake_fd);
+}
+
+Result<std::string> run_task(const Handlers& handlers, const RunRequest& request, int wake_fd) {
+    const TaskContext context(request.id, request.task);
+    Result<std::string> result = Error{"not run"};
+    if (request.exec) {
+        result = run_exec(request, context, wake_fd);
+    } else if (auto found = handlers.find(request.task); found == handlers.end()) {
+        return Error{"unknown task " + request.task};
+    } else {
+        result = run_handler(found->second, context, request);
+    }
+    if (!result) return result;
+    // Checked here, with the bounds the node applies to what it relays, so that a result
+    // too large or malformed fails this job with a reason instead of the node's read.
+    if (result->empty()) return std::string(1, '\xc0');  // nil
+    if (auto valid = unpack_bounded(*result); !valid) {
+        return Error{"task " + request.task + " returned a result that cannot be sent: " + valid.error()};
+    }
+    return result;
+}
+
+Status send_done(Link& link, const std::string& id, const Result<std::string>& outcome) {
+    BodyWriter body;
+    body.add(worker_link::field::operation, worker_link::op::done);
+    body.add(worker_link::field::id, id);
+    body.add(worker_link::field::ok, outcome.ok());
+    if (outcome) {
+        body.add_packed(worker_link::field::result, *outcome);
+    } else {
+        body.add(worker_link::field::error, outcome.error());
+    }
+    return link.send(body);
+}
+
+// Makes the process a well-behaved child of the node. Fails when the node is already gone.
+Status attach_to_parent() {
+    // Dies with the node; a worker left behind would hold jobs no one waits for.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // The node may have died before the line above: then the parent is someone else.
+    if (const char* parent = std::getenv(worker_link::kParentPidEnv); parent && *parent) {
+        if (::getppid() != static_cast<pid_t>(std::atol(parent))) {
+            return Error{"the node that started this worker (pid " + std::string(parent) + ") is gone"};
+        }
+    }
+    // A write to a closed link fails with EPIPE instead of killing the worker silently.
+    ::signal(SIGPIPE, SIG_IGN);
+    // The node decides when its workers end (link closed or SIGKILL); a Ctrl-C in the
+    // node's terminal must not kill tasks under it.
+    ::signal(SIGINT, SIG_IGN);
+    return success();
+}
+
+Status install_cancel_signal() {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
+        return Error{std::string("cannot create the cancel pipe: ") + std::strerror(errno)};
+    }
+    wake_read_fd = fds[0];
+    wake_write_fd = fds[1];
+    struct sigaction action {};
+    action.sa_handler = on_cancel_signal;
+    action.sa_flags = SA_RESTART;
+    ::sigemptyset(&action.sa_mask);
+    if (::sigaction(SIGUSR1, &action, nullptr) != 0) {
+        return Error{std::string("cannot install the SIGUSR1 handler: ") + std::strerror(errno)};
+    }
+    sigset_t usr1;
+    ::sigemptyset(&usr1);
+    ::sigaddset(&usr1, SIGUSR1);
+    ::sigprocmask(SIG_UNBLOCK, &usr1, nullptr);
+    return success();
+}
+
+void print_usage(const Handlers& handlers) {
+    std::printf(
+        "usage: %s\n\n"
+        "A zq worker. zq-node starts it with the worker link on fd %d (or $%s) and sends it\n"
+        "one task at a time; it is not meant to be started by hand.\n\ntasks:\n",
+        program_name.c_str(), worker_link::kDefaultFd, worker_link::kFdEnv);
+    for (const auto& [name, handler] : handlers) std::printf("  %s\n", name.c_str());
+}
+
+}  // namespace
+
+bool TaskContext::cancel_requested() const { return cancel_flag != 0; }
+
+void TaskContext::check_canceled() const {
+    if (cancel_requested()) throw TaskFailure("canceled");
+}
+
+namespace detail {
+
+const char* kind_of(const msgpack::object& value) {
+    switch (value.type) {
+        case msgpack::type::NIL: return "nil";
+        case msgpack::type::BOOLEAN: return "a boolean";
+        case msgpack::type::POSITIVE_INTEGER:
+        case msgpack::type::NEGATIVE_INTEGER: return "an integer";
+        case msgpack::type::FLOAT32:
+        case msgpack::type::FLOAT64: return "a number";
+        case msgpack::type::STR: return "a string";
+        case msgpack::type::BIN: return "binary data";
+        case msgpack::type::ARRAY: return "an array";
+        case msgpack::type::MAP: return "a map";
+        case msgpack::type::EXT: return "an extension value";
+    }
+    return "an unknown value";
+}
+
+void throw_bad_arguments(const TaskContext& context, const std::string& why) {
+    throw TaskFailure("bad arguments for " + context.name() + ": " + why);
+}
+
+}  // namespace detail
+
+Worker::Worker() = default;
+
+Worker& Worker::raw_task(std::string name, RawHandler handler) {
+    handlers_.insert_or_assign(std::move(name), std::move(handler));
+    return *this;
+}
+
+int Worker::run(int argc, char** argv) {
+    if (argc > 0 && argv[0] && *argv[0]) {
+        const std::string_view path(argv[0]);
+        program_name = std::string(path.substr(path.rfind('/') + 1));
+    }
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view argument(argv[i]);
+        if (argument == "--help" || argument == "-h") {
+            print_usage(handlers_);
+            return 0;
+        }
+    }
+
+    if (auto attached = attach_to_parent(); !attached) {
+        log_error(attached.error());
+        return 1;
+    }
+    int fd = worker_link::kDefaultFd;
+    if (const char* configured = std::getenv(worker_link::kFdEnv); configured && *configured) {
+        fd = std::atoi(configured);
+    }
+    if (fd < 0 || ::fcntl(fd, F_GETFD) < 0) {
+        log_error("no worker link on fd " + std::to_string(fd) + ": a worker is started by zq-node, which passes " +
+                  "the link as fd " + std::to_string(worker_link::kDefaultFd) + " (or $" + worker_link::kFdEnv +
+                  "); see --help");
+        return 2;
+    }
+    // Commands run by exec tasks must not inherit the link: one that outlived the worker
+    // would keep it open, and the node would never see the worker go.
+    ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    if (auto installed = install_cancel_signal(); !installed) {
+        log_error(installed.error());
+        return 1;
+    }
+    Link link(fd);
+    BodyWriter ready;
+    ready.add(worker_link::field::operation, worker_link::op::ready);
+    ready.add(worker_link::field::pid, static_cast<std::int64_t>(::getpid()));
+    if (auto sent = link.send(ready); !sent) {
+        log_error(sent.error());
+        return 1;
+    }
+
+    const protocol::Limits limits = link_limits();
+    for (;;) {
+        auto received = link.receive();
+        if (!received) {
+            log_error(received.error());
+            return 1;
+        }
+        if (received->empty()) return 0;  // the node closed the link: nothing more to do
+
+        auto unpacked = unpack_bounded(*received, limits);
+        if (!unpacked) {
+            log_error("skipping a malformed frame from the node: " + unpacked.error());
+            continue;
+        }
+        const msgpack::object& body = unpacked->get();
+        if (body.type != msgpack::type::MAP) {
+            log_error("skipping a frame from the node that is not a msgpack map");
+            continue;
+        }
+        const auto operation = string_field(body, worker_link::field::operation);
+        if (operation != worker_link::op::run) {
+            log_error("skipping a frame with op '" + operation.value_or("(none)") + "': a worker only takes 'run'");
+            continue;
+        }
+        auto id = string_field(body, worker_link::field::id);
+        if (!id) {
+            log_error("skipping a run frame without a string 'id'");
+            continue;
+        }
+
+        auto request = parse_run(body, *id);
+        Result<std::string> outcome = Error{""};
+        if (!request) {
+            outcome = Error{"malformed run frame: " + request.error()};
+        } else {
+            // A request to stop concerns the task that was running when it came.
+            cancel_flag = 0;
+            char sink[64];
+            while (::read(wake_read_fd, sink, sizeof sink) > 0) {
+            }
+            outcome = run_task(handlers_, *request, wake_read_fd);
+        }
+        if (auto sent = send_done(link, *id, outcome); !sent) {
+            log_error(sent.error());
+            return 1;
+        }
+    }
+}
+
+}  // namespace zq

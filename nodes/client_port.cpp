@@ -1,0 +1,70 @@
+#include "client_port.hpp"
+
+#include <zq/wire.hpp>
+
+#include <spdlog/spdlog.h>
+
+namespace zq::node {
+namespace {
+// Messages handled per turn before the journal commits and replies go out: large enough to
+// amortise the commit, small enough to keep each client's latency low under load.
+constexpr int kBatchLimit = 2048;
+// Replies queued per client before sends fail with EAGAIN instead of blocking the loop.
+constexpr int kSendHighWater = 100000;
+}  // namespace
+
+ClientPort::ClientPort(zmq::context_t& context, const protocol::Limits& limits)
+    : socket_(context, zmq::socket_type::router), limits_(limits) {
+    // A reply to a client that is gone must fail visibly, not vanish.
+    socket_.set(zmq::sockopt::router_mandatory, 1);
+    socket_.set(zmq::sockopt::linger, 0);
+    socket_.set(zmq::sockopt::sndhwm, kSendHighWater);
+    socket_.set(zmq::sockopt::rcvhwm, kSendHighWater);
+}
+
+Status ClientPort::bind(const std::vector<std::string>& endpoints) {
+    for (const auto& endpoint : endpoints) {
+        try {
+            socket_.bind(endpoint);
+        } catch (const zmq::error_t& error) {
+            return Error{"cannot bind " + endpoint + ": " + error.what()};
+        }
+    }
+    return success();
+}
+
+void ClientPort::start(uv_loop_t* loop, Handler handler) {
+    handler_ = std::move(handler);
+    watcher_ = std::make_unique<ZmqWatcher>(loop, socket_, [this] { drain(); });
+}
+
+void ClientPort::drain() {
+    for (int i = 0; i < kBatchLimit; ++i) {
+        auto received = receive_message(socket_, true, limits_);
+        if (!received) return;
+        ++received_;
+        if (!received->message) {
+            ++malformed_;
+            spdlog::warn("rejected a malformed message: {}", received->message.error());
+            BodyWriter body;
+            body.add(protocol::field::reason, "malformed message: " + received->message.error());
+            send(received->identity, protocol::Command::rejected, body.finish());
+            continue;
+        }
+        handler_(received->identity, *received->message);
+    }
+}
+
+bool ClientPort::send(const std::string& client, protocol::Command command, std::string_view body) {
+    if (!socket_) return false;
+    if (send_message(socket_, command, body, client)) return true;
+    spdlog::debug("reply {} to a client that is gone or not reading", protocol::command_name(command));
+    return false;
+}
+
+void ClientPort::close() {
+    watcher_.reset();
+    socket_.close();
+}
+
+}  // namespace zq::node

@@ -1,0 +1,190 @@
+#include "config.hpp"
+
+#include <zq/defaults.hpp>
+
+#include <toml++/toml.h>
+
+#include <limits.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <sstream>
+#include <thread>
+
+namespace zq::node {
+namespace {
+
+std::string host_name() {
+    char buffer[HOST_NAME_MAX + 1] = {};
+    if (gethostname(buffer, sizeof buffer) != 0 || buffer[0] == '\0') return "node";
+    return buffer;
+}
+
+// zq-worker is installed beside zq-node; fall back to PATH.
+std::vector<std::string> default_worker_command() {
+    std::error_code error;
+    auto self = std::filesystem::read_symlink("/proc/self/exe", error);
+    if (!error) {
+        auto beside = self.parent_path() / "zq-worker";
+        if (std::filesystem::exists(beside)) return {beside.string()};
+    }
+    return {"zq-worker"};
+}
+
+template <class T>
+Status read_number(const toml::table& table, std::string_view key, T& out) {
+    const toml::node* value = table.get(key);
+    if (!value) return success();
+    if (auto number = value->value<double>()) {
+        if (*number < 0) return Error{"config key '" + std::string(key) + "' must not be negative"};
+        out = static_cast<T>(*number);
+        return success();
+    }
+    return Error{"config key '" + std::string(key) + "' must be a number"};
+}
+
+Status read_string(const toml::table& table, std::string_view key, std::string& out) {
+    const toml::node* value = table.get(key);
+    if (!value) return success();
+    if (auto text = value->value<std::string>()) {
+        out = *text;
+        return success();
+    }
+    return Error{"config key '" + std::string(key) + "' must be a string"};
+}
+
+Status read_strings(const toml::table& table, std::string_view key, std::vector<std::string>& out) {
+    const toml::node* value = table.get(key);
+    if (!value) return success();
+    const toml::array* array = value->as_array();
+    if (!array) return Error{"config key '" + std::string(key) + "' must be an array of strings"};
+    std::vector<std::string> items;
+    for (const auto& item : *array) {
+        auto text = item.value<std::string>();
+        if (!text) return Error{"config key '" + std::string(key) + "' must be an array of strings"};
+        items.push_back(*text);
+    }
+    out = std::move(items);
+    return success();
+}
+
+Status read_exec_tasks(const toml::table& root, Config& config) {
+    const toml::node* tasks = root.get("tasks");
+    if (!tasks) return success();
+    const toml::table* table = tasks->as_table();
+    if (!table) return Error{"config key 'tasks' must be a table of [tasks.NAME] sections"};
+    for (const auto& [name, section] : *table) {
+        const toml::table* task = section.as_table();
+        std::string key = "tasks." + std::string(name.str());
+        if (!task) return Error{"config section [" + key + "] must be a table"};
+        ExecTask exec;
+        if (auto read = read_strings(*task, "command", exec.command); !read) {
+            return Error{"[" + key + "]: " + read.error()};
+        }
+        if (exec.command.empty()) return Error{"[" + key + "] needs command = [\"/path/to/program\", ...]"};
+        config.exec_tasks[std::string(name.str())] = std::move(exec);
+    }
+    return success();
+}
+
+Status read_worker(const toml::table& root, Config& config) {
+    const toml::node* value = root.get("worker");
+    if (!value) return success();
+    if (auto text = value->value<std::string>()) {
+        config.worker_command = split_command(*text);
+        return success();
+    }
+    return read_strings(root, "worker", config.worker_command);
+}
+
+Status read_journal_sync(const toml::table& root, Config& config) {
+    std::string sync;
+    if (auto read = read_string(root, "journal_sync", sync); !read) return read;
+    if (sync.empty()) return success();
+    if (sync == "normal") {
+        config.journal_sync = JournalSync::normal;
+    } else if (sync == "full") {
+        config.journal_sync = JournalSync::full;
+    } else {
+        return Error{"config key 'journal_sync' must be \"normal\" or \"full\", not \"" + sync + "\""};
+    }
+    return success();
+}
+
+Status apply_table(const toml::table& root, Config& config) {
+    Status steps[] = {
+        read_string(root, "name", config.name),
+        read_string(root, "data", config.data_dir),
+        read_strings(root, "bind", config.binds),
+        read_strings(root, "peers", config.peers),
+        read_strings(root, "queues", config.queues),
+        read_number(root, "min_workers", config.min_workers),
+        read_number(root, "max_workers", config.max_workers),
+        read_worker(root, config),
+        read_journal_sync(root, config),
+        read_number(root, "journal_max_pages", config.journal_max_pages),
+        read_number(root, "max_pending", config.max_pending),
+        read_number(root, "result_ttl", config.result_ttl),
+        read_number(root, "exec_output_limit", config.exec_output_limit),
+        read_number(root, "worker_idle_timeout", config.worker_idle_timeout),
+        read_number(root, "shutdown_grace", config.shutdown_grace),
+        read_number(root, "cancel_grace", config.cancel_grace),
+        read_number(root, "max_tasks_per_worker", config.max_tasks_per_worker),
+        read_number(root, "max_worker_rss", config.max_worker_rss),
+        read_number(root, "max_message_bytes", config.limits.max_message_bytes),
+        read_string(root, "log_level", config.log_level),
+        read_exec_tasks(root, config),
+    };
+    for (auto& step : steps) {
+        if (!step) return step;
+    }
+    return success();
+}
+
+}  // namespace
+
+std::string Config::local_endpoint() const { return node_endpoint_for(data_dir); }
+
+Status load_config_file(const std::string& path, Config& config) {
+    toml::table root;
+    try {
+        root = toml::parse_file(path);
+    } catch (const toml::parse_error& error) {
+        std::ostringstream where;
+        where << error.source().begin;
+        return Error{"config " + path + ": " + std::string(error.description()) + " at " + where.str()};
+    }
+    config.config_path = path;
+    if (auto applied = apply_table(root, config); !applied) {
+        return Error{"config " + path + ": " + applied.error()};
+    }
+    return success();
+}
+
+Status finish_config(Config& config) {
+    if (config.name.empty()) config.name = host_name();
+    if (config.data_dir.empty()) config.data_dir = default_data_dir();
+    if (config.max_workers == 0) {
+        unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+        config.max_workers = std::max(8u, 4 * cores);
+    }
+    if (config.worker_command.empty()) config.worker_command = default_worker_command();
+    if (config.min_workers == 0) return Error{"min_workers must be at least 1"};
+    if (config.max_workers < config.min_workers) {
+        return Error{"max_workers (" + std::to_string(config.max_workers) + ") is below min_workers (" +
+                     std::to_string(config.min_workers) + ")"};
+    }
+    if (config.name.size() > config.limits.max_name_bytes) return Error{"node name is too long"};
+    if (config.queues.empty()) config.queues = {"default"};
+    return success();
+}
+
+std::vector<std::string> split_command(const std::string& text) {
+    std::istringstream stream(text);
+    std::vector<std::string> words;
+    for (std::string word; stream >> word;) words.push_back(word);
+    return words;
+}
+
+}  // namespace zq::node

@@ -1,0 +1,58 @@
+// The node's configuration: embedded defaults, then the TOML file (--config), then the
+// command line. docs/configuration.md lists every key with its default.
+#pragma once
+
+#include "journal.hpp"
+
+#include <zq/protocol.hpp>
+#include <zq/result.hpp>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace zq::node {
+
+// A task that runs a command: [tasks.NAME] command = ["/usr/bin/convert", "--quiet"].
+// The job's arguments are appended to the argv; no shell ever sees them.
+struct ExecTask {
+    std::vector<std::string> command;
+};
+
+struct Config {
+    std::string config_path;  // the file it was read from, if any (reload reads it again)
+    std::string name;         // default: the host name
+    std::string data_dir;     // default: zq::default_data_dir()
+    std::vector<std::string> binds;  // client endpoints besides ipc://DATA/node.sock
+    std::vector<std::string> peers;
+    std::vector<std::string> queues{"default"};
+    unsigned min_workers = 4;
+    unsigned max_workers = 0;  // 0: 4 × cores, at least 8
+    std::vector<std::string> worker_command;  // default: zq-worker beside zq-node
+    JournalSync journal_sync = JournalSync::normal;
+    std::uint64_t journal_max_pages = 0;  // 0: unbounded (tests set it to fake a full disk)
+    std::uint64_t max_pending = 1'000'000;
+    double result_ttl = 7 * 24 * 3600.0;  // seconds terminal jobs are kept
+    std::uint64_t exec_output_limit = 64 * 1024;
+    double worker_idle_timeout = 30;
+    double shutdown_grace = 30;
+    double cancel_grace = 5;
+    std::uint64_t max_tasks_per_worker = 0;  // 0: never recycle by count
+    std::uint64_t max_worker_rss = 0;        // bytes, 0: never recycle by memory
+    std::string log_level = "info";
+    std::map<std::string, ExecTask, std::less<>> exec_tasks;
+    protocol::Limits limits;
+
+    // The endpoint clients on this host use: ipc://DATA/node.sock.
+    std::string local_endpoint() const;
+};
+
+// Reads a TOML file over the defaults in `config`.
+Status load_config_file(const std::string& path, Config& config);
+// Fills what is still unset (name, data_dir, max_workers, worker_command) and checks ranges.
+Status finish_config(Config& config);
+// Splits a --worker "CMD ARG..." string on whitespace (no shell, no quoting rules).
+std::vector<std::string> split_command(const std::string& text);
+
+}  // namespace zq::node

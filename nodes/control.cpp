@@ -1,0 +1,102 @@
+#include "control.hpp"
+
+#include <zq/json.hpp>
+
+#include <unistd.h>
+
+namespace zq::node {
+namespace {
+
+namespace f = protocol::field;
+using protocol::Command;
+
+void answer(ControlContext& node, const std::string& client, std::uint64_t request_id, const nlohmann::json& data) {
+    BodyWriter body;
+    body.add(f::request_id, request_id).add(f::ok, true).add_packed(f::data, pack_json(data));
+    node.dispatcher.reply(client, Command::control_reply, std::string(body.finish()));
+}
+
+void refuse(ControlContext& node, const std::string& client, std::uint64_t request_id, const std::string& why) {
+    BodyWriter body;
+    body.add(f::request_id, request_id).add(f::ok, false).add(f::error, why);
+    node.dispatcher.reply(client, Command::control_reply, std::string(body.finish()));
+}
+
+nlohmann::json job_json(const JobRecord& job) {
+    JobInfo info{job.id, job.task, job.state, job.result, job.error, job.node};
+    return to_json(info);
+}
+
+}  // namespace
+
+nlohmann::json node_status(ControlContext& node) {
+    nlohmann::json workers = nlohmann::json::array();
+    for (const WorkerStats& worker : node.pool.stats()) {
+        nlohmann::json task = nullptr;
+        if (!worker.job_id.empty()) task = {{"id", worker.job_id}, {"name", worker.task}};
+        workers.push_back({{"pid", worker.pid},
+                           {"sent", worker.sent},
+                           {"finished", worker.finished},
+                           {"qsize", worker.sent - worker.finished},
+                           {"rss", worker.rss_bytes},
+                           {"ready", worker.ready},
+                           {"task", task}});
+    }
+    nlohmann::json jobs = nlohmann::json::object();
+    const auto& counts = node.dispatcher.counts_by_state();
+    for (std::size_t i = 0; i < counts.size(); ++i) {
+        jobs[std::string(to_string(static_cast<JobState>(i)))] = counts[i];
+    }
+    return {
+        {"name", node.config.name},
+        {"incarnation", node.incarnation},
+        {"pid", static_cast<int>(getpid())},
+        {"endpoint", node.config.local_endpoint()},
+        {"queues", node.config.queues},
+        {"pool",
+         {{"min", node.config.min_workers},
+          {"max", node.config.max_workers},
+          {"size", node.pool.size()},
+          {"busy", node.pool.busy()}}},
+        {"workers", workers},
+        {"jobs", jobs},
+        {"pending", node.dispatcher.pending()},
+        {"messages",
+         {{"received", node.port.received()},
+          {"malformed", node.port.malformed()},
+          {"rejected", node.dispatcher.rejected_count()}}},
+    };
+}
+
+void handle_control(ControlContext& node, const std::string& client, const Message& message) {
+    std::string_view operation = *message.string(f::operation);
+    std::uint64_t request_id = message.unsigned_integer(f::request_id).value_or(0);
+    std::string id(message.string(f::id).value_or(""));
+
+    if (operation == "status") {
+        answer(node, client, request_id, node_status(node));
+    } else if (operation == "running") {
+        answer(node, client, request_id, node.dispatcher.running_jobs());
+    } else if (operation == "reload") {
+        if (auto reloaded = node.reload(); !reloaded) {
+            refuse(node, client, request_id, reloaded.error());
+        } else {
+            answer(node, client, request_id, {{"reloaded", true}});
+        }
+    } else if (operation == "job") {
+        auto job = node.dispatcher.find(id);
+        if (!job) {
+            refuse(node, client, request_id, job.error());
+        } else {
+            answer(node, client, request_id, job_json(*job));
+        }
+    } else if (operation == "watch") {
+        // The STATE goes out when the job ends; only an unknown id is answered here.
+        if (!node.dispatcher.watch(client, id)) refuse(node, client, request_id, "no job " + id);
+    } else {
+        refuse(node, client, request_id,
+               "unknown operation '" + std::string(operation) + "' (status, running, reload, job, watch)");
+    }
+}
+
+}  // namespace zq::node

@@ -1,0 +1,34 @@
+// The control API: operator requests a node answers over its client port (CONTROL →
+// CONTROL-REPLY): status, running, reload, job and watch. docs/protocol.md lists them.
+#pragma once
+
+#include "client_port.hpp"
+#include "config.hpp"
+#include "dispatcher.hpp"
+#include "pool.hpp"
+
+#include <zq/codec.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <string>
+
+namespace zq::node {
+
+// What control reads from the node; it owns none of it.
+struct ControlContext {
+    const Config& config;
+    const std::string& incarnation;
+    Dispatcher& dispatcher;
+    Pool& pool;
+    ClientPort& port;
+    std::function<Status()> reload;
+};
+
+void handle_control(ControlContext& node, const std::string& client, const Message& message);
+
+// The node status: name, incarnation, pool, workers, jobs by state, message counters.
+nlohmann::json node_status(ControlContext& node);
+
+}  // namespace zq::node

@@ -1,0 +1,408 @@
+#include "dispatcher.hpp"
+
+#include <zq/task.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+namespace zq::node {
+namespace {
+
+namespace f = protocol::field;
+using protocol::Command;
+
+constexpr const char* kRestartedExplanation = "node restarted while the job was running";
+// Seconds between attempts to journal outcomes that a failed commit left unwritten.
+constexpr double kRejournalInterval = 1.0;
+
+std::size_t index_of(JobState state) { return static_cast<std::size_t>(state); }
+
+JobRecord record_from(Task&& task, std::int64_t now, const std::string& node) {
+    JobRecord job;
+    job.id = std::move(task.id);
+    job.task = std::move(task.name);
+    job.queue = std::move(task.queue);
+    job.target = std::move(task.target);
+    job.priority = task.priority;
+    job.args = std::move(task.args);
+    job.kwargs = std::move(task.kwargs);
+    if (!task.headers.empty()) job.headers = pack(task.headers);
+    job.soft_time_limit = task.soft_time_limit;
+    job.hard_time_limit = task.hard_time_limit;
+    job.max_retries = task.max_retries;
+    job.retry_delay = task.retry_delay;
+    job.state = JobState::queued;
+    job.node = node;
+    job.created_ms = now;
+    job.updated_ms = now;
+    return job;
+}
+
+}  // namespace
+
+void write_job(BodyWriter& body, const JobRecord& job) {
+    body.add(f::id, job.id).add(f::state, to_string(job.state)).add(f::task, job.task).add(f::node, job.node);
+    if (!job.result.empty()) body.add_packed(f::result, job.result);
+    if (!job.error.empty()) body.add(f::error, job.error);
+}
+
+Dispatcher::Dispatcher(uv_loop_t* loop, const Config& config, Journal& journal, Pool& pool, ReplySender send)
+    : loop_(loop), config_(config), journal_(journal), pool_(pool), send_(std::move(send)),
+      rejournal_timer_(loop) {}
+
+std::int64_t Dispatcher::now_ms() const {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+Status Dispatcher::recover() {
+    auto counts = journal_.count_by_state();
+    if (!counts) return Error{counts.error()};
+    for (auto& [state, count] : *counts) counts_[index_of(state)] = count;
+
+    auto unfinished = journal_.unfinished();
+    if (!unfinished) return Error{unfinished.error()};
+    std::size_t resumed = 0, failed = 0, canceled = 0;
+    for (JobRecord& record : *unfinished) {
+        auto job = std::make_unique<Job>();
+        job->record = std::move(record);
+        Job& ref = *job;
+        active_.emplace(ref.record.id, std::move(job));
+        if (ref.record.cancel_requested) {
+            finish(ref, JobState::canceled, {}, "canceled while the node was down");
+            ++canceled;
+        } else if (ref.record.state == JobState::running) {
+            finish(ref, JobState::failed, {}, kRestartedExplanation);
+            ++failed;
+        } else {
+            if (ref.record.state != JobState::queued) change_state(ref, JobState::queued);
+            enqueue(ref);
+            ++resumed;
+        }
+    }
+    if (resumed + failed + canceled > 0) {
+        spdlog::info("journal: {} queued jobs resumed, {} running jobs failed ({}), {} canceled", resumed, failed,
+                     kRestartedExplanation, canceled);
+    }
+    return success();
+}
+
+Dispatcher::Job* Dispatcher::active(std::string_view id) {
+    auto found = active_.find(std::string(id));
+    return found == active_.end() ? nullptr : found->second.get();
+}
+
+void Dispatcher::submit(const std::string& client, const Message& message) {
+    auto task = read_task(message, config_.limits);
+    std::string id(message.string(f::id).value_or(""));
+    if (!task) {
+        reply_rejected(client, id, "bad task: " + task.error());
+        return;
+    }
+    bool watch = message.boolean(f::watch).value_or(false);
+    if (Job* known = active(id)) {
+        if (watch) known->watchers.push_back(client);
+        reply_accepted(client, known->record, true);
+        return;
+    }
+    if (active_.size() >= config_.max_pending) {
+        reply_rejected(client, id,
+                       "node busy: " + std::to_string(active_.size()) + " jobs pending (max_pending " +
+                           std::to_string(config_.max_pending) + "); retry later");
+        return;
+    }
+    auto job = std::make_unique<Job>();
+    job->record = record_from(std::move(*task), now_ms(), config_.name);
+    auto inserted = journal_.insert_job(job->record);
+    if (!inserted) {
+        journal_write(Status(Error{inserted.error()}));
+        reply_rejected(client, id, "journal unwritable: " + inserted.error());
+        return;
+    }
+    if (!*inserted) {
+        // Known to the journal but no longer active: it finished earlier. Nothing runs again.
+        auto existing = journal_.find(id);
+        if (existing && *existing) {
+            reply_accepted(client, **existing, true);
+            if (watch) reply_state(client, **existing);
+            return;
+        }
+        reply_rejected(client, id, "job id exists in the journal but cannot be read");
+        return;
+    }
+    Job& ref = *job;
+    if (watch) ref.watchers.push_back(client);
+    active_.emplace(ref.record.id, std::move(job));
+    ++counts_[index_of(JobState::queued)];
+    enqueue(ref);
+    turn_.accepted.push_back(&ref);
+    turn_.accepted_by.push_back(client);
+}
+
+void Dispatcher::cancel(const std::string& client, const Message& message) {
+    std::string id(*message.string(f::id));
+    std::uint64_t request_id = message.unsigned_integer(f::request_id).value_or(0);
+    auto answer = [&](const JobRecord& job) {
+        BodyWriter job_map;
+        write_job(job_map, job);
+        BodyWriter body;
+        body.add(f::request_id, request_id).add(f::ok, true).add_packed(f::data, job_map.finish());
+        reply(client, Command::control_reply, std::string(body.finish()));
+    };
+    Job* job = active(id);
+    if (!job) {
+        auto stored = journal_.find(id);
+        if (stored && *stored) {
+            answer(**stored);  // already terminal: a cancel changes nothing
+            return;
+        }
+        BodyWriter body;
+        body.add(f::request_id, request_id).add(f::ok, false).add(f::error, "no job " + id);
+        reply(client, Command::control_reply, std::string(body.finish()));
+        return;
+    }
+    if (job->record.state == JobState::queued || job->record.state == JobState::waiting ||
+        job->record.state == JobState::retrying) {
+        remove_from_queue(*job);
+        finish(*job, JobState::canceled, {}, "canceled before it ran");
+    } else if (job->record.state == JobState::running) {
+        // Signalling the running worker is the pool's part (cancel_grace); record the request
+        // so that it survives a restart.
+        job->record.cancel_requested = true;
+        journal_write(journal_.request_cancel(id, now_ms()));
+    }
+    answer(job->record);
+}
+
+bool Dispatcher::watch(const std::string& client, std::string_view id) {
+    if (Job* job = active(id)) {
+        job->watchers.push_back(client);
+        return true;
+    }
+    auto stored = journal_.find(id);
+    if (!stored || !*stored) return false;
+    reply_state(client, **stored);
+    return true;
+}
+
+Result<JobRecord> Dispatcher::find(std::string_view id) {
+    if (Job* job = active(id)) return job->record;
+    auto stored = journal_.find(id);
+    if (!stored) return Error{stored.error()};
+    if (!*stored) return Error{"no job " + std::string(id), ErrorCode::not_found};
+    return std::move(**stored);
+}
+
+void Dispatcher::enqueue(Job& job) {
+    ready_[job.record.priority].push_back(&job);
+    ++ready_count_;
+}
+
+void Dispatcher::remove_from_queue(Job& job) {
+    auto level = ready_.find(job.record.priority);
+    if (level == ready_.end()) return;
+    auto& jobs = level->second;
+    auto found = std::find(jobs.begin(), jobs.end(), &job);
+    if (found == jobs.end()) return;
+    jobs.erase(found);
+    --ready_count_;
+    if (jobs.empty()) ready_.erase(level);
+}
+
+Dispatcher::Job* Dispatcher::pop_ready() {
+    if (ready_.empty()) return nullptr;
+    auto level = ready_.begin();
+    Job* job = level->second.front();
+    level->second.pop_front();
+    --ready_count_;
+    if (level->second.empty()) ready_.erase(level);
+    return job;
+}
+
+void Dispatcher::start_ready_jobs() {
+    while (ready_count_ > 0) {
+        auto worker = pool_.reserve_idle_worker();
+        if (!worker) break;
+        Job* job = pop_ready();
+        job->worker = *worker;
+        ++job->record.attempts;
+        change_state(*job, JobState::running);
+        turn_.started.emplace_back(job, *worker);
+    }
+    if (ready_count_ > 0) pool_.grow_for(ready_count_);
+}
+
+void Dispatcher::change_state(Job& job, JobState state, std::string_view result, std::string_view error) {
+    --counts_[index_of(job.record.state)];
+    ++counts_[index_of(state)];
+    job.record.state = state;
+    job.record.result.assign(result);
+    job.record.error.assign(error);
+    job.record.updated_ms = now_ms();
+    journal_write(journal_.update_state(job.record.id, state, result, error, job.record.node, job.record.updated_ms));
+}
+
+void Dispatcher::finish(Job& job, JobState state, std::string_view result, std::string_view error) {
+    change_state(job, state, result, error);
+    job.worker = 0;
+    turn_.finished.push_back(&job);
+}
+
+void Dispatcher::journal_write(const Status& status) {
+    if (!status && turn_.journal_error.empty()) turn_.journal_error = status.error();
+}
+
+void Dispatcher::on_task_done(std::string_view id, bool ok, std::string_view result, std::string_view error) {
+    Job* job = active(id);
+    if (!job || job->record.state != JobState::running) {
+        spdlog::warn("worker reported job {} which is not running here; ignored", id);
+        return;
+    }
+    if (ok) {
+        finish(*job, JobState::succeeded, result, {});
+    } else if (job->record.cancel_requested) {
+        finish(*job, JobState::canceled, {}, error);
+    } else {
+        finish(*job, JobState::failed, {}, error);
+    }
+}
+
+void Dispatcher::on_worker_lost(std::string_view id, const std::string& explanation) {
+    Job* job = active(id);
+    if (!job || is_terminal(job->record.state)) return;
+    finish(*job, job->record.cancel_requested ? JobState::canceled : JobState::failed, {}, explanation);
+}
+
+void Dispatcher::fail_running(const std::string& explanation) {
+    for (auto& [id, job] : active_) {
+        if (job->record.state == JobState::running) finish(*job, JobState::failed, {}, explanation);
+    }
+}
+
+bool Dispatcher::idle() const { return pool_.busy() == 0 && turn_.empty(); }
+
+std::vector<std::string> Dispatcher::running_jobs() const {
+    std::vector<std::string> ids;
+    for (auto& [id, job] : active_) {
+        if (job->record.state == JobState::running) ids.push_back(id);
+    }
+    std::sort(ids.begin(), ids.end());
+    return ids;
+}
+
+void Dispatcher::reply(const std::string& client, Command command, std::string body) {
+    turn_.replies.push_back({client, command, std::move(body)});
+}
+
+void Dispatcher::reply_accepted(const std::string& client, const JobRecord& job, bool duplicate) {
+    BodyWriter body;
+    body.add(f::id, job.id).add(f::state, to_string(job.state)).add(f::node, config_.name);
+    if (duplicate) body.add(f::duplicate, true);
+    reply(client, Command::accepted, std::string(body.finish()));
+}
+
+void Dispatcher::reply_rejected(const std::string& client, std::string_view id, const std::string& reason) {
+    ++rejected_;
+    BodyWriter body;
+    body.add(f::reason, reason);
+    if (!id.empty()) body.add(f::id, id);
+    reply(client, Command::rejected, std::string(body.finish()));
+}
+
+void Dispatcher::reply_state(const std::string& client, const JobRecord& job) {
+    BodyWriter body;
+    write_job(body, job);
+    reply(client, Command::state, std::string(body.finish()));
+}
+
+void Dispatcher::end_turn() {
+    if (!unwritten_.empty()) rejournal_unwritten();
+    start_ready_jobs();
+    if (turn_.empty()) return;
+    Turn turn = std::move(turn_);
+    turn_ = Turn{};
+    std::string failure = turn.journal_error;
+    if (failure.empty()) {
+        if (auto committed = journal_.commit(); !committed) failure = committed.error();
+    } else {
+        journal_.rollback();
+    }
+    if (!failure.empty()) commit_failed(turn, failure);
+    send_turn(turn);
+}
+
+void Dispatcher::commit_failed(Turn& turn, const std::string& reason) {
+    spdlog::error("journal write failed, {} submissions rejected: {}", turn.accepted.size(), reason);
+    for (std::size_t i = 0; i < turn.accepted.size(); ++i) {
+        Job* job = turn.accepted[i];
+        remove_from_queue(*job);
+        --counts_[index_of(job->record.state)];
+        reply_rejected(turn.accepted_by[i], job->record.id, "journal unwritable: " + reason);
+        std::erase(turn.started, std::pair<Job*, WorkerId>{job, job->worker});
+        std::erase(turn.finished, job);
+        if (job->worker) pool_.release(job->worker);
+        active_.erase(job->record.id);
+    }
+    turn.replies.insert(turn.replies.end(), std::make_move_iterator(turn_.replies.begin()),
+                        std::make_move_iterator(turn_.replies.end()));
+    turn_.replies.clear();
+    turn.accepted.clear();
+    // Jobs about to start go back to the front of their queue; nothing was sent to a worker.
+    for (auto it = turn.started.rbegin(); it != turn.started.rend(); ++it) {
+        auto [job, worker] = *it;
+        pool_.release(worker);
+        job->worker = 0;
+        --job->record.attempts;
+        --counts_[index_of(job->record.state)];
+        ++counts_[index_of(JobState::queued)];
+        job->record.state = JobState::queued;
+        ready_[job->record.priority].push_front(job);
+        ++ready_count_;
+    }
+    turn.started.clear();
+    // Outcomes stay in memory and are journaled again until the journal takes them; their
+    // watchers hear nothing until then.
+    for (Job* job : turn.finished) unwritten_.push_back(job);
+    turn.finished.clear();
+    rejournal_timer_.start(kRejournalInterval, [this] { end_turn(); });
+}
+
+void Dispatcher::rejournal_unwritten() {
+    for (Job* job : unwritten_) {
+        journal_write(journal_.update_state(job->record.id, job->record.state, job->record.result,
+                                            job->record.error, job->record.node, job->record.updated_ms));
+        turn_.finished.push_back(job);
+    }
+    unwritten_.clear();
+}
+
+void Dispatcher::send_turn(Turn& turn) {
+    auto deliver = [this](const std::string& client, Command command, std::string_view body) {
+        if (!send_(client, command, body)) ++undeliverable_;
+    };
+    for (std::size_t i = 0; i < turn.accepted.size(); ++i) {
+        BodyWriter body;
+        const JobRecord& job = turn.accepted[i]->record;
+        body.add(f::id, job.id).add(f::state, to_string(JobState::queued)).add(f::node, config_.name);
+        deliver(turn.accepted_by[i], Command::accepted, body.finish());
+    }
+    for (auto& outgoing : turn.replies) deliver(outgoing.client, outgoing.command, outgoing.body);
+    for (auto& [job, worker] : turn.started) {
+        auto exec = config_.exec_tasks.find(job->record.task);
+        pool_.run(worker, RunRequest{job->record.id, job->record.task, job->record.args, job->record.kwargs,
+                                     exec == config_.exec_tasks.end() ? nullptr : &exec->second});
+    }
+    for (Job* job : turn.finished) {
+        if (!job->watchers.empty()) {
+            BodyWriter body;
+            write_job(body, job->record);
+            std::string_view bytes = body.finish();
+            for (const auto& client : job->watchers) deliver(client, Command::state, bytes);
+        }
+        active_.erase(job->record.id);
+    }
+}
+
+}  // namespace zq::node

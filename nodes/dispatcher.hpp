@@ -1,0 +1,129 @@
+// The dispatcher: owner of every job the node holds and of its life cycle.
+//
+// It accepts submissions, queues them by priority, hands them to free workers, records
+// outcomes and answers the clients that watch them. Every state change is written to the
+// journal inside the current turn's transaction; replies and RUN frames wait in the turn and
+// go out only after end_turn() has committed, so nothing is acknowledged before it is durable.
+// If the commit fails, new submissions of the turn are rejected with the journal's reason,
+// jobs about to start go back to the queue, and finished jobs are journaled again later.
+#pragma once
+
+#include "config.hpp"
+#include "event_loop.hpp"
+#include "journal.hpp"
+#include "pool.hpp"
+
+#include <zq/codec.hpp>
+
+#include <array>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace zq::node {
+
+// Sends one message to a client (by ROUTER identity); false when it could not be delivered.
+using ReplySender = std::function<bool(const std::string& client, protocol::Command, std::string_view body)>;
+
+class Dispatcher {
+public:
+    Dispatcher(uv_loop_t* loop, const Config& config, Journal& journal, Pool& pool, ReplySender send);
+
+    // At start-up: jobs the journal shows as running are failed ("node restarted while the
+    // job was running"), queued ones are queued again, canceled requests are honoured.
+    Status recover();
+
+    // Client requests; the message is already decoded and type-checked.
+    void submit(const std::string& client, const Message& message);
+    void cancel(const std::string& client, const Message& message);
+    // Sends STATE to the client when the job is terminal (at once if it already is); false
+    // when the node has no such job.
+    bool watch(const std::string& client, std::string_view id);
+    // The job as the node knows it (memory first, then the journal).
+    Result<JobRecord> find(std::string_view id);
+
+    // Pool events.
+    void on_task_done(std::string_view id, bool ok, std::string_view result, std::string_view error);
+    void on_worker_lost(std::string_view id, const std::string& explanation);
+
+    // End of a loop turn: start what can start, commit the journal, then send.
+    void end_turn();
+
+    // For status and control.
+    std::vector<std::string> running_jobs() const;
+    const std::array<std::uint64_t, 10>& counts_by_state() const { return counts_; }
+    std::size_t pending() const { return active_.size(); }
+    std::uint64_t rejected_count() const { return rejected_; }
+    bool idle() const;
+    // Fails what still runs with `explanation` (graceful shutdown after the grace period).
+    void fail_running(const std::string& explanation);
+    // Queues a reply that goes out with this turn's other replies, after the commit.
+    void reply(const std::string& client, protocol::Command command, std::string body);
+
+private:
+    struct Job {
+        JobRecord record;
+        std::vector<std::string> watchers;  // clients waiting for the outcome
+        WorkerId worker = 0;
+    };
+    struct Outgoing {
+        std::string client;
+        protocol::Command command;
+        std::string body;
+    };
+    // Everything a turn will do once its journal writes are committed.
+    struct Turn {
+        std::vector<Job*> accepted;
+        std::vector<std::string> accepted_by;  // submitter of each accepted job
+        std::vector<std::pair<Job*, WorkerId>> started;
+        std::vector<Job*> finished;
+        std::vector<Outgoing> replies;
+        std::string journal_error;  // first journal failure of the turn
+        bool empty() const {
+            return accepted.empty() && started.empty() && finished.empty() && replies.empty() && journal_error.empty();
+        }
+    };
+
+    Job* active(std::string_view id);
+    void enqueue(Job& job);
+    void remove_from_queue(Job& job);
+    Job* pop_ready();
+    void start_ready_jobs();
+    void change_state(Job& job, JobState state, std::string_view result = {}, std::string_view error = {});
+    void finish(Job& job, JobState state, std::string_view result, std::string_view error);
+    void journal_write(const Status& status);
+    void reply_accepted(const std::string& client, const JobRecord& job, bool duplicate);
+    void reply_rejected(const std::string& client, std::string_view id, const std::string& reason);
+    void reply_state(const std::string& client, const JobRecord& job);
+    void commit_failed(Turn& turn, const std::string& reason);
+    void send_turn(Turn& turn);
+    void rejournal_unwritten();
+    std::int64_t now_ms() const;
+
+    uv_loop_t* loop_;
+    const Config& config_;
+    Journal& journal_;
+    Pool& pool_;
+    ReplySender send_;
+    std::unordered_map<std::string, std::unique_ptr<Job>> active_;
+    // Ready jobs by priority (highest first), first come first served within a priority.
+    std::map<std::int64_t, std::deque<Job*>, std::greater<>> ready_;
+    std::size_t ready_count_ = 0;
+    std::array<std::uint64_t, 10> counts_{};
+    Turn turn_;
+    // Terminal jobs whose final state a failed commit did not record; written again.
+    std::vector<Job*> unwritten_;
+    Timer rejournal_timer_;
+    std::uint64_t rejected_ = 0;
+    std::uint64_t undeliverable_ = 0;
+};
+
+// The body of STATE, and the job map in control replies: {id, st, task, node, res?, err?}.
+void write_job(BodyWriter& body, const JobRecord& job);
+
+}  // namespace zq::node

@@ -1,0 +1,56 @@
+#include "event_loop.hpp"
+
+namespace zq::node {
+
+Timer::Timer(uv_loop_t* loop) {
+    uv_timer_init(loop, timer_.get());
+    timer_->data = this;
+}
+
+void Timer::start(double seconds, std::function<void()> callback, bool repeat) {
+    callback_ = std::move(callback);
+    auto ms = static_cast<std::uint64_t>(seconds * 1000.0);
+    uv_timer_start(
+        timer_.get(), [](uv_timer_t* handle) { static_cast<Timer*>(handle->data)->callback_(); }, ms,
+        repeat ? std::max<std::uint64_t>(ms, 1) : 0);
+}
+
+void Timer::stop() { uv_timer_stop(timer_.get()); }
+
+ZmqWatcher::ZmqWatcher(uv_loop_t* loop, zmq::socket_t& socket, std::function<void()> on_readable)
+    : socket_(socket), on_readable_(std::move(on_readable)) {
+    int fd = socket_.get(zmq::sockopt::fd);
+    uv_poll_init(loop, poll_.get(), fd);
+    poll_->data = this;
+    uv_poll_start(poll_.get(), UV_READABLE,
+                  [](uv_poll_t* handle, int, int) { static_cast<ZmqWatcher*>(handle->data)->drain(); });
+
+    uv_prepare_init(loop, prepare_.get());
+    prepare_->data = this;
+    uv_prepare_start(prepare_.get(), [](uv_prepare_t* handle) {
+        auto* self = static_cast<ZmqWatcher*>(handle->data);
+        if (self->readable()) self->drain();
+    });
+
+    uv_idle_init(loop, idle_.get());
+    idle_->data = this;
+}
+
+ZmqWatcher::~ZmqWatcher() {
+    if (poll_.get()) uv_poll_stop(poll_.get());
+}
+
+bool ZmqWatcher::readable() { return (socket_.get(zmq::sockopt::events) & ZMQ_POLLIN) != 0; }
+
+void ZmqWatcher::drain() {
+    on_readable_();
+    // Messages left over (the callback drains in bounded batches): keep the loop from
+    // blocking in poll so the next turn picks them up after this batch is committed.
+    if (readable()) {
+        uv_idle_start(idle_.get(), [](uv_idle_t*) {});
+    } else {
+        uv_idle_stop(idle_.get());
+    }
+}
+
+}  // namespace zq::node

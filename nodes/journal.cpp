@@ -1,0 +1,560 @@
+#include "journal.hpp"
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <utility>
+
+namespace zq::node {
+namespace {
+
+constexpr std::string_view kFileName = "journal.db";
+
+// Stored in the meta table. Bump it whenever the schema changes: a journal with another
+// version is refused at open rather than misread.
+constexpr std::string_view kSchemaVersion = "1";
+
+// How long a write waits for another connection's transaction before failing with "database
+// is locked". zq-send cancel --data writes while the node runs, and the node holds its write
+// transaction for at most one turn of its loop, so a real wait is short.
+constexpr int kBusyTimeoutMs = 5000;
+
+// Appended to an error after which the uncommitted writes are gone.
+constexpr std::string_view kRolledBackNote = " (the writes since the last commit were rolled back)";
+
+// The columns of the jobs table, in the order of kJobColumns. The table, the insert and every
+// select are generated from that one list, so they cannot drift apart.
+enum class Column {
+    id,
+    task,
+    queue,
+    target,
+    priority,
+    args,
+    kwargs,
+    headers,
+    soft,
+    hard,
+    max_retries,
+    retry_delay,
+    attempts,
+    state,
+    result,
+    error,
+    node,
+    cancel_requested,
+    created_ms,
+    updated_ms,
+};
+
+struct ColumnSpec {
+    std::string_view name;
+    std::string_view type;
+};
+
+constexpr std::array<ColumnSpec, 20> kJobColumns = {{
+    {"id", "TEXT PRIMARY KEY NOT NULL"},
+    {"task", "TEXT NOT NULL"},
+    {"queue", "TEXT NOT NULL"},
+    {"target", "TEXT NOT NULL"},
+    {"priority", "INTEGER NOT NULL"},
+    {"args", "BLOB NOT NULL"},     // msgpack array
+    {"kwargs", "BLOB NOT NULL"},   // msgpack map
+    {"headers", "BLOB NOT NULL"},  // msgpack map, or empty
+    {"soft", "REAL NOT NULL"},     // soft time limit, seconds
+    {"hard", "REAL NOT NULL"},     // hard time limit, seconds
+    {"max_retries", "INTEGER NOT NULL"},
+    {"retry_delay", "REAL NOT NULL"},
+    {"attempts", "INTEGER NOT NULL"},
+    {"state", "TEXT NOT NULL"},  // zq::to_string(JobState), so that the journal reads well by hand
+    {"result", "BLOB NOT NULL"},  // msgpack, or empty
+    {"error", "TEXT NOT NULL"},
+    {"node", "TEXT NOT NULL"},
+    {"cancel_requested", "INTEGER NOT NULL"},
+    {"created_ms", "INTEGER NOT NULL"},
+    {"updated_ms", "INTEGER NOT NULL"},
+}};
+
+constexpr int column_index(Column column) { return static_cast<int>(column); }
+// The insert numbers its parameters in column order (?1 is id).
+constexpr int insert_parameter(Column column) { return column_index(column) + 1; }
+
+static_assert(kJobColumns[column_index(Column::id)].name == "id");
+static_assert(kJobColumns[column_index(Column::state)].name == "state");
+static_assert(kJobColumns[column_index(Column::updated_ms)].name == "updated_ms");
+static_assert(column_index(Column::updated_ms) + 1 == kJobColumns.size());
+
+std::string column_list() {
+    std::string list;
+    for (const ColumnSpec& column : kJobColumns) {
+        if (!list.empty()) list += ", ";
+        list += column.name;
+    }
+    return list;
+}
+
+// "state <> 'succeeded' AND state <> 'failed' AND ...", from zq::is_terminal so that the
+// journal agrees with the rest of zq about which states are final. Not "NOT IN (...)": SQLite
+// evaluates a list of more than two values through a temporary b-tree, built afresh on every
+// write that checks the partial index, which tripled the cost of an update.
+//
+// The query for unfinished() repeats the partial index's condition word for word: that is how
+// SQLite knows it may use the index.
+std::string unfinished_condition() {
+    std::string condition;
+    for (int value = 0; value <= static_cast<int>(JobState::waiting); ++value) {
+        auto state = static_cast<JobState>(value);
+        if (!is_terminal(state)) continue;
+        if (!condition.empty()) condition += " AND ";
+        condition += "state <> '" + std::string(to_string(state)) + "'";
+    }
+    return condition;
+}
+
+// The whole schema. The partial index holds only the jobs that are still moving, so the
+// start-up scan in unfinished() does not read the retained history.
+std::string schema_sql() {
+    std::string sql =
+        "CREATE TABLE IF NOT EXISTS meta (\n"
+        "    key TEXT PRIMARY KEY NOT NULL,\n"
+        "    value TEXT NOT NULL\n"
+        ") WITHOUT ROWID;\n"
+        "CREATE TABLE IF NOT EXISTS jobs (\n";
+    for (std::size_t i = 0; i < kJobColumns.size(); ++i) {
+        sql += "    " + std::string(kJobColumns[i].name) + " " + std::string(kJobColumns[i].type);
+        sql += i + 1 < kJobColumns.size() ? ",\n" : "\n";
+    }
+    sql += ") WITHOUT ROWID;\n";
+    sql += "CREATE INDEX IF NOT EXISTS jobs_unfinished ON jobs (created_ms) WHERE " + unfinished_condition() + ";\n";
+    sql += "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '" + std::string(kSchemaVersion) + "');\n";
+    return sql;
+}
+
+std::string insert_sql() {
+    std::string values;
+    for (std::size_t i = 1; i <= kJobColumns.size(); ++i) values += (i == 1 ? "?" : ", ?") + std::to_string(i);
+    return "INSERT OR IGNORE INTO jobs (" + column_list() + ") VALUES (" + values + ")";
+}
+
+// Creates `directory` and any missing parents with mode 0700: the journal holds job arguments
+// and results, which are nobody else's business.
+Status make_private_directory(const std::string& directory) {
+    std::filesystem::path partial;
+    for (const auto& part : std::filesystem::path(directory)) {
+        partial /= part;
+        std::error_code ignored;
+        if (part.empty() || std::filesystem::is_directory(partial, ignored)) continue;
+        if (::mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) {
+            return Error{"create directory " + partial.string() + ": " + std::strerror(errno)};
+        }
+    }
+    std::error_code ignored;
+    if (!std::filesystem::is_directory(directory, ignored)) {
+        return Error{"data directory " + directory + " is not a directory"};
+    }
+    return success();
+}
+
+// Runs one SQL statement and keeps the first column of its first row (pragmas answer so).
+int query_first(sqlite3* db, const char* sql, std::string& first) {
+    auto keep_first = [](void* out, int columns, char** values, char**) {
+        auto& text = *static_cast<std::string*>(out);
+        if (columns > 0 && values[0] && text.empty()) text = values[0];
+        return 0;
+    };
+    first.clear();
+    return sqlite3_exec(db, sql, keep_first, &first, nullptr);
+}
+
+struct StatementDeleter {
+    void operator()(sqlite3_stmt* statement) const { sqlite3_finalize(statement); }
+};
+using Statement = std::unique_ptr<sqlite3_stmt, StatementDeleter>;
+
+// Resets a statement when the call that used it returns: a reset statement holds no read
+// transaction open between calls, and clearing the bindings means no binding outlives the
+// caller's buffer (they are bound with SQLITE_STATIC, without a copy).
+class StatementUse {
+public:
+    explicit StatementUse(sqlite3_stmt* statement) : statement_(statement) {}
+    ~StatementUse() {
+        sqlite3_reset(statement_);
+        sqlite3_clear_bindings(statement_);
+    }
+    StatementUse(const StatementUse&) = delete;
+    StatementUse& operator=(const StatementUse&) = delete;
+
+private:
+    sqlite3_stmt* statement_;
+};
+
+// An empty string_view may have a null data(), which SQLite would store as NULL; every column
+// is NOT NULL, so empty values are bound as empty text or blobs instead.
+const char* non_null(std::string_view bytes) { return bytes.data() ? bytes.data() : ""; }
+
+bool bind_text(sqlite3_stmt* statement, int parameter, std::string_view text) {
+    return sqlite3_bind_text64(statement, parameter, non_null(text), text.size(), SQLITE_STATIC, SQLITE_UTF8) ==
+           SQLITE_OK;
+}
+
+bool bind_blob(sqlite3_stmt* statement, int parameter, std::string_view bytes) {
+    return sqlite3_bind_blob64(statement, parameter, non_null(bytes), bytes.size(), SQLITE_STATIC) == SQLITE_OK;
+}
+
+bool bind_integer(sqlite3_stmt* statement, int parameter, std::int64_t value) {
+    return sqlite3_bind_int64(statement, parameter, value) == SQLITE_OK;
+}
+
+bool bind_real(sqlite3_stmt* statement, int parameter, double value) {
+    return sqlite3_bind_double(statement, parameter, value) == SQLITE_OK;
+}
+
+bool bind_job(sqlite3_stmt* statement, const JobRecord& job) {
+    auto at = insert_parameter;
+    return bind_text(statement, at(Column::id), job.id) && bind_text(statement, at(Column::task), job.task) &&
+           bind_text(statement, at(Column::queue), job.queue) && bind_text(statement, at(Column::target), job.target) &&
+           bind_integer(statement, at(Column::priority), job.priority) &&
+           bind_blob(statement, at(Column::args), job.args) && bind_blob(statement, at(Column::kwargs), job.kwargs) &&
+           bind_blob(statement, at(Column::headers), job.headers) &&
+           bind_real(statement, at(Column::soft), job.soft_time_limit) &&
+           bind_real(statement, at(Column::hard), job.hard_time_limit) &&
+           bind_integer(statement, at(Column::max_retries), job.max_retries) &&
+           bind_real(statement, at(Column::retry_delay), job.retry_delay) &&
+           bind_integer(statement, at(Column::attempts), job.attempts) &&
+           bind_text(statement, at(Column::state), to_string(job.state)) &&
+           bind_blob(statement, at(Column::result), job.result) && bind_text(statement, at(Column::error), job.error) &&
+           bind_text(statement, at(Column::node), job.node) &&
+           bind_integer(statement, at(Column::cancel_requested), job.cancel_requested ? 1 : 0) &&
+           bind_integer(statement, at(Column::created_ms), job.created_ms) &&
+           bind_integer(statement, at(Column::updated_ms), job.updated_ms);
+}
+
+std::string column_bytes(sqlite3_stmt* statement, Column column) {
+    const int index = column_index(column);
+    // sqlite3_column_blob gives text columns' bytes unchanged too; it is null for an empty value.
+    const void* data = sqlite3_column_blob(statement, index);
+    const int size = sqlite3_column_bytes(statement, index);
+    return data ? std::string(static_cast<const char*>(data), static_cast<std::size_t>(size)) : std::string();
+}
+
+std::int64_t column_integer(sqlite3_stmt* statement, Column column) {
+    return sqlite3_column_int64(statement, column_index(column));
+}
+
+double column_real(sqlite3_stmt* statement, Column column) {
+    return sqlite3_column_double(statement, column_index(column));
+}
+
+}  // namespace
+
+struct Journal::Statements {
+    Statement begin;
+    Statement commit;
+    Statement rollback;
+    Statement insert_job;
+    Statement update_state;
+    Statement update_attempts;
+    Statement request_cancel;
+    Statement find;
+    Statement unfinished;
+    Statement count_by_state;
+    Statement purge_terminal;
+};
+
+Journal::Journal(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+
+Journal::~Journal() {
+    // An uncommitted batch is dropped, exactly as if the process had died here.
+    if (statements_) rollback();
+    // SQLite closes a connection only once all of its statements are finalized.
+    statements_.reset();
+    sqlite3_close(db_);
+}
+
+Result<std::unique_ptr<Journal>> Journal::open(const std::string& data_dir, JournalSync sync,
+                                               std::uint64_t max_pages) {
+    std::string path = (std::filesystem::path(data_dir) / kFileName).string();
+    if (auto made = make_private_directory(data_dir); !made) return Error{"journal " + path + ": " + made.error()};
+
+    sqlite3* db = nullptr;
+    // One connection per Journal, used by one thread: SQLite's own mutexes would be wasted.
+    const int opened =
+        sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    // The journal owns the handle even when opening failed, so that it is always closed.
+    std::unique_ptr<Journal> journal(new Journal(db, std::move(path)));
+    if (opened != SQLITE_OK) return journal->sqlite_failure("open");
+    if (auto done = journal->configure(sync, max_pages); !done) return done.failure();
+    if (auto done = journal->create_schema(); !done) return done.failure();
+    if (auto done = journal->prepare_statements(); !done) return done.failure();
+    return journal;
+}
+
+Status Journal::configure(JournalSync sync, std::uint64_t max_pages) {
+    sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+
+    // WAL lets readers (zq-send, status queries) run beside the node's writes, and makes a
+    // commit one append to the log instead of a rewrite of the pages.
+    std::string mode;
+    if (query_first(db_, "PRAGMA journal_mode=WAL", mode) != SQLITE_OK) return sqlite_failure("switch to WAL mode");
+    if (mode != "wal") return failure("switch to WAL mode", {}, "SQLite kept journal mode '" + mode + "'");
+
+    // In WAL mode NORMAL syncs only at checkpoints: a commit survives the process dying but
+    // not the machine losing power. FULL syncs the log at every commit.
+    const char* synchronous = sync == JournalSync::full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL";
+    if (sqlite3_exec(db_, synchronous, nullptr, nullptr, nullptr) != SQLITE_OK) {
+        return sqlite_failure("set synchronous mode");
+    }
+
+    if (max_pages != 0) {
+        const std::string sql = "PRAGMA max_page_count=" + std::to_string(max_pages);
+        std::string ignored;
+        if (query_first(db_, sql.c_str(), ignored) != SQLITE_OK) return sqlite_failure("set max_page_count");
+    }
+    return success();
+}
+
+Status Journal::create_schema() {
+    // In one immediate transaction, so that two processes creating the journal at once do not
+    // interleave and a failure leaves no half-made schema.
+    const std::string sql = "BEGIN IMMEDIATE;\n" + schema_sql() + "COMMIT;\n";
+    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
+        Error failed = sqlite_failure("create the schema");
+        if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+        return failed;
+    }
+
+    std::string version;
+    if (query_first(db_, "SELECT value FROM meta WHERE key = 'schema_version'", version) != SQLITE_OK) {
+        return sqlite_failure("read the schema version");
+    }
+    if (version != kSchemaVersion) {
+        return failure("check the schema version", {},
+                       "the journal has version '" + version + "', this zq reads version " +
+                           std::string(kSchemaVersion) + ": run the zq that wrote it, or move the journal aside");
+    }
+    return success();
+}
+
+Status Journal::prepare_statements() {
+    auto statements = std::make_unique<Statements>();
+    const std::string columns = column_list();
+    const std::pair<Statement*, std::string> plans[] = {
+        {&statements->begin, "BEGIN IMMEDIATE"},
+        {&statements->commit, "COMMIT"},
+        {&statements->rollback, "ROLLBACK"},
+        {&statements->insert_job, insert_sql()},
+        {&statements->update_state,
+         "UPDATE jobs SET state = ?2, result = ?3, error = ?4, node = ?5, updated_ms = ?6 WHERE id = ?1"},
+        {&statements->update_attempts, "UPDATE jobs SET attempts = ?2, updated_ms = ?3 WHERE id = ?1"},
+        {&statements->request_cancel, "UPDATE jobs SET cancel_requested = 1, updated_ms = ?2 WHERE id = ?1"},
+        {&statements->find, "SELECT " + columns + " FROM jobs WHERE id = ?1"},
+        {&statements->unfinished,
+         "SELECT " + columns + " FROM jobs WHERE " + unfinished_condition() + " ORDER BY created_ms, id"},
+        {&statements->count_by_state, "SELECT state, count(*) FROM jobs GROUP BY state"},
+        {&statements->purge_terminal, "DELETE FROM jobs WHERE NOT (" + unfinished_condition() + ") AND updated_ms < ?1"},
+    };
+    for (const auto& [slot, sql] : plans) {
+        sqlite3_stmt* prepared = nullptr;
+        // PERSISTENT: these statements live as long as the journal, SQLite places them accordingly.
+        if (sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &prepared, nullptr) != SQLITE_OK) {
+            return sqlite_failure("prepare \"" + sql + "\"");
+        }
+        slot->reset(prepared);
+    }
+    statements_ = std::move(statements);
+    return success();
+}
+
+Result<bool> Journal::insert_job(const JobRecord& job) {
+    if (auto begun = begin_if_needed(); !begun) return begun.failure();
+    sqlite3_stmt* statement = statements_->insert_job.get();
+    StatementUse use(statement);
+    if (!bind_job(statement, job)) return sqlite_failure("insert job", job.id);
+    if (auto stepped = step_write(statement, "insert job", job.id); !stepped) return stepped.failure();
+    // INSERT OR IGNORE changes nothing when the id is already there.
+    return sqlite3_changes(db_) > 0;
+}
+
+Status Journal::update_state(std::string_view id, JobState state, std::string_view result, std::string_view error,
+                             std::string_view node, std::int64_t now_ms) {
+    if (auto begun = begin_if_needed(); !begun) return begun;
+    sqlite3_stmt* statement = statements_->update_state.get();
+    StatementUse use(statement);
+    const bool bound = bind_text(statement, 1, id) && bind_text(statement, 2, to_string(state)) &&
+                       bind_blob(statement, 3, result) && bind_text(statement, 4, error) &&
+                       bind_text(statement, 5, node) && bind_integer(statement, 6, now_ms);
+    if (!bound) return sqlite_failure("update state of job", id);
+    return step_update(statement, "update state of job", id);
+}
+
+Status Journal::update_attempts(std::string_view id, std::uint32_t attempts, std::int64_t now_ms) {
+    if (auto begun = begin_if_needed(); !begun) return begun;
+    sqlite3_stmt* statement = statements_->update_attempts.get();
+    StatementUse use(statement);
+    const bool bound =
+        bind_text(statement, 1, id) && bind_integer(statement, 2, attempts) && bind_integer(statement, 3, now_ms);
+    if (!bound) return sqlite_failure("update attempts of job", id);
+    return step_update(statement, "update attempts of job", id);
+}
+
+Status Journal::request_cancel(std::string_view id, std::int64_t now_ms) {
+    if (auto begun = begin_if_needed(); !begun) return begun;
+    sqlite3_stmt* statement = statements_->request_cancel.get();
+    StatementUse use(statement);
+    if (!bind_text(statement, 1, id) || !bind_integer(statement, 2, now_ms)) {
+        return sqlite_failure("request cancel of job", id);
+    }
+    return step_update(statement, "request cancel of job", id);
+}
+
+Status Journal::commit() {
+    if (!in_transaction_) return success();
+    if (sqlite3_get_autocommit(db_)) {
+        // Only reachable if SQLite ended the transaction after an error we did not see.
+        in_transaction_ = false;
+        return failure("commit", {}, "SQLite had already ended the transaction" + std::string(kRolledBackNote));
+    }
+    sqlite3_stmt* statement = statements_->commit.get();
+    StatementUse use(statement);
+    if (auto stepped = step_write(statement, "commit", {}); !stepped) return stepped;
+    in_transaction_ = false;
+    return success();
+}
+
+void Journal::rollback() {
+    // Asks SQLite rather than in_transaction_: after some errors SQLite has already rolled back.
+    if (!sqlite3_get_autocommit(db_)) {
+        sqlite3_stmt* statement = statements_->rollback.get();
+        StatementUse use(statement);
+        sqlite3_step(statement);
+    }
+    in_transaction_ = false;
+}
+
+Result<std::optional<JobRecord>> Journal::find(std::string_view id) {
+    sqlite3_stmt* statement = statements_->find.get();
+    StatementUse use(statement);
+    if (!bind_text(statement, 1, id)) return sqlite_failure("find job", id);
+    const int stepped = sqlite3_step(statement);
+    if (stepped == SQLITE_DONE) return std::optional<JobRecord>();
+    if (stepped != SQLITE_ROW) return sqlite_failure("find job", id);
+    auto job = read_job(statement, "find job");
+    if (!job) return job.failure();
+    return std::optional<JobRecord>(std::move(*job));
+}
+
+Result<std::vector<JobRecord>> Journal::unfinished() {
+    sqlite3_stmt* statement = statements_->unfinished.get();
+    StatementUse use(statement);
+    std::vector<JobRecord> jobs;
+    int stepped = SQLITE_ROW;
+    while ((stepped = sqlite3_step(statement)) == SQLITE_ROW) {
+        auto job = read_job(statement, "list unfinished jobs");
+        if (!job) return job.failure();
+        jobs.push_back(std::move(*job));
+    }
+    if (stepped != SQLITE_DONE) return sqlite_failure("list unfinished jobs");
+    return jobs;
+}
+
+Result<std::map<JobState, std::uint64_t>> Journal::count_by_state() {
+    sqlite3_stmt* statement = statements_->count_by_state.get();
+    StatementUse use(statement);
+    std::map<JobState, std::uint64_t> counts;
+    int stepped = SQLITE_ROW;
+    while ((stepped = sqlite3_step(statement)) == SQLITE_ROW) {
+        const auto* name = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
+        auto state = job_state_from_string(name ? name : "");
+        if (!state) return failure("count jobs by state", {}, "unknown state '" + std::string(name ? name : "") + "'");
+        counts[*state] = static_cast<std::uint64_t>(sqlite3_column_int64(statement, 1));
+    }
+    if (stepped != SQLITE_DONE) return sqlite_failure("count jobs by state");
+    return counts;
+}
+
+Result<std::uint64_t> Journal::purge_terminal_before(std::int64_t before_ms) {
+    if (auto begun = begin_if_needed(); !begun) return begun.failure();
+    sqlite3_stmt* statement = statements_->purge_terminal.get();
+    StatementUse use(statement);
+    if (!bind_integer(statement, 1, before_ms)) return sqlite_failure("purge terminal jobs");
+    if (auto stepped = step_write(statement, "purge terminal jobs", {}); !stepped) return stepped.failure();
+    return static_cast<std::uint64_t>(sqlite3_changes64(db_));
+}
+
+Status Journal::begin_if_needed() {
+    if (in_transaction_) return success();
+    sqlite3_stmt* statement = statements_->begin.get();
+    StatementUse use(statement);
+    // IMMEDIATE takes the write lock now, waiting up to the busy timeout for another writer,
+    // instead of failing later in the middle of the batch.
+    if (sqlite3_step(statement) != SQLITE_DONE) return sqlite_failure("begin a transaction");
+    in_transaction_ = true;
+    return success();
+}
+
+Status Journal::step_write(sqlite3_stmt* statement, std::string_view what, std::string_view id) {
+    if (sqlite3_step(statement) == SQLITE_DONE) return success();
+    Error failed = failure(what, id, sqlite3_errmsg(db_));
+    // For a full disk SQLite may roll back the whole transaction by itself, or only the
+    // statement; rolling back the rest too gives the caller one rule: the batch is lost.
+    sqlite3_reset(statement);
+    rollback();
+    failed.message += kRolledBackNote;
+    return failed;
+}
+
+Status Journal::step_update(sqlite3_stmt* statement, std::string_view what, std::string_view id) {
+    if (auto stepped = step_write(statement, what, id); !stepped) return stepped;
+    if (sqlite3_changes(db_) == 0) return failure(what, id, "no such job", ErrorCode::not_found);
+    return success();
+}
+
+Result<JobRecord> Journal::read_job(sqlite3_stmt* statement, std::string_view what) const {
+    JobRecord job;
+    job.id = column_bytes(statement, Column::id);
+    const std::string state_name = column_bytes(statement, Column::state);
+    auto state = job_state_from_string(state_name);
+    if (!state) return failure(what, {}, "job " + job.id + " has an unknown state '" + state_name + "'");
+    job.state = *state;
+    job.task = column_bytes(statement, Column::task);
+    job.queue = column_bytes(statement, Column::queue);
+    job.target = column_bytes(statement, Column::target);
+    job.priority = column_integer(statement, Column::priority);
+    job.args = column_bytes(statement, Column::args);
+    job.kwargs = column_bytes(statement, Column::kwargs);
+    job.headers = column_bytes(statement, Column::headers);
+    job.soft_time_limit = column_real(statement, Column::soft);
+    job.hard_time_limit = column_real(statement, Column::hard);
+    job.max_retries = static_cast<std::uint32_t>(column_integer(statement, Column::max_retries));
+    job.retry_delay = column_real(statement, Column::retry_delay);
+    job.attempts = static_cast<std::uint32_t>(column_integer(statement, Column::attempts));
+    job.result = column_bytes(statement, Column::result);
+    job.error = column_bytes(statement, Column::error);
+    job.node = column_bytes(statement, Column::node);
+    job.cancel_requested = column_integer(statement, Column::cancel_requested) != 0;
+    job.created_ms = column_integer(statement, Column::created_ms);
+    job.updated_ms = column_integer(statement, Column::updated_ms);
+    return job;
+}
+
+Error Journal::failure(std::string_view what, std::string_view id, std::string_view reason, ErrorCode code) const {
+    std::string message = "journal " + path_ + ": " + std::string(what);
+    if (!id.empty()) message += " " + std::string(id);
+    message += ": " + std::string(reason);
+    return Error{std::move(message), code};
+}
+
+Error Journal::sqlite_failure(std::string_view what, std::string_view id) {
+    Error failed = failure(what, id, sqlite3_errmsg(db_));
+    if (in_transaction_ && sqlite3_get_autocommit(db_)) {
+        in_transaction_ = false;
+        failed.message += kRolledBackNote;
+    }
+    return failed;
+}
+
+}  // namespace zq::node

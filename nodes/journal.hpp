@@ -1,0 +1,127 @@
+// The node's journal: every job and each of its state changes, in an SQLite database in WAL
+// mode under the node's data directory.
+//
+// Group commit: writes open a transaction lazily and commit() ends it. The node calls
+// commit() once per turn of its loop, after handling a batch of messages and before it sends
+// any acknowledgement, so durability costs one commit per batch rather than one per task.
+// Every call returns a Status/Result naming the database and SQLite's reason on failure.
+#pragma once
+
+#include <zq/job.hpp>
+#include <zq/result.hpp>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace zq::node {
+
+// How hard a commit waits for the disk. `normal`: a committed job survives a crash of the
+// node process (kill -9); the last commits may be lost if the whole machine loses power.
+// `full`: an fsync per commit, survives power loss too.
+enum class JournalSync { normal, full };
+
+// One job as the journal keeps it.
+struct JobRecord {
+    std::string id;
+    std::string task;
+    std::string queue = "default";
+    std::string target;
+    std::int64_t priority = 0;
+    std::string args;     // msgpack array
+    std::string kwargs;   // msgpack map
+    std::string headers;  // msgpack map (may be empty)
+    double soft_time_limit = 0;
+    double hard_time_limit = 0;
+    std::uint32_t max_retries = 0;
+    double retry_delay = 0;
+    std::uint32_t attempts = 0;
+    JobState state = JobState::accepted;
+    std::string result;  // msgpack bytes
+    std::string error;
+    std::string node;  // node that runs or ran it
+    bool cancel_requested = false;
+    std::int64_t created_ms = 0;
+    std::int64_t updated_ms = 0;
+};
+
+class Journal {
+public:
+    // Opens (creating if needed) DATA_DIR/journal.db. `max_pages`, when non-zero, caps the
+    // database size (SQLite's max_page_count) so that a full disk can be tested.
+    static Result<std::unique_ptr<Journal>> open(const std::string& data_dir, JournalSync sync,
+                                                 std::uint64_t max_pages = 0);
+    ~Journal();
+    Journal(const Journal&) = delete;
+    Journal& operator=(const Journal&) = delete;
+
+    const std::string& path() const { return path_; }
+
+    // Inserts a new job. Returns true when inserted, false when the id already exists
+    // (nothing is changed then: resubmission is idempotent).
+    Result<bool> insert_job(const JobRecord& job);
+    // Records a state change; result and error replace the stored ones.
+    Status update_state(std::string_view id, JobState state, std::string_view result, std::string_view error,
+                        std::string_view node, std::int64_t now_ms);
+    // Records how many attempts a job has had (before each run).
+    Status update_attempts(std::string_view id, std::uint32_t attempts, std::int64_t now_ms);
+    // Records a cancel request (also used when the node is down: zq-send cancel --data).
+    Status request_cancel(std::string_view id, std::int64_t now_ms);
+
+    // The three updates return ErrorCode::not_found, and change nothing, for an unknown id.
+    // When any write fails (disk full, I/O error), the open transaction is rolled back, as
+    // SQLite may already have done for a full disk: none of the writes since the last commit
+    // are kept, in_transaction() is false, and the error says so. The caller treats the whole
+    // batch as failed, exactly as when commit() fails.
+
+    // Commits the open transaction, if any. On failure the transaction is rolled back: none
+    // of the writes since the last commit are in the journal.
+    Status commit();
+    // Rolls back the open transaction, if any.
+    void rollback();
+    bool in_transaction() const { return in_transaction_; }
+
+    Result<std::optional<JobRecord>> find(std::string_view id);
+    // Jobs not in a terminal state, oldest first (used at start-up to resume or fail them).
+    Result<std::vector<JobRecord>> unfinished();
+    Result<std::map<JobState, std::uint64_t>> count_by_state();
+    // Deletes terminal jobs last updated before `before_ms`; returns how many.
+    Result<std::uint64_t> purge_terminal_before(std::int64_t before_ms);
+
+private:
+    struct Statements;
+    Journal(sqlite3* db, std::string path);
+
+    // Steps of open(), in order; each names the journal in its error.
+    Status configure(JournalSync sync, std::uint64_t max_pages);
+    Status create_schema();
+    Status prepare_statements();
+
+    Status begin_if_needed();
+    // Steps a prepared write; on failure rolls the transaction back (see above).
+    Status step_write(sqlite3_stmt* statement, std::string_view what, std::string_view id);
+    // Steps a prepared update of one job; a job that is not there is ErrorCode::not_found.
+    Status step_update(sqlite3_stmt* statement, std::string_view what, std::string_view id);
+    // Reads the current row of a select over the job columns.
+    Result<JobRecord> read_job(sqlite3_stmt* statement, std::string_view what) const;
+    // "journal PATH: WHAT ID: REASON".
+    Error failure(std::string_view what, std::string_view id, std::string_view reason,
+                  ErrorCode code = ErrorCode::failed) const;
+    // A failure with SQLite's reason for the last failed call; notes when SQLite ended the
+    // transaction by itself, so the caller knows the uncommitted writes are gone.
+    Error sqlite_failure(std::string_view what, std::string_view id = {});
+
+    sqlite3* db_ = nullptr;
+    std::string path_;
+    std::unique_ptr<Statements> statements_;
+    bool in_transaction_ = false;
+};
+
+}  // namespace zq::node

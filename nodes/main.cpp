@@ -1,0 +1,180 @@
+// zq-node: the daemon (`run`) and its operator commands (`status`, `running`, `reload`).
+//
+//   zq-node run [--config FILE] [--name NAME] [--data DIR] [--bind ENDPOINT]... [--peer ENDPOINT]...
+//               [--queues Q1,Q2] [--min-workers N] [--max-workers N] [--worker "CMD ARG..."]
+//   zq-node status|running|reload [--node ENDPOINT] [--json]
+#include "config.hpp"
+#include "node.hpp"
+
+#include <zq/client.hpp>
+#include <zq/defaults.hpp>
+#include <zq/json.hpp>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+namespace {
+
+using zq::node::Config;
+
+// Exit codes shared with zq-send: 2 bad usage, 3 node unreachable.
+constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitUnreachable = 3;
+
+struct RunOptions {
+    std::string config_file;
+    std::string name;
+    std::string data_dir;
+    std::vector<std::string> binds;
+    std::vector<std::string> peers;
+    std::string queues;
+    unsigned min_workers = 0;
+    unsigned max_workers = 0;
+    std::string worker;
+    std::string log_level;
+};
+
+std::vector<std::string> split_commas(const std::string& text) {
+    std::vector<std::string> items;
+    std::stringstream stream(text);
+    for (std::string item; std::getline(stream, item, ',');) {
+        if (!item.empty()) items.push_back(item);
+    }
+    return items;
+}
+
+// Embedded defaults, then the config file, then the command line.
+zq::Result<Config> build_config(const RunOptions& options) {
+    Config config;
+    if (!options.config_file.empty()) {
+        if (auto loaded = zq::node::load_config_file(options.config_file, config); !loaded) {
+            return zq::Error{loaded.error()};
+        }
+    }
+    if (!options.name.empty()) config.name = options.name;
+    if (!options.data_dir.empty()) config.data_dir = options.data_dir;
+    config.binds.insert(config.binds.end(), options.binds.begin(), options.binds.end());
+    config.peers.insert(config.peers.end(), options.peers.begin(), options.peers.end());
+    if (!options.queues.empty()) config.queues = split_commas(options.queues);
+    if (options.min_workers) config.min_workers = options.min_workers;
+    if (options.max_workers) config.max_workers = options.max_workers;
+    if (!options.worker.empty()) config.worker_command = zq::node::split_command(options.worker);
+    if (!options.log_level.empty()) config.log_level = options.log_level;
+    if (auto finished = zq::node::finish_config(config); !finished) return zq::Error{finished.error()};
+    return config;
+}
+
+int run_node(const RunOptions& options) {
+    auto config = build_config(options);
+    if (!config) {
+        std::fprintf(stderr, "zq-node: %s\n", config.error().c_str());
+        return kExitUsage;
+    }
+    spdlog::set_default_logger(spdlog::stderr_color_mt("zq-node"));
+    spdlog::set_level(spdlog::level::from_str(config->log_level));
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [" + config->name + "] %v");
+    // A worker that dies mid-write must not take the node with it.
+    std::signal(SIGPIPE, SIG_IGN);
+    zq::node::Node node(std::move(*config));
+    if (auto started = node.start(); !started) {
+        spdlog::error("cannot start: {}", started.error());
+        return kExitFailed;
+    }
+    return node.run();
+}
+
+std::string megabytes(std::uint64_t bytes) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1fMB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+    return text;
+}
+
+void print_status(const nlohmann::json& status) {
+    std::printf("node %s incarnation %s pid %d\n", status["name"].get<std::string>().c_str(),
+                status["incarnation"].get<std::string>().c_str(), status["pid"].get<int>());
+    const auto& pool = status["pool"];
+    std::printf("pool size=%d min=%d max=%d busy=%d\n", pool["size"].get<int>(), pool["min"].get<int>(),
+                pool["max"].get<int>(), pool["busy"].get<int>());
+    for (const auto& worker : status["workers"]) {
+        std::printf("worker[pid:%d] sent=%llu finished=%llu qsize=%llu rss=%s", worker["pid"].get<int>(),
+                    worker["sent"].get<unsigned long long>(), worker["finished"].get<unsigned long long>(),
+                    worker["qsize"].get<unsigned long long>(), megabytes(worker["rss"].get<std::uint64_t>()).c_str());
+        if (worker["task"].is_object()) {
+            std::printf(" running %s %s\n", worker["task"]["id"].get<std::string>().c_str(),
+                        worker["task"]["name"].get<std::string>().c_str());
+        } else {
+            std::printf(" idle\n");
+        }
+    }
+    std::printf("jobs");
+    for (const auto& [state, count] : status["jobs"].items()) {
+        std::printf(" %s=%llu", state.c_str(), count.get<unsigned long long>());
+    }
+    std::printf("\n");
+}
+
+int run_operator_command(const std::string& operation, const std::string& endpoint, bool json) {
+    zq::Client client(endpoint);
+    auto reply = client.control(operation);
+    if (!reply) {
+        std::fprintf(stderr, "zq-node %s: %s\n", operation.c_str(), reply.error().c_str());
+        return reply.error_code() == zq::ErrorCode::unreachable ? kExitUnreachable : kExitFailed;
+    }
+    nlohmann::json data = zq::packed_to_json(*reply);
+    if (json) {
+        std::printf("%s\n", data.dump().c_str());
+    } else if (operation == "status") {
+        print_status(data);
+    } else if (operation == "running") {
+        for (const auto& id : data) std::printf("%s\n", id.get<std::string>().c_str());
+    } else {
+        std::printf("%s: ok\n", operation.c_str());
+    }
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"zq-node: the zq daemon, one per host"};
+    app.require_subcommand(1);
+
+    RunOptions options;
+    CLI::App* run = app.add_subcommand("run", "run a node in the foreground");
+    run->add_option("--config", options.config_file, "TOML config file")->check(CLI::ExistingFile);
+    run->add_option("--name", options.name, "node name (default: the host name)");
+    run->add_option("--data", options.data_dir, "data directory (default: $ZQ_DATA or ~/.local/state/zq)");
+    run->add_option("--bind", options.binds, "extra client endpoint, e.g. tcp://127.0.0.1:7700 (repeatable)");
+    run->add_option("--peer", options.peers, "peer node endpoint (repeatable)");
+    run->add_option("--queues", options.queues, "queues served, comma separated (default: default)");
+    run->add_option("--min-workers", options.min_workers, "workers kept running (default 4)");
+    run->add_option("--max-workers", options.max_workers, "pool ceiling (default 4 x cores, at least 8)");
+    run->add_option("--worker", options.worker, "worker command, split on spaces (default: zq-worker)");
+    run->add_option("--log-level", options.log_level, "trace, debug, info, warn, error");
+
+    std::string endpoint = zq::default_node_endpoint();
+    bool json = false;
+    std::string operation;
+    for (const char* name : {"status", "running", "reload"}) {
+        CLI::App* command = app.add_subcommand(name, std::string("ask a running node: ") + name);
+        command->add_option("--node", endpoint, "node endpoint (default: $ZQ_NODE or the local node)");
+        command->add_flag("--json", json, "one JSON object on stdout");
+        command->callback([&operation, name] { operation = name; });
+    }
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& error) {
+        int code = app.exit(error);
+        return code == 0 ? 0 : kExitUsage;
+    }
+    if (run->parsed()) return run_node(options);
+    return run_operator_command(operation, endpoint, json);
+}

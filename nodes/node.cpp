@@ -1,0 +1,219 @@
+#include "node.hpp"
+
+#include <zq/task.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+
+namespace zq::node {
+namespace {
+
+namespace f = protocol::field;
+using protocol::Command;
+
+constexpr double kPurgeInterval = 60.0;
+// How often a node shutting down checks whether its running jobs have finished.
+constexpr double kDrainCheckInterval = 0.05;
+// Seconds workers get to exit after SIGTERM before SIGKILL, once the node is stopping.
+constexpr double kWorkerStopGrace = 2.0;
+
+std::int64_t wall_ms() {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+Node::Node(Config config) : config_(std::move(config)), incarnation_(new_job_id()), context_(1) {
+    uv_loop_init(&loop_);
+}
+
+Node::~Node() {
+    control_.reset();
+    dispatcher_.reset();
+    pool_.reset();
+    if (port_) port_->close();
+    port_.reset();
+    purge_timer_.reset();
+    shutdown_timer_.reset();
+    drain_check_.reset();
+    end_of_turn_.close();
+    sigterm_.close();
+    sigint_.close();
+    sighup_.close();
+    // Let the closes above run their callbacks before the loop goes.
+    uv_run(&loop_, UV_RUN_NOWAIT);
+    uv_loop_close(&loop_);
+    if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+Status Node::lock_data_dir() {
+    std::error_code error;
+    std::filesystem::create_directories(config_.data_dir, error);
+    if (error) return Error{"cannot create data directory " + config_.data_dir + ": " + error.message()};
+    std::string path = config_.data_dir + "/node.lock";
+    lock_fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock_fd_ < 0) return Error{"cannot open " + path + ": " + std::strerror(errno)};
+    if (flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+        return Error{"another zq-node is running with data directory " + config_.data_dir +
+                     " (stop it, or give this one its own --data)"};
+    }
+    return success();
+}
+
+Status Node::start() {
+    if (auto locked = lock_data_dir(); !locked) return locked;
+    auto journal = Journal::open(config_.data_dir, config_.journal_sync, config_.journal_max_pages);
+    if (!journal) return Error{journal.error()};
+    journal_ = std::move(*journal);
+
+    port_ = std::make_unique<ClientPort>(context_, config_.limits);
+    std::vector<std::string> endpoints{config_.local_endpoint()};
+    endpoints.insert(endpoints.end(), config_.binds.begin(), config_.binds.end());
+    if (auto bound = port_->bind(endpoints); !bound) return bound;
+
+    Pool::Events events{
+        [this] { /* a free worker is used when the turn ends */ },
+        [this](std::string_view id, bool ok, std::string_view result, std::string_view error) {
+            dispatcher_->on_task_done(id, ok, result, error);
+        },
+        [this](std::string_view id, const std::string& explanation) {
+            dispatcher_->on_worker_lost(id, explanation);
+        },
+    };
+    pool_ = std::make_unique<Pool>(&loop_, config_, std::move(events));
+    dispatcher_ = std::make_unique<Dispatcher>(
+        &loop_, config_, *journal_, *pool_,
+        [this](const std::string& client, Command command, std::string_view body) {
+            return port_->send(client, command, body);
+        });
+    control_ = std::make_unique<ControlContext>(
+        ControlContext{config_, incarnation_, *dispatcher_, *pool_, *port_, [this] { return reload(); }});
+
+    if (auto recovered = dispatcher_->recover(); !recovered) return recovered;
+    dispatcher_->end_turn();
+
+    port_->start(&loop_, [this](const std::string& client, const Message& message) { on_message(client, message); });
+    pool_->start();
+
+    uv_check_init(&loop_, end_of_turn_.get());
+    end_of_turn_->data = this;
+    uv_check_start(end_of_turn_.get(), [](uv_check_t* handle) {
+        static_cast<Node*>(handle->data)->dispatcher_->end_turn();
+    });
+
+    auto watch_signal = [this](UvHandle<uv_signal_t>& handle, int signal) {
+        uv_signal_init(&loop_, handle.get());
+        handle->data = this;
+        uv_signal_start(
+            handle.get(),
+            [](uv_signal_t* watched, int number) {
+                auto* node = static_cast<Node*>(watched->data);
+                if (number == SIGHUP) {
+                    if (auto reloaded = node->reload(); !reloaded) spdlog::error("reload: {}", reloaded.error());
+                } else {
+                    node->begin_shutdown(number == SIGTERM ? "SIGTERM" : "SIGINT");
+                }
+            },
+            signal);
+    };
+    watch_signal(sigterm_, SIGTERM);
+    watch_signal(sigint_, SIGINT);
+    watch_signal(sighup_, SIGHUP);
+
+    purge_timer_ = std::make_unique<Timer>(&loop_);
+    purge_timer_->start(kPurgeInterval, [this] { purge_old_results(); }, true);
+
+    spdlog::info("node {} (incarnation {}) serving {} with {} workers, journal {}", config_.name, incarnation_,
+                 config_.local_endpoint(), config_.min_workers, journal_->path());
+    return success();
+}
+
+int Node::run() {
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    return exit_code_;
+}
+
+void Node::on_message(const std::string& client, const Message& message) {
+    switch (message.command()) {
+        case Command::submit:
+            if (shutting_down_) {
+                BodyWriter body;
+                body.add(f::reason, "node shutting down").add(f::id, message.string(f::id).value_or(""));
+                dispatcher_->reply(client, Command::rejected, std::string(body.finish()));
+                return;
+            }
+            dispatcher_->submit(client, message);
+            return;
+        case Command::cancel: dispatcher_->cancel(client, message); return;
+        case Command::control: handle_control(*control_, client, message); return;
+        default: {
+            BodyWriter body;
+            body.add(f::reason, std::string(protocol::command_name(message.command())) +
+                                    " is not accepted on the client port");
+            dispatcher_->reply(client, Command::rejected, std::string(body.finish()));
+        }
+    }
+}
+
+Status Node::reload() {
+    if (!config_.config_path.empty()) {
+        Config fresh = config_;
+        fresh.exec_tasks.clear();
+        if (auto loaded = load_config_file(config_.config_path, fresh); !loaded) return loaded;
+        // Only the exec task table changes at run time; the rest needs a restart.
+        config_.exec_tasks = std::move(fresh.exec_tasks);
+    }
+    pool_->recycle_all();
+    spdlog::info("reload: {} exec tasks, every worker recycled after its current task", config_.exec_tasks.size());
+    return success();
+}
+
+void Node::purge_old_results() {
+    auto before = wall_ms() - static_cast<std::int64_t>(config_.result_ttl * 1000);
+    auto purged = journal_->purge_terminal_before(before);
+    if (auto committed = journal_->commit(); !purged || !committed) {
+        spdlog::warn("journal purge failed: {}", purged ? committed.error() : purged.error());
+    } else if (*purged > 0) {
+        spdlog::info("journal: purged {} finished jobs older than result_ttl", *purged);
+    }
+}
+
+void Node::begin_shutdown(const char* why) {
+    if (shutting_down_) return;
+    shutting_down_ = true;
+    spdlog::info("{}: no new jobs; waiting up to {}s for running jobs", why, config_.shutdown_grace);
+    pool_->hold_new_work();
+    drain_check_ = std::make_unique<Timer>(&loop_);
+    drain_check_->start(
+        kDrainCheckInterval, [this] {
+            if (pool_->busy() == 0) finish_shutdown();
+        },
+        true);
+    shutdown_timer_ = std::make_unique<Timer>(&loop_);
+    shutdown_timer_->start(config_.shutdown_grace, [this] { finish_shutdown(); });
+}
+
+void Node::finish_shutdown() {
+    if (shutdown_finished_) return;
+    shutdown_finished_ = true;
+    drain_check_->stop();
+    shutdown_timer_->stop();
+    dispatcher_->fail_running("node shutting down");
+    dispatcher_->end_turn();
+    pool_->stop(kWorkerStopGrace, [this] {
+        spdlog::info("node {} stopped", config_.name);
+        port_->close();
+        purge_timer_->stop();
+        uv_stop(&loop_);
+    });
+}
+
+}  // namespace zq::node

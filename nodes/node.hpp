@@ -1,0 +1,66 @@
+// A zq-node: the loop and the parts on it (journal, client port, dispatcher, pool, control).
+//
+// One thread. Each turn of the libuv loop handles whatever arrived (client messages, worker
+// frames, timers), then the check phase ends the turn: the dispatcher starts what can start,
+// commits the journal once for everything the turn changed, and sends the replies.
+#pragma once
+
+#include "client_port.hpp"
+#include "config.hpp"
+#include "control.hpp"
+#include "dispatcher.hpp"
+#include "event_loop.hpp"
+#include "journal.hpp"
+#include "pool.hpp"
+
+#include <uv.h>
+#include <zmq.hpp>
+
+#include <memory>
+#include <string>
+
+namespace zq::node {
+
+class Node {
+public:
+    explicit Node(Config config);
+    ~Node();
+    Node(const Node&) = delete;
+    Node& operator=(const Node&) = delete;
+
+    // Takes the data directory, opens the journal, recovers, binds, starts the workers.
+    Status start();
+    // Runs until a graceful shutdown (SIGTERM, SIGINT) completes. Returns the exit code.
+    int run();
+
+private:
+    Status lock_data_dir();
+    void on_message(const std::string& client, const Message& message);
+    void begin_shutdown(const char* why);
+    void finish_shutdown();
+    Status reload();
+    void purge_old_results();
+
+    Config config_;
+    std::string incarnation_;
+    uv_loop_t loop_{};
+    zmq::context_t context_;
+    int lock_fd_ = -1;
+    std::unique_ptr<Journal> journal_;
+    std::unique_ptr<ClientPort> port_;
+    std::unique_ptr<Pool> pool_;
+    std::unique_ptr<Dispatcher> dispatcher_;
+    std::unique_ptr<ControlContext> control_;
+    UvHandle<uv_check_t> end_of_turn_;
+    UvHandle<uv_signal_t> sigterm_;
+    UvHandle<uv_signal_t> sigint_;
+    UvHandle<uv_signal_t> sighup_;
+    std::unique_ptr<Timer> purge_timer_;
+    std::unique_ptr<Timer> shutdown_timer_;
+    std::unique_ptr<Timer> drain_check_;
+    bool shutting_down_ = false;
+    bool shutdown_finished_ = false;
+    int exit_code_ = 0;
+};
+
+}  // namespace zq::node

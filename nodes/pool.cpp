@@ -1,0 +1,417 @@
+#include "pool.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+
+extern char** environ;
+
+namespace zq::node {
+namespace {
+
+namespace link = worker_link;
+
+std::int64_t now_ms() {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+std::uint64_t resident_bytes(int pid) {
+    std::ifstream statm("/proc/" + std::to_string(pid) + "/statm");
+    std::uint64_t size = 0, resident = 0;
+    if (!(statm >> size >> resident)) return 0;
+    return resident * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+// "killed by signal 9 (SIGKILL)" or "exited with status 3".
+std::string describe_exit(std::int64_t exit_status, int term_signal) {
+    if (term_signal != 0) {
+        const char* name = sigabbrev_np(term_signal);
+        return "killed by signal " + std::to_string(term_signal) + (name ? " (SIG" + std::string(name) + ")" : "");
+    }
+    return "exited with status " + std::to_string(exit_status);
+}
+
+// The environment a worker inherits, plus where its link is and who its parent is.
+std::vector<std::string> worker_environment() {
+    std::vector<std::string> env;
+    for (char** entry = environ; *entry; ++entry) {
+        std::string_view text(*entry);
+        if (text.starts_with(link::kFdEnv) || text.starts_with(link::kParentPidEnv)) continue;
+        env.emplace_back(text);
+    }
+    env.push_back(std::string(link::kFdEnv) + "=" + std::to_string(link::kDefaultFd));
+    env.push_back(std::string(link::kParentPidEnv) + "=" + std::to_string(getpid()));
+    return env;
+}
+
+std::vector<char*> c_strings(std::vector<std::string>& strings) {
+    std::vector<char*> pointers;
+    for (auto& text : strings) pointers.push_back(text.data());
+    pointers.push_back(nullptr);
+    return pointers;
+}
+
+// Seconds between the node's checks for idle workers to retire.
+constexpr double kMaintenanceInterval = 1.0;
+// Respawn backoff after workers that die before they are ready: 0.1 s doubling up to 5 s.
+constexpr double kRespawnBackoffMin = 0.1;
+constexpr double kRespawnBackoffMax = 5.0;
+
+}  // namespace
+
+struct Pool::Worker {
+    Pool* pool = nullptr;
+    WorkerId id = 0;
+    UvHandle<uv_process_t> process;
+    UvHandle<uv_pipe_t> link;
+    link::FrameReader reader;
+    int pid = 0;
+    bool ready = false;      // sent READY
+    bool reserved = false;   // promised to a job, RUN not sent yet
+    bool retiring = false;   // exits after its current task
+    bool link_open = false;
+    std::string job_id;  // the running task, empty when idle
+    std::string task;
+    std::uint64_t sent = 0;
+    std::uint64_t finished = 0;
+    std::int64_t idle_since_ms = 0;
+
+    bool idle() const { return ready && !reserved && job_id.empty() && !retiring; }
+};
+
+Pool::Pool(uv_loop_t* loop, const Config& config, Events events)
+    : loop_(loop), config_(config), events_(std::move(events)), maintenance_(loop), respawn_(loop),
+      kill_timer_(loop) {}
+
+Pool::~Pool() {
+    // The node stops the pool before it goes; whatever is left is killed so nothing outlives
+    // the node.
+    for (auto& [id, worker] : workers_) {
+        if (worker->pid > 0) kill(worker->pid, SIGKILL);
+    }
+}
+
+void Pool::start() {
+    for (unsigned i = 0; i < config_.min_workers; ++i) spawn();
+    maintenance_.start(kMaintenanceInterval, [this] { shrink_idle(); }, true);
+}
+
+void Pool::spawn() {
+    auto worker = std::make_unique<Worker>();
+    worker->pool = this;
+    worker->id = next_id_++;
+    Worker* self = worker.get();
+
+    uv_pipe_init(loop_, worker->link.get(), 0);
+    worker->link->data = self;
+    worker->process->data = self;
+
+    std::vector<std::string> argv_strings = config_.worker_command;
+    std::vector<char*> argv = c_strings(argv_strings);
+    std::vector<std::string> env_strings = worker_environment();
+    std::vector<char*> env = c_strings(env_strings);
+
+    uv_stdio_container_t stdio[4] = {};
+    stdio[0].flags = UV_IGNORE;
+    // A worker's own prints go to the node's stderr (its log), never into the link.
+    stdio[1].flags = UV_INHERIT_FD;
+    stdio[1].data.fd = 2;
+    stdio[2].flags = UV_INHERIT_FD;
+    stdio[2].data.fd = 2;
+    stdio[3].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_READABLE_PIPE | UV_WRITABLE_PIPE);
+    stdio[3].data.stream = reinterpret_cast<uv_stream_t*>(worker->link.get());
+
+    uv_process_options_t options = {};
+    options.file = argv[0];
+    options.args = argv.data();
+    options.env = env.data();
+    options.stdio = stdio;
+    options.stdio_count = 4;
+    options.exit_cb = [](uv_process_t* process, std::int64_t exit_status, int term_signal) {
+        auto* worker = static_cast<Worker*>(process->data);
+        worker->pool->on_exit(*worker, exit_status, term_signal);
+    };
+
+    if (int error = uv_spawn(loop_, worker->process.get(), &options); error != 0) {
+        spdlog::error("cannot start worker '{}': {}", config_.worker_command[0], uv_strerror(error));
+        ++recent_spawn_failures_;
+        replace_lost_workers();
+        return;
+    }
+    worker->pid = worker->process->pid;
+    worker->link_open = true;
+    worker->idle_since_ms = now_ms();
+    uv_read_start(
+        reinterpret_cast<uv_stream_t*>(worker->link.get()),
+        [](uv_handle_t*, std::size_t, uv_buf_t* buffer) {
+            static char storage[64 * 1024];
+            *buffer = uv_buf_init(storage, sizeof storage);
+        },
+        [](uv_stream_t* stream, ssize_t nread, const uv_buf_t* buffer) {
+            auto* worker = static_cast<Worker*>(stream->data);
+            if (nread > 0) {
+                worker->pool->on_link_data(*worker, buffer->base, static_cast<std::size_t>(nread));
+            } else if (nread < 0) {
+                // EOF or error: the worker is going; its exit callback tells how.
+                uv_read_stop(stream);
+                worker->link_open = false;
+            }
+        });
+    spdlog::debug("worker[pid:{}] started", worker->pid);
+    workers_.emplace(worker->id, std::move(worker));
+}
+
+void Pool::on_link_data(Worker& worker, const char* data, std::size_t size) {
+    worker.reader.feed(data, size);
+    while (true) {
+        auto frame = worker.reader.next();
+        if (!frame) {
+            spdlog::error("worker[pid:{}] sent a corrupt frame ({}); stopping it", worker.pid, frame.error());
+            kill(worker.pid, SIGKILL);
+            return;
+        }
+        if (frame->empty()) return;
+        on_frame(worker, *frame);
+    }
+}
+
+void Pool::on_frame(Worker& worker, std::string_view frame) {
+    protocol::Limits limits;
+    limits.max_message_bytes = link::kMaxFrameBytes;
+    limits.max_string_bytes = link::kMaxFrameBytes;
+    auto unpacked = unpack_bounded(frame, limits);
+    if (!unpacked) {
+        spdlog::warn("worker[pid:{}] sent an unreadable frame: {}", worker.pid, unpacked.error());
+        return;
+    }
+    FieldReader fields(unpacked->get());
+    auto operation = fields.string(link::field::operation).value_or("");
+    if (operation == link::op::ready) {
+        worker.ready = true;
+        recent_spawn_failures_ = 0;
+        events_.on_worker_free();
+        return;
+    }
+    if (operation != link::op::done) {
+        spdlog::warn("worker[pid:{}] sent an unknown operation '{}'", worker.pid, operation);
+        return;
+    }
+    auto id = fields.string(link::field::id).value_or("");
+    if (id != worker.job_id) {
+        spdlog::warn("worker[pid:{}] reported job {} but runs {}", worker.pid, id, worker.job_id);
+        return;
+    }
+    bool ok = fields.boolean(link::field::ok).value_or(false);
+    std::string result = fields.packed(link::field::result).value_or(std::string());
+    std::string error(fields.string(link::field::error).value_or(ok ? "" : "the task failed without a message"));
+    std::string job_id = std::move(worker.job_id);
+    worker.job_id.clear();
+    worker.task.clear();
+    ++worker.finished;
+    worker.idle_since_ms = now_ms();
+    events_.on_task_done(job_id, ok, result, error);
+
+    bool too_many = config_.max_tasks_per_worker != 0 && worker.finished >= config_.max_tasks_per_worker;
+    bool too_big = config_.max_worker_rss != 0 && resident_bytes(worker.pid) > config_.max_worker_rss;
+    if (worker.retiring || too_many || too_big) {
+        retire(worker);
+    }
+    events_.on_worker_free();
+}
+
+std::optional<WorkerId> Pool::reserve_idle_worker() {
+    if (holding_ || stopping_) return std::nullopt;
+    for (auto& [id, worker] : workers_) {
+        if (worker->idle()) {
+            worker->reserved = true;
+            return id;
+        }
+    }
+    return std::nullopt;
+}
+
+void Pool::release(WorkerId id) {
+    if (auto found = workers_.find(id); found != workers_.end()) found->second->reserved = false;
+}
+
+void Pool::run(WorkerId id, const RunRequest& request) {
+    auto found = workers_.find(id);
+    if (found == workers_.end()) {
+        // The worker died between reservation and commit: the job is lost with it.
+        events_.on_worker_lost(request.id, "worker exited before the job was handed to it");
+        return;
+    }
+    Worker& worker = *found->second;
+    worker.reserved = false;
+    worker.job_id = std::string(request.id);
+    worker.task = std::string(request.task);
+    ++worker.sent;
+
+    BodyWriter body;
+    body.add(link::field::operation, link::op::run)
+        .add(link::field::id, request.id)
+        .add(link::field::task, request.task)
+        .add_packed(link::field::args, request.args)
+        .add_packed(link::field::kwargs, request.kwargs);
+    if (request.exec) {
+        body.add_value(link::field::exec, request.exec->command);
+        body.add(link::field::output_limit, config_.exec_output_limit);
+    }
+    send(worker, link::frame(body));
+}
+
+void Pool::send(Worker& worker, std::string bytes) {
+    auto* stream = reinterpret_cast<uv_stream_t*>(worker.link.get());
+    uv_buf_t buffer = uv_buf_init(bytes.data(), static_cast<unsigned>(bytes.size()));
+    int written = uv_try_write(stream, &buffer, 1);
+    if (written == static_cast<int>(bytes.size())) return;
+    if (written > 0) bytes.erase(0, static_cast<std::size_t>(written));
+    else if (written != UV_EAGAIN) {
+        spdlog::warn("worker[pid:{}] link write failed: {}", worker.pid, uv_strerror(written));
+        return;  // the worker is dying; its exit reports the job
+    }
+    // The rest goes asynchronously; the request owns its bytes until the write completes.
+    struct WriteRequest {
+        uv_write_t request;
+        std::string bytes;
+    };
+    auto* pending = new WriteRequest{{}, std::move(bytes)};
+    buffer = uv_buf_init(pending->bytes.data(), static_cast<unsigned>(pending->bytes.size()));
+    int error = uv_write(&pending->request, stream, &buffer, 1,
+                         [](uv_write_t* request, int) { delete reinterpret_cast<WriteRequest*>(request); });
+    if (error != 0) delete pending;
+}
+
+void Pool::on_exit(Worker& worker, std::int64_t exit_status, int term_signal) {
+    std::string how = describe_exit(exit_status, term_signal);
+    if (!worker.ready && !stopping_) ++recent_spawn_failures_;
+    if (!worker.job_id.empty()) {
+        std::string explanation = "worker pid " + std::to_string(worker.pid) + " " + how + " while running the job";
+        spdlog::warn("{} {}", worker.job_id, explanation);
+        events_.on_worker_lost(worker.job_id, explanation);
+    } else if (!worker.retiring && !stopping_) {
+        spdlog::warn("worker[pid:{}] {}", worker.pid, how);
+    }
+    workers_.erase(worker.id);  // closes its handles
+    if (stopping_) {
+        finish_stop_if_done();
+        return;
+    }
+    replace_lost_workers();
+    events_.on_worker_free();
+}
+
+void Pool::replace_lost_workers() {
+    if (stopping_ || workers_.size() >= config_.min_workers) return;
+    if (recent_spawn_failures_ == 0) {
+        while (workers_.size() < config_.min_workers) spawn();
+        return;
+    }
+    // Workers die before they are ready (a bad --worker command, a crash at start): back off
+    // instead of spinning.
+    double delay = std::min(kRespawnBackoffMax, kRespawnBackoffMin * (1 << std::min(recent_spawn_failures_, 6u)));
+    respawn_.start(delay, [this] {
+        while (!stopping_ && workers_.size() < config_.min_workers) {
+            std::size_t before = workers_.size();
+            spawn();
+            if (workers_.size() == before) break;  // spawn failed and rescheduled itself
+        }
+    });
+}
+
+void Pool::grow_for(std::size_t waiting_jobs) {
+    if (stopping_ || recent_spawn_failures_ != 0) return;
+    std::size_t starting = 0;
+    for (auto& [id, worker] : workers_) {
+        if (!worker->ready || worker->idle()) ++starting;
+    }
+    while (waiting_jobs > starting && workers_.size() < config_.max_workers) {
+        spawn();
+        ++starting;
+    }
+}
+
+void Pool::retire(Worker& worker) {
+    worker.retiring = true;
+    if (!worker.job_id.empty() || worker.reserved) return;  // goes after its task
+    // Closing the link is the worker's signal to exit cleanly.
+    if (worker.link_open) {
+        uv_read_stop(reinterpret_cast<uv_stream_t*>(worker.link.get()));
+        worker.link.close();
+        worker.link_open = false;
+    }
+    // Replacements for recycled workers keep the pool at its size.
+    if (!stopping_ && workers_.size() - 1 < config_.min_workers) spawn();
+}
+
+void Pool::shrink_idle() {
+    std::int64_t now = now_ms();
+    auto idle_limit = static_cast<std::int64_t>(config_.worker_idle_timeout * 1000);
+    std::size_t live = 0;
+    for (auto& [id, worker] : workers_) live += worker->retiring ? 0 : 1;
+    for (auto& [id, worker] : workers_) {
+        if (live <= config_.min_workers) break;
+        if (worker->idle() && now - worker->idle_since_ms >= idle_limit) {
+            retire(*worker);
+            --live;
+        }
+    }
+}
+
+void Pool::recycle_all() {
+    std::vector<Worker*> current;
+    for (auto& [id, worker] : workers_) current.push_back(worker.get());
+    for (Worker* worker : current) {
+        if (worker->retiring) continue;
+        spawn();  // the replacement starts while the old one finishes its task
+        retire(*worker);
+    }
+}
+
+void Pool::stop(double grace, std::function<void()> on_stopped) {
+    stopping_ = true;
+    on_stopped_ = std::move(on_stopped);
+    maintenance_.stop();
+    respawn_.stop();
+    for (auto& [id, worker] : workers_) {
+        if (worker->pid > 0) kill(worker->pid, SIGTERM);
+    }
+    kill_timer_.start(grace, [this] {
+        for (auto& [id, worker] : workers_) {
+            if (worker->pid > 0) kill(worker->pid, SIGKILL);
+        }
+    });
+    finish_stop_if_done();
+}
+
+void Pool::finish_stop_if_done() {
+    if (!workers_.empty() || !on_stopped_) return;
+    kill_timer_.stop();
+    auto done = std::move(on_stopped_);
+    on_stopped_ = nullptr;
+    done();
+}
+
+std::size_t Pool::busy() const {
+    std::size_t count = 0;
+    for (auto& [id, worker] : workers_) count += worker->job_id.empty() && !worker->reserved ? 0 : 1;
+    return count;
+}
+
+std::vector<WorkerStats> Pool::stats() const {
+    std::vector<WorkerStats> all;
+    for (auto& [id, worker] : workers_) {
+        all.push_back({worker->pid, worker->sent, worker->finished, resident_bytes(worker->pid), worker->job_id,
+                       worker->task, worker->ready});
+    }
+    return all;
+}
+
+}  // namespace zq::node

@@ -1,0 +1,118 @@
+// The worker pool: child processes the node spawns (fork+exec through libuv) and supervises.
+//
+// Each worker talks to the node over a socketpair (worker_link.hpp) and runs one task at a
+// time. The pool owns the processes and their links; the dispatcher owns the jobs. The pool
+// tells the dispatcher when a worker is free, when a task finished and when a worker died
+// with a task, and the dispatcher decides what happens to the job.
+#pragma once
+
+#include "config.hpp"
+#include "event_loop.hpp"
+
+#include <zq/worker_link.hpp>
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace zq::node {
+
+using WorkerId = std::uint64_t;
+
+// What the dispatcher hands a worker.
+struct RunRequest {
+    std::string_view id;
+    std::string_view task;
+    std::string_view args;
+    std::string_view kwargs;
+    const ExecTask* exec = nullptr;  // set for tasks declared in [tasks.NAME]
+};
+
+// Figures shown by `zq-node status`.
+struct WorkerStats {
+    int pid = 0;
+    std::uint64_t sent = 0;
+    std::uint64_t finished = 0;
+    std::uint64_t rss_bytes = 0;
+    std::string job_id;  // empty when idle
+    std::string task;
+    bool ready = false;
+};
+
+class Pool {
+public:
+    struct Events {
+        // A worker became free: the dispatcher may hand out work.
+        std::function<void()> on_worker_free;
+        // A task finished; result is msgpack bytes when ok, error text otherwise.
+        std::function<void(std::string_view job_id, bool ok, std::string_view result, std::string_view error)>
+            on_task_done;
+        // A worker died while running a job; explanation names the pid and the signal or status.
+        std::function<void(std::string_view job_id, const std::string& explanation)> on_worker_lost;
+    };
+
+    Pool(uv_loop_t* loop, const Config& config, Events events);
+    ~Pool();
+    Pool(const Pool&) = delete;
+    Pool& operator=(const Pool&) = delete;
+
+    // Spawns min_workers and starts the idle-shrink timer.
+    void start();
+
+    // Takes a ready, idle worker for a job, or nullopt when none is free. The worker stays
+    // reserved until run() or release().
+    std::optional<WorkerId> reserve_idle_worker();
+    void release(WorkerId worker);
+    // Sends the task to a reserved worker.
+    void run(WorkerId worker, const RunRequest& request);
+    // Grows the pool while work waits and every worker is busy (up to max_workers).
+    void grow_for(std::size_t waiting_jobs);
+
+    // Hands out no more work (the node is shutting down); running tasks go on.
+    void hold_new_work() { holding_ = true; }
+
+    // Retires every worker after its current task (reload).
+    void recycle_all();
+    // Stops every worker: EOF on the link, SIGTERM, SIGKILL after `grace` seconds;
+    // on_stopped runs once all have exited.
+    void stop(double grace, std::function<void()> on_stopped);
+
+    std::vector<WorkerStats> stats() const;
+    std::size_t size() const { return workers_.size(); }
+    std::size_t busy() const;
+
+private:
+    struct Worker;
+
+    void spawn();
+    void on_exit(Worker& worker, std::int64_t exit_status, int term_signal);
+    void on_link_data(Worker& worker, const char* data, std::size_t size);
+    void on_frame(Worker& worker, std::string_view frame);
+    void send(Worker& worker, std::string bytes);
+    void retire(Worker& worker);
+    void shrink_idle();
+    void replace_lost_workers();
+    void finish_stop_if_done();
+
+    uv_loop_t* loop_;
+    const Config& config_;
+    Events events_;
+    std::map<WorkerId, std::unique_ptr<Worker>> workers_;
+    WorkerId next_id_ = 1;
+    Timer maintenance_;
+    Timer respawn_;
+    unsigned recent_spawn_failures_ = 0;
+    bool stopping_ = false;
+    bool holding_ = false;
+    std::function<void()> on_stopped_;
+    Timer kill_timer_;
+};
+
+}  // namespace zq::node

@@ -1,0 +1,368 @@
+// zq-send: submit a task to the local zq-node, or look at and cancel a job.
+//
+//   zq-send [--node ENDPOINT] [--queue Q] [--target NODE] [--wait] [--timeout SEC] [--json]
+//           [--priority N] [--id ID] [--soft-limit SEC] [--hard-limit SEC] TASK [ARG...]
+//   zq-send status|result|cancel ID [--node ENDPOINT] [--timeout SEC] [--json]
+//
+// The two forms share their first word: a first positional argument of status, result or
+// cancel followed by exactly one job-id-like argument (letters, digits, '.', '_', ':', '-')
+// is a job command; anything else is a task. To submit a task that is literally called
+// "status" with one id-like argument, put "--" before it or give any submit-only option
+// (--queue, --wait...).
+//
+// Exit codes, the same for every form: 0 success; 1 the job failed, ended in error or was
+// canceled, the node rejected the task, or there is no such job; 2 bad usage; 3 the node did
+// not answer, or the awaited outcome did not come in time (`result` of a job that has not
+// finished yet exits 3 too: ask again later).
+#include <zq/client.hpp>
+#include <zq/defaults.hpp>
+#include <zq/json.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+using zq::ErrorCode;
+using Milliseconds = std::chrono::milliseconds;
+
+enum ExitCode : int {
+    exit_success = 0,
+    exit_failed = 1,        // failed, error or canceled job; REJECTED; no such job
+    exit_usage = 2,         // bad command line
+    exit_unreachable = 3,   // no answer from the node, or the wait timed out
+};
+
+// Without --timeout: how long the node has to answer a request, and how long --wait waits.
+constexpr double kDefaultRequestSeconds = 5.0;
+constexpr double kDefaultWaitSeconds = 30.0;
+
+constexpr std::array<std::string_view, 3> kJobCommands = {"status", "result", "cancel"};
+
+// Options that take a value (so the word after them is not a positional argument) and
+// options that only make sense when submitting (so their presence means a task follows).
+constexpr std::array<std::string_view, 8> kValueOptions = {"--node",     "--queue",      "--target",
+                                                           "--timeout",  "--priority",   "--id",
+                                                           "--soft-limit", "--hard-limit"};
+constexpr std::array<std::string_view, 7> kSubmitOnlyOptions = {"--queue", "--target", "--wait", "--priority",
+                                                                "--id",    "--soft-limit", "--hard-limit"};
+
+const char* const kExitCodesHelp =
+    "Exit codes: 0 success; 1 the job failed, ended in error or was canceled, the node rejected the\n"
+    "task, or there is no such job; 2 bad usage; 3 the node did not answer, or the outcome did not\n"
+    "come in time.";
+
+int exit_code_for(ErrorCode code) {
+    switch (code) {
+    case ErrorCode::unreachable:
+    case ErrorCode::timed_out:
+        return exit_unreachable;
+    case ErrorCode::bad_input:
+        return exit_usage;
+    case ErrorCode::failed:
+    case ErrorCode::not_found:
+        return exit_failed;
+    }
+    return exit_failed;
+}
+
+std::string_view code_name(ErrorCode code) {
+    switch (code) {
+    case ErrorCode::failed: return "failed";
+    case ErrorCode::unreachable: return "unreachable";
+    case ErrorCode::timed_out: return "timed_out";
+    case ErrorCode::not_found: return "not_found";
+    case ErrorCode::bad_input: return "bad_input";
+    }
+    return "failed";
+}
+
+Milliseconds to_milliseconds(double seconds) {
+    return Milliseconds(static_cast<std::int64_t>(seconds * 1000.0 + 0.5));
+}
+
+bool is_job_command(std::string_view word) {
+    return std::find(kJobCommands.begin(), kJobCommands.end(), word) != kJobCommands.end();
+}
+
+bool looks_like_job_id(std::string_view text) {
+    if (text.empty() || text.size() > 256 || text.front() == '-') return false;
+    return std::all_of(text.begin(), text.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+               c == '_' || c == ':' || c == '-';
+    });
+}
+
+// Mirrors how CLI11 tells options from positional arguments: "-5" is a (negative number)
+// argument, "-x" and "--name" are options.
+bool looks_like_option(std::string_view word) {
+    if (word.size() < 2 || word[0] != '-') return false;
+    if (word[1] == '-') return word.size() > 2;
+    return !(word[1] >= '0' && word[1] <= '9');
+}
+
+// Whether the command line is `status|result|cancel ID` rather than a task submission.
+bool is_job_command_line(const std::vector<std::string>& words) {
+    std::vector<std::string_view> positionals;
+    bool submit_only = false;
+    bool marker_first = false;
+    bool after_marker = false;
+    for (std::size_t i = 0; i < words.size(); ++i) {
+        const std::string_view word = words[i];
+        if (after_marker) {
+            positionals.push_back(word);
+            continue;
+        }
+        if (word == "--") {
+            after_marker = true;
+            marker_first = positionals.empty();
+            continue;
+        }
+        if (looks_like_option(word)) {
+            const auto equals = word.find('=');
+            const std::string_view name = word.substr(0, equals);
+            if (std::find(kSubmitOnlyOptions.begin(), kSubmitOnlyOptions.end(), name) != kSubmitOnlyOptions.end()) {
+                submit_only = true;
+            }
+            if (equals == std::string_view::npos &&
+                std::find(kValueOptions.begin(), kValueOptions.end(), name) != kValueOptions.end()) {
+                ++i;  // the option's value
+            }
+            continue;
+        }
+        positionals.push_back(word);
+    }
+    return !submit_only && !marker_first && positionals.size() == 2 && is_job_command(positionals[0]) &&
+           looks_like_job_id(positionals[1]);
+}
+
+// What zq-send prints: one JSON object on stdout with --json, human lines otherwise. Errors
+// always go to stderr as a sentence as well, so a script reading stdout sees one object.
+class Printer {
+public:
+    explicit Printer(bool json) : json_(json) {}
+
+    void job(const zq::JobInfo& job, const nlohmann::json& extra = nlohmann::json::object()) const {
+        if (json_) {
+            nlohmann::json object = zq::to_json(job);
+            object.update(extra);
+            std::cout << zq::dump_json(object) << std::endl;
+        } else {
+            std::cout << describe(job) << std::endl;
+        }
+    }
+
+    void line(const std::string& text) const {
+        if (!json_) std::cout << text << std::endl;
+    }
+
+    void note(const std::string& text) const {
+        if (!json_) std::cerr << "zq-send: " << text << std::endl;
+    }
+
+    int error(const zq::Error& error, std::string_view id = {}) const {
+        std::cerr << "zq-send: " << error.message << std::endl;
+        if (json_) {
+            nlohmann::json object = {
+                {"id", id.empty() ? nlohmann::json(nullptr) : nlohmann::json(std::string(id))},
+                {"state", nullptr},
+                {"result", nullptr},
+                {"error", error.message},
+                {"node", nullptr},
+                {"code", std::string(code_name(error.code))},
+            };
+            std::cout << zq::dump_json(object) << std::endl;
+        }
+        return exit_code_for(error.code);
+    }
+
+    // "ID succeeded on NODE: RESULT", "ID failed on NODE: ERROR", "ID is running on NODE".
+    static std::string describe(const zq::JobInfo& job) {
+        const std::string where = job.node.empty() ? std::string() : " on " + job.node;
+        const std::string state(zq::to_string(job.state));
+        if (!job.terminal()) return job.id + " is " + state + where;
+        if (job.succeeded()) return job.id + " succeeded" + where + ": " + zq::dump_json(zq::packed_to_json(job.result));
+        return job.id + " " + state + where + ": " + (job.error.empty() ? "(no error text)" : job.error);
+    }
+
+private:
+    bool json_;
+};
+
+int job_exit_code(const zq::JobInfo& job) {
+    if (!job.terminal()) return exit_unreachable;
+    return job.succeeded() ? exit_success : exit_failed;
+}
+
+int parse_error(const CLI::App& app, const CLI::ParseError& error) {
+    // CLI11 prints help or the error; zq-send's own exit codes replace CLI11's.
+    const int code = app.exit(error);
+    return code == 0 ? exit_success : exit_usage;
+}
+
+int run_job_command(int argc, char** argv) {
+    CLI::App app{"Look at or cancel a job on zq-node.", "zq-send"};
+    std::string command;
+    std::string id;
+    std::string node = zq::default_node_endpoint();
+    double timeout_seconds = kDefaultRequestSeconds;
+    bool json = false;
+    app.add_option("COMMAND", command, "status: show the job; result: its outcome (exit 3 if not finished); "
+                                       "cancel: cancel it")
+        ->required()
+        ->check(CLI::IsMember({"status", "result", "cancel"}));
+    app.add_option("ID", id, "job id")->required();
+    app.add_option("--node", node, "zq-node endpoint ($ZQ_NODE, else the default data directory's socket)")
+        ->capture_default_str();
+    app.add_option("--timeout", timeout_seconds, "seconds to wait for the node's answer")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    app.add_flag("--json", json, "print one JSON object: {id, task, state, result, error, node}");
+    app.footer(kExitCodesHelp);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& error) {
+        return parse_error(app, error);
+    }
+
+    const Printer print(json);
+    zq::Client client(node);
+    const Milliseconds timeout = to_milliseconds(timeout_seconds);
+
+    if (command == "status") {
+        auto job = client.status(id, timeout);
+        if (!job) return print.error(job.failure(), id);
+        print.job(*job);
+        return exit_success;
+    }
+    if (command == "result") {
+        auto job = client.status(id, timeout);
+        if (!job) return print.error(job.failure(), id);
+        print.job(*job);
+        if (!job->terminal()) print.note("job " + id + " has not finished yet: ask again later");
+        return job_exit_code(*job);
+    }
+    // cancel
+    auto job = client.cancel(id, timeout);
+    if (!job) return print.error(job.failure(), id);
+    if (job->state == zq::JobState::canceled) {
+        print.job(*job);
+        return exit_success;
+    }
+    if (!job->terminal()) {
+        // The node has asked the worker to stop; the job ends as canceled shortly.
+        print.job(*job, {{"cancel_requested", true}});
+        print.note("cancel of job " + id + " requested");
+        return exit_success;
+    }
+    print.job(*job);
+    print.note("job " + id + " had already " + std::string(zq::to_string(job->state)) + ": not canceled");
+    return exit_failed;
+}
+
+int run_submit(int argc, char** argv) {
+    CLI::App app{"Submit a task to zq-node; with --wait, wait for and print its outcome.", "zq-send"};
+    std::string node = zq::default_node_endpoint();
+    std::string task_name;
+    std::vector<std::string> arguments;
+    zq::Task task;
+    std::optional<double> timeout_seconds;
+    bool wait = false;
+    bool json = false;
+    app.add_option("TASK", task_name, "task name")->required();
+    app.add_option("ARG", arguments,
+                   "positional arguments: one that parses as JSON is sent as that value (3, true, [1,2], "
+                   "\"\\\"3\\\"\"), anything else as a string; put -- before arguments that start with -");
+    app.add_option("--node", node, "zq-node endpoint ($ZQ_NODE, else the default data directory's socket)")
+        ->capture_default_str();
+    app.add_option("--queue", task.queue, "queue")->capture_default_str();
+    app.add_option("--target", task.target, "name of the node that must run the task");
+    app.add_flag("--wait", wait, "wait for the job to finish and print its outcome");
+    app.add_option("--timeout", timeout_seconds,
+                   "with --wait, the most seconds to spend in all (default 30; the node must accept the "
+                   "task within 5); without it, seconds for the node to accept the task (default 5)")
+        ->check(CLI::PositiveNumber);
+    app.add_flag("--json", json, "print one JSON object: {id, task, state, result, error, node, ...}");
+    app.add_option("--priority", task.priority, "higher runs first")->capture_default_str();
+    app.add_option("--id", task.id, "job id (default: a new UUIDv7); resubmitting an id runs nothing new");
+    app.add_option("--soft-limit", task.soft_time_limit, "seconds before the task is asked to stop (SIGUSR1)")
+        ->check(CLI::NonNegativeNumber);
+    app.add_option("--hard-limit", task.hard_time_limit, "seconds before the task is killed (SIGKILL)")
+        ->check(CLI::NonNegativeNumber);
+    app.footer(std::string("Job commands:\n"
+                           "  zq-send status ID  [--node ENDPOINT] [--json]   show the job\n"
+                           "  zq-send result ID  [--node ENDPOINT] [--json]   its outcome; exit 3 if not finished\n"
+                           "  zq-send cancel ID  [--node ENDPOINT] [--json]   cancel it\n"
+                           "A first argument status, result or cancel followed by one job id is a job command;\n"
+                           "to submit a task of that name, put -- before it.\n\n") +
+               kExitCodesHelp);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& error) {
+        return parse_error(app, error);
+    }
+
+    const Printer print(json);
+    task.name = task_name;
+    nlohmann::json args = nlohmann::json::array();
+    for (const auto& argument : arguments) args.push_back(zq::parse_cli_argument(argument));
+    task.args = zq::pack_json(args);
+    // Made here rather than by the client so that every message, even a failure, names it.
+    if (task.id.empty()) task.id = zq::new_job_id();
+
+    const auto started = std::chrono::steady_clock::now();
+    const Milliseconds budget =
+        to_milliseconds(timeout_seconds.value_or(wait ? kDefaultWaitSeconds : kDefaultRequestSeconds));
+    // With --wait a missing node is still reported after a few seconds, not after the whole wait.
+    const Milliseconds accept_timeout = wait ? std::min(budget, zq::kDefaultTimeout) : budget;
+
+    zq::Client client(node);
+    auto submitted = client.submit(task, accept_timeout);
+    if (!submitted) return print.error(submitted.failure(), task.id);
+    if (submitted->duplicate) print.note("job " + task.id + " was already submitted: nothing new runs");
+
+    if (!wait) {
+        zq::JobInfo job;
+        job.id = submitted->id;
+        job.task = task.name;
+        job.state = submitted->state;
+        job.node = submitted->node;
+        if (json) {
+            print.job(job, {{"duplicate", submitted->duplicate}});
+        } else {
+            print.line(submitted->id);
+        }
+        return exit_success;
+    }
+
+    const auto spent = std::chrono::duration_cast<Milliseconds>(std::chrono::steady_clock::now() - started);
+    const Milliseconds left = std::max(Milliseconds(1), budget - spent);
+    auto job = client.wait(submitted->id, left);
+    if (!job) return print.error(job.failure(), submitted->id);
+    if (job->task.empty()) job->task = task.name;
+    print.job(*job, {{"duplicate", submitted->duplicate}});
+    return job_exit_code(*job);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        const std::vector<std::string> words(argv + 1, argv + argc);
+        if (is_job_command_line(words)) return run_job_command(argc, argv);
+        return run_submit(argc, argv);
+    } catch (const std::exception& error) {
+        std::cerr << "zq-send: " << error.what() << std::endl;
+        return exit_failed;
+    }
+}

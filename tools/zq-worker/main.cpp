@@ -1,0 +1,66 @@
+// zq-worker: the stock worker.
+//
+// zq-node starts a pool of these (unless its config names another worker program) and
+// hands each one task at a time over the worker link (zq/worker_link.hpp, fd 3). Besides
+// exec tasks, which are commands declared in the node's config and run by any worker,
+// it serves a few built-in tasks that are handy for trying a cluster out, for tests and for
+// benchmarks:
+//
+//   zq.noop              does nothing, returns nil; ignores its arguments
+//   zq.echo ARGS...      returns its arguments array as given
+//   zq.sleep SECONDS     sleeps (integer or fractional seconds), returns nil; stops with
+//                        "canceled" when the node cancels the job or its soft time limit hits
+//   zq.fail [MESSAGE]    fails with MESSAGE, by default "failed on purpose"
+//
+// Your own C++ tasks go in your own worker program: see examples/worker/main.cpp.
+#include <zq/codec.hpp>
+#include <zq/worker.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <string>
+#include <thread>
+
+namespace {
+
+// How often zq.sleep looks for a cancel: the longest it keeps running after one.
+constexpr std::chrono::milliseconds kSleepStep{20};
+
+void sleep_task(const zq::TaskContext& context, double seconds) {
+    if (!std::isfinite(seconds) || seconds < 0) {
+        throw zq::TaskFailure("bad arguments for zq.sleep: seconds must be a finite number >= 0");
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    for (;;) {
+        context.check_canceled();
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= deadline) return;
+        const auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - now);
+        std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(left, kSleepStep));
+    }
+}
+
+std::string fail_task(const zq::TaskContext& context, const msgpack::object& args, const msgpack::object&) {
+    if (args.via.array.size == 0) throw zq::TaskFailure("failed on purpose");
+    const msgpack::object& message = args.via.array.ptr[0];
+    if (args.via.array.size > 1 || message.type != msgpack::type::STR) {
+        throw zq::TaskFailure("bad arguments for " + context.name() + ": expected no argument or one message string");
+    }
+    throw zq::TaskFailure(std::string(message.via.str.ptr, message.via.str.size));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    zq::Worker worker;
+    worker.raw_task("zq.noop", [](const zq::TaskContext&, const msgpack::object&, const msgpack::object&) {
+        return zq::pack(msgpack::type::nil_t());
+    });
+    worker.raw_task("zq.echo", [](const zq::TaskContext&, const msgpack::object& args, const msgpack::object&) {
+        return zq::pack(args);
+    });
+    worker.task("zq.sleep", sleep_task);
+    worker.raw_task("zq.fail", fail_task);
+    return worker.run(argc, argv);
+}
