@@ -177,6 +177,11 @@ Status finish_config(Config& config) {
     }
     if (config.name.size() > config.limits.max_name_bytes) return Error{"node name is too long"};
     if (config.queues.empty()) config.queues = {"default"};
+    // An exec result carries stdout and stderr, and must fit in one message to the client.
+    if (config.exec_output_limit > config.limits.max_string_bytes / 2) {
+        return Error{"exec_output_limit must be at most " + std::to_string(config.limits.max_string_bytes / 2) +
+                     " bytes (a result must fit in one message)"};
+    }
     return success();
 }
 

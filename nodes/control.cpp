@@ -22,11 +22,6 @@ void refuse(ControlContext& node, const std::string& client, std::uint64_t reque
     node.dispatcher.reply(client, Command::control_reply, std::string(body.finish()));
 }
 
-nlohmann::json job_json(const JobRecord& job) {
-    JobInfo info{job.id, job.task, job.state, job.result, job.error, job.node};
-    return to_json(info);
-}
-
 }  // namespace
 
 nlohmann::json node_status(ControlContext& node) {
@@ -88,7 +83,7 @@ void handle_control(ControlContext& node, const std::string& client, const Messa
         if (!job) {
             refuse(node, client, request_id, job.error());
         } else {
-            answer(node, client, request_id, job_json(*job));
+            node.dispatcher.reply_job(client, request_id, *job);
         }
     } else if (operation == "watch") {
         // The STATE goes out when the job ends; only an unknown id is answered here.

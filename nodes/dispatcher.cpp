@@ -144,18 +144,11 @@ void Dispatcher::submit(const std::string& client, const Message& message) {
 void Dispatcher::cancel(const std::string& client, const Message& message) {
     std::string id(*message.string(f::id));
     std::uint64_t request_id = message.unsigned_integer(f::request_id).value_or(0);
-    auto answer = [&](const JobRecord& job) {
-        BodyWriter job_map;
-        write_job(job_map, job);
-        BodyWriter body;
-        body.add(f::request_id, request_id).add(f::ok, true).add_packed(f::data, job_map.finish());
-        reply(client, Command::control_reply, std::string(body.finish()));
-    };
     Job* job = active(id);
     if (!job) {
         auto stored = journal_.find(id);
         if (stored && *stored) {
-            answer(**stored);  // already terminal: a cancel changes nothing
+            reply_job(client, request_id, **stored);  // already terminal: a cancel changes nothing
             return;
         }
         BodyWriter body;
@@ -173,7 +166,7 @@ void Dispatcher::cancel(const std::string& client, const Message& message) {
         job->record.cancel_requested = true;
         journal_write(journal_.request_cancel(id, now_ms()));
     }
-    answer(job->record);
+    reply_job(client, request_id, job->record);
 }
 
 bool Dispatcher::watch(const std::string& client, std::string_view id) {
@@ -294,6 +287,14 @@ std::vector<std::string> Dispatcher::running_jobs() const {
 
 void Dispatcher::reply(const std::string& client, Command command, std::string body) {
     turn_.replies.push_back({client, command, std::move(body)});
+}
+
+void Dispatcher::reply_job(const std::string& client, std::uint64_t request_id, const JobRecord& job) {
+    BodyWriter job_map;
+    write_job(job_map, job);
+    BodyWriter body;
+    body.add(f::request_id, request_id).add(f::ok, true).add_packed(f::data, job_map.finish());
+    reply(client, Command::control_reply, std::string(body.finish()));
 }
 
 void Dispatcher::reply_accepted(const std::string& client, const JobRecord& job, bool duplicate) {

@@ -64,6 +64,8 @@ public:
     void fail_running(const std::string& explanation);
     // Queues a reply that goes out with this turn's other replies, after the commit.
     void reply(const std::string& client, protocol::Command command, std::string body);
+    // CONTROL-REPLY {rid, ok: true, data: job map}.
+    void reply_job(const std::string& client, std::uint64_t request_id, const JobRecord& job);
 
 private:
     struct Job {

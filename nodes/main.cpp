@@ -14,6 +14,8 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <sqlite3.h>
+
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -82,6 +84,9 @@ int run_node(const RunOptions& options) {
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [" + config->name + "] %v");
     // A worker that dies mid-write must not take the node with it.
     std::signal(SIGPIPE, SIG_IGN);
+    // SQLite's memory statistics take a global mutex on every allocation; the node is
+    // single-threaded and never reads them.
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     zq::node::Node node(std::move(*config));
     if (auto started = node.start(); !started) {
         spdlog::error("cannot start: {}", started.error());

@@ -258,8 +258,8 @@ void Pool::run(WorkerId id, const RunRequest& request) {
     body.add(link::field::operation, link::op::run)
         .add(link::field::id, request.id)
         .add(link::field::task, request.task)
-        .add_packed(link::field::args, request.args)
-        .add_packed(link::field::kwargs, request.kwargs);
+        .add_packed(link::field::args, request.args.empty() ? std::string_view("\x90", 1) : request.args)
+        .add_packed(link::field::kwargs, request.kwargs.empty() ? std::string_view("\x80", 1) : request.kwargs);
     if (request.exec) {
         body.add_value(link::field::exec, request.exec->command);
         body.add(link::field::output_limit, config_.exec_output_limit);

@@ -180,8 +180,8 @@ TEST_CASE("zq-send exits 3 with a clear message when no node answers") {
     }
     SECTION("a job command") {
         for (const char* command : {"status", "result", "cancel"}) {
-            auto run = run_tool(dir, "zq-send",
-                                {command, "0190d1e2-0000-7000-8000-000000000001", "--node", endpoint, "--timeout", "0.3"});
+            const std::string id = "0190d1e2-0000-7000-8000-000000000001";
+            auto run = run_tool(dir, "zq-send", {command, id, "--node", endpoint, "--timeout", "0.3"});
             CHECK(run.exit_code == 3);
             CHECK_THAT(run.err, Catch::Contains("no answer from zq-node"));
         }
@@ -196,6 +196,30 @@ TEST_CASE("zq-send exits 3 with a clear message when no node answers") {
         CHECK(object["id"].is_string());
         CHECK_THAT(object["error"].get<std::string>(), Catch::Contains(endpoint));
     }
+}
+
+TEST_CASE("zq-send reads status, result or cancel followed by one job id as a job command") {
+    TempDir dir;
+    const std::string endpoint = dir.silent_endpoint();
+    // The id in the JSON error tells the two forms apart: a job command names the job it was
+    // asked about, a submission names the new job it made.
+    auto id_in_answer = [&](const std::vector<std::string>& arguments) {
+        std::vector<std::string> command_line = {"--json", "--timeout", "0.2", "--node", endpoint};
+        command_line.insert(command_line.end(), arguments.begin(), arguments.end());
+        auto run = run_tool(dir, "zq-send", command_line);
+        CHECK(run.exit_code == 3);
+        auto object = nlohmann::json::parse(run.out, nullptr, false);
+        return object.is_object() && object["id"].is_string() ? object["id"].get<std::string>() : std::string();
+    };
+    CHECK(id_in_answer({"status", "job-1"}) == "job-1");
+    const std::string uuid = "0190d1e2-0000-7000-8000-000000000001";
+    CHECK(id_in_answer({"cancel", uuid}) == uuid);
+    // A task called "status": after --, with two arguments, with an argument that is no id, or
+    // with an option only a submission takes.
+    CHECK(id_in_answer({"--", "status", "job-1"}) != "job-1");
+    CHECK(id_in_answer({"status", "job-1", "job-2"}) != "job-1");
+    CHECK(id_in_answer({"status", "{\"x\": 1}"}) != "");
+    CHECK(id_in_answer({"--queue", "default", "status", "job-1"}) != "job-1");
 }
 
 TEST_CASE("zq-send exits 2 on bad usage") {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -509,7 +510,9 @@ TEST_CASE("opening creates the data directory and its missing parents with mode 
 TEST_CASE("opening fails with an error naming the journal when the data directory is a file") {
     TempDir dir;
     const std::string file = dir.path() + "/not-a-dir";
-    { std::FILE* f = std::fopen(file.c_str(), "w"); REQUIRE(f); std::fclose(f); }
+    std::FILE* created = std::fopen(file.c_str(), "w");
+    REQUIRE(created);
+    std::fclose(created);
 
     auto journal = Journal::open(file, JournalSync::full);
     REQUIRE_FALSE(journal);

@@ -1,4 +1,5 @@
 // msgpack ↔ JSON conversions used by the tools, and how zq-send reads its arguments.
+#include <zq/codec.hpp>
 #include <zq/json.hpp>
 
 #include <catch2/catch.hpp>
@@ -7,6 +8,7 @@
 #include <limits>
 #include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace {
@@ -167,7 +169,8 @@ TEST_CASE("command-line arguments pack into the task's argument array") {
     for (const char* word : {"3", "x", "[1,2]", "{\"a\":null}"}) args.push_back(zq::parse_cli_argument(word));
     const std::string packed = zq::pack_json(args);
     auto unpacked = msgpack::unpack(packed.data(), packed.size());
-    const auto values = unpacked.get().as<std::tuple<int, std::string, std::vector<int>, std::map<std::string, msgpack::type::nil_t>>>();
+    using Arguments = std::tuple<int, std::string, std::vector<int>, std::map<std::string, msgpack::type::nil_t>>;
+    const auto values = unpacked.get().as<Arguments>();
     CHECK(std::get<0>(values) == 3);
     CHECK(std::get<1>(values) == "x");
     CHECK(std::get<2>(values) == std::vector<int>{1, 2});

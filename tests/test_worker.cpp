@@ -85,8 +85,8 @@ bool exists(const std::string& path) {
 TEST_CASE("frame puts the body's length in front, big-endian", "[worker_link]") {
     const std::string framed = frame_with("k", "v");
     REQUIRE(framed.size() > 4);
-    const std::size_t length = (std::size_t(std::uint8_t(framed[0])) << 24) | (std::size_t(std::uint8_t(framed[1])) << 16) |
-                               (std::size_t(std::uint8_t(framed[2])) << 8) | std::size_t(std::uint8_t(framed[3]));
+    const auto byte = [&](std::size_t i) { return std::size_t(std::uint8_t(framed[i])); };
+    const std::size_t length = (byte(0) << 24) | (byte(1) << 16) | (byte(2) << 8) | byte(3);
     CHECK(length == framed.size() - 4);
 }
 

@@ -163,8 +163,11 @@ struct Client::Impl {
     }
 
     std::string no_answer_text(Milliseconds timeout) const {
-        return "no answer from zq-node at " + endpoint + " within " + seconds_text(timeout) +
-               ": is it running? (set ZQ_NODE or --node)";
+        const std::string head = "no answer from zq-node at " + endpoint + " within " + seconds_text(timeout);
+        // A node that answered this client before is more likely stopped or overloaded than
+        // misnamed.
+        if (messages_received > 0) return head + ": it answered before; has it stopped, or is it overloaded?";
+        return head + ": is it running? (set ZQ_NODE or --node)";
     }
 
     // The error for a call whose answer did not come: unreachable when the node said nothing
@@ -218,7 +221,8 @@ struct Client::Impl {
             if (now >= deadline) return std::nullopt;
             // Rounded up, so that a wait below a millisecond does not spin.
             const auto left = std::chrono::ceil<Milliseconds>(deadline - now);
-            zmq_pollitem_t item{socket.handle(), 0, static_cast<short>(ZMQ_POLLIN | (outbox.empty() ? 0 : ZMQ_POLLOUT)), 0};
+            const short events = static_cast<short>(ZMQ_POLLIN | (outbox.empty() ? 0 : ZMQ_POLLOUT));
+            zmq_pollitem_t item{socket.handle(), 0, events, 0};
             try {
                 zmq::poll(&item, 1, left);
             } catch (const zmq::error_t& error) {
@@ -437,7 +441,8 @@ Result<JobInfo> Client::cancel(std::string_view id, Milliseconds timeout) {
         auto job = read_job_data(*reply);
         if (job) return job;
         const bool ok = reply->boolean(f::ok).value_or(false);
-        std::string why(reply->string(f::error).value_or(ok ? "the reply carries no job" : "no job " + std::string(id)));
+        const std::string fallback = ok ? "the reply carries no job" : "no job " + std::string(id);
+        const std::string why(reply->string(f::error).value_or(fallback));
         return Error{"zq-node at " + impl.endpoint + " cannot cancel job " + std::string(id) + ": " + why,
                      ok ? ErrorCode::failed : ErrorCode::not_found};
     });

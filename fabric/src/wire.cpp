@@ -14,8 +14,10 @@ bool send_message(zmq::socket_t& socket, protocol::Command command, std::string_
             return false;
         }
         // Once the first frame is queued the rest go too: zmq sends multipart atomically.
-        socket.send(zmq::const_buffer(protocol::kHeader.data(), protocol::kHeader.size()),
-                    zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+        if (!socket.send(zmq::const_buffer(protocol::kHeader.data(), protocol::kHeader.size()),
+                         zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+            return false;
+        }
         socket.send(zmq::const_buffer(&code, 1), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
         socket.send(zmq::const_buffer(body.data(), body.size()), zmq::send_flags::dontwait);
         return true;

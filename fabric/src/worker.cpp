@@ -84,6 +84,8 @@ public:
                 continue;
             } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && wait_ready(fd_, POLLOUT)) {
                 continue;
+            } else if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+                return Error{"the node closed the worker link", ErrorCode::unreachable};
             } else {
                 return Error{std::string("cannot write to the worker link: ") + std::strerror(errno)};
             }
@@ -122,7 +124,8 @@ private:
 const msgpack::object* find_field(const msgpack::object& map, std::string_view key) {
     for (std::uint32_t i = 0; i < map.via.map.size; ++i) {
         const auto& entry = map.via.map.ptr[i];
-        if (entry.key.type == msgpack::type::STR && std::string_view(entry.key.via.str.ptr, entry.key.via.str.size) == key) {
+        if (entry.key.type == msgpack::type::STR &&
+            std::string_view(entry.key.via.str.ptr, entry.key.via.str.size) == key) {
             return entry.val.type == msgpack::type::NIL ? nullptr : &entry.val;
         }
     }
@@ -425,6 +428,11 @@ int Worker::run(int argc, char** argv) {
             outcome = run_task(handlers_, *request, wake_read_fd);
         }
         if (auto sent = send_done(link, *id, outcome); !sent) {
+            if (sent.error_code() == ErrorCode::unreachable) {
+                // The node closed the link while the task ran: it no longer waits for the result.
+                log_error("the node closed the link before the result of job " + *id + " was sent");
+                return 0;
+            }
             log_error(sent.error());
             return 1;
         }

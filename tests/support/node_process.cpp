@@ -149,7 +149,8 @@ nlohmann::json NodeProcess::status() {
 
 std::vector<int> NodeProcess::worker_pids() {
     std::vector<int> pids;
-    for (const auto& worker : status()["workers"]) pids.push_back(worker["pid"].get<int>());
+    auto current = status();  // named: a range over a temporary's member would dangle
+    for (const auto& worker : current["workers"]) pids.push_back(worker["pid"].get<int>());
     return pids;
 }
 

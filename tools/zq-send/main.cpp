@@ -111,39 +111,53 @@ bool looks_like_option(std::string_view word) {
     return !(word[1] >= '0' && word[1] <= '9');
 }
 
-// Whether the command line is `status|result|cancel ID` rather than a task submission.
-bool is_job_command_line(const std::vector<std::string>& words) {
-    std::vector<std::string_view> positionals;
-    bool submit_only = false;
-    bool marker_first = false;
+// A command line split the way CLI11 reads it: option words (with the values of options that
+// take one) and positional words, both in order. zq-send hands CLI11 only the options and the
+// task name, and reads the task's arguments itself, because CLI11 would split a positional such
+// as "[1,2]" into two values, and JSON arguments must reach the task as typed.
+struct CommandLine {
+    std::vector<std::string> options;
+    std::vector<std::string> positionals;
+    bool submit_only = false;   // an option that only a submission takes was given
+    bool marker_first = false;  // "--" came before the first positional
+};
+
+CommandLine split_command_line(const std::vector<std::string>& words) {
+    CommandLine line;
     bool after_marker = false;
     for (std::size_t i = 0; i < words.size(); ++i) {
-        const std::string_view word = words[i];
+        const std::string& word = words[i];
         if (after_marker) {
-            positionals.push_back(word);
+            line.positionals.push_back(word);
             continue;
         }
         if (word == "--") {
             after_marker = true;
-            marker_first = positionals.empty();
+            line.marker_first = line.positionals.empty();
             continue;
         }
-        if (looks_like_option(word)) {
-            const auto equals = word.find('=');
-            const std::string_view name = word.substr(0, equals);
-            if (std::find(kSubmitOnlyOptions.begin(), kSubmitOnlyOptions.end(), name) != kSubmitOnlyOptions.end()) {
-                submit_only = true;
-            }
-            if (equals == std::string_view::npos &&
-                std::find(kValueOptions.begin(), kValueOptions.end(), name) != kValueOptions.end()) {
-                ++i;  // the option's value
-            }
+        if (!looks_like_option(word)) {
+            line.positionals.push_back(word);
             continue;
         }
-        positionals.push_back(word);
+        line.options.push_back(word);
+        const auto equals = word.find('=');
+        const std::string_view name = std::string_view(word).substr(0, equals);
+        if (std::find(kSubmitOnlyOptions.begin(), kSubmitOnlyOptions.end(), name) != kSubmitOnlyOptions.end()) {
+            line.submit_only = true;
+        }
+        if (equals == std::string::npos && i + 1 < words.size() &&
+            std::find(kValueOptions.begin(), kValueOptions.end(), name) != kValueOptions.end()) {
+            line.options.push_back(words[++i]);  // the option's value
+        }
     }
-    return !submit_only && !marker_first && positionals.size() == 2 && is_job_command(positionals[0]) &&
-           looks_like_job_id(positionals[1]);
+    return line;
+}
+
+// Whether the command line is `status|result|cancel ID` rather than a task submission.
+bool is_job_command_line(const CommandLine& line) {
+    return !line.submit_only && !line.marker_first && line.positionals.size() == 2 &&
+           is_job_command(line.positionals[0]) && looks_like_job_id(line.positionals[1]);
 }
 
 // What zq-send prints: one JSON object on stdout with --json, human lines otherwise. Errors
@@ -191,7 +205,9 @@ public:
         const std::string where = job.node.empty() ? std::string() : " on " + job.node;
         const std::string state(zq::to_string(job.state));
         if (!job.terminal()) return job.id + " is " + state + where;
-        if (job.succeeded()) return job.id + " succeeded" + where + ": " + zq::dump_json(zq::packed_to_json(job.result));
+        if (job.succeeded()) {
+            return job.id + " succeeded" + where + ": " + zq::dump_json(zq::packed_to_json(job.result));
+        }
         return job.id + " " + state + where + ": " + (job.error.empty() ? "(no error text)" : job.error);
     }
 
@@ -270,7 +286,7 @@ int run_job_command(int argc, char** argv) {
     return exit_failed;
 }
 
-int run_submit(int argc, char** argv) {
+int run_submit(const char* program, const CommandLine& line) {
     CLI::App app{"Submit a task to zq-node; with --wait, wait for and print its outcome.", "zq-send"};
     std::string node = zq::default_node_endpoint();
     std::string task_name;
@@ -280,6 +296,7 @@ int run_submit(int argc, char** argv) {
     bool wait = false;
     bool json = false;
     app.add_option("TASK", task_name, "task name")->required();
+    // Declared for the help text only: the arguments are taken from `line` (see CommandLine).
     app.add_option("ARG", arguments,
                    "positional arguments: one that parses as JSON is sent as that value (3, true, [1,2], "
                    "\"\\\"3\\\"\"), anything else as a string; put -- before arguments that start with -");
@@ -306,11 +323,23 @@ int run_submit(int argc, char** argv) {
                            "A first argument status, result or cancel followed by one job id is a job command;\n"
                            "to submit a task of that name, put -- before it.\n\n") +
                kExitCodesHelp);
+    // The task name first, so that CLI11's messages about options read naturally; after "--"
+    // only when it looks like an option itself.
+    std::vector<const char*> words = {program};
+    if (!line.positionals.empty() && looks_like_option(line.positionals.front())) {
+        for (const auto& option : line.options) words.push_back(option.c_str());
+        words.push_back("--");
+        words.push_back(line.positionals.front().c_str());
+    } else {
+        if (!line.positionals.empty()) words.push_back(line.positionals.front().c_str());
+        for (const auto& option : line.options) words.push_back(option.c_str());
+    }
     try {
-        app.parse(argc, argv);
+        app.parse(static_cast<int>(words.size()), words.data());
     } catch (const CLI::ParseError& error) {
         return parse_error(app, error);
     }
+    if (!line.positionals.empty()) arguments.assign(line.positionals.begin() + 1, line.positionals.end());
 
     const Printer print(json);
     task.name = task_name;
@@ -358,9 +387,9 @@ int run_submit(int argc, char** argv) {
 
 int main(int argc, char** argv) {
     try {
-        const std::vector<std::string> words(argv + 1, argv + argc);
-        if (is_job_command_line(words)) return run_job_command(argc, argv);
-        return run_submit(argc, argv);
+        const CommandLine line = split_command_line(std::vector<std::string>(argv + 1, argv + argc));
+        if (is_job_command_line(line)) return run_job_command(argc, argv);
+        return run_submit(argv[0], line);
     } catch (const std::exception& error) {
         std::cerr << "zq-send: " << error.what() << std::endl;
         return exit_failed;

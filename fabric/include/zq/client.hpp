@@ -7,6 +7,16 @@
 //
 // Every call returns a Result; nothing throws across this interface. A Client owns one
 // DEALER socket and is not thread-safe: use one per thread.
+//
+// Errors: ErrorCode::unreachable when the node said nothing within the timeout (is it
+// running?); ErrorCode::timed_out when it answers but what was awaited did not happen in time;
+// ErrorCode::not_found for an unknown job; ErrorCode::failed for a refusal (REJECTED "node
+// busy"...); ErrorCode::bad_input for a malformed endpoint.
+//
+// Replies that arrive while a call waits for something else are kept, not dropped: ACCEPTED,
+// REJECTED and STATE messages (up to a few thousand, oldest dropped first) are handed out by
+// next_reply() first, and wait() on a job whose STATE was kept returns at once. A message a
+// call could not send before its timeout is withdrawn, so it is never sent late.
 #pragma once
 
 #include <zq/job.hpp>
@@ -62,19 +72,25 @@ public:
     // Sends the task and waits for ACCEPTED. A task without an id gets a new UUIDv7.
     // Resubmitting an id returns the existing job (duplicate = true) and runs nothing.
     Result<Submitted> submit(Task task, Milliseconds timeout = kDefaultTimeout);
-    // Waits until the job is terminal; ErrorCode::timed_out if it is not by then.
+    // Waits until the job is terminal; ErrorCode::timed_out if it is not by then. Asks the
+    // node for the job first (not_found if unknown, at once if already terminal), then
+    // watches it for its STATE.
     Result<JobInfo> wait(std::string_view id, Milliseconds timeout);
     // The job's current state.
     Result<JobInfo> status(std::string_view id, Milliseconds timeout = kDefaultTimeout);
-    // The job's outcome; an error when it is not terminal yet.
+    // The job's outcome; ErrorCode::timed_out when it is not terminal yet.
     Result<JobInfo> result(std::string_view id, Milliseconds timeout = kDefaultTimeout);
-    // Asks the node to cancel the job; returns the state the job is in after the request.
+    // Asks the node to cancel the job; returns the job as it is after the request: canceled,
+    // still running while its worker is stopped, or already ended some other way (then the
+    // cancel changed nothing).
     Result<JobInfo> cancel(std::string_view id, Milliseconds timeout = kDefaultTimeout);
     // An operator request (status, running, reload): the reply's data as msgpack bytes.
     Result<std::string> control(std::string_view operation, Milliseconds timeout = kDefaultTimeout);
 
-    // Pipelining, for callers that keep many submissions in flight: post() sends without
-    // waiting, next_reply() returns the next ACCEPTED/REJECTED/STATE the node sent.
+    // Pipelining, for callers that keep many submissions in flight: post() never blocks (a
+    // task without an id gets a new one; messages the socket cannot take yet wait in the
+    // client and go out during the next call that receives), next_reply() returns the next
+    // ACCEPTED/REJECTED/STATE the node sent.
     Status post(const Task& task, bool watch);
     Result<Reply> next_reply(Milliseconds timeout);
 

@@ -168,7 +168,7 @@ inline constexpr FieldSpec kCancel[] = {
     {f::request_id, unsigned_integer, false, "matches the reply"},
 };
 inline constexpr FieldSpec kControl[] = {
-    {f::operation, string, true, "status | running | reload | job | watch"},
+    {f::operation, string, true, "status, running, reload, job or watch"},
     {f::request_id, unsigned_integer, false, "echoed in the reply"},
     {f::id, string, false, "job id for job and watch"},
 };

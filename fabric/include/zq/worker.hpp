@@ -44,7 +44,8 @@ public:
     TaskContext(std::string id, std::string name) : id_(std::move(id)), name_(std::move(name)) {}
     const std::string& id() const { return id_; }
     const std::string& name() const { return name_; }
-    // True once the node asked this task to stop (cancel or soft time limit: SIGUSR1).
+    // True once the node asked this task to stop (cancel or soft time limit: SIGUSR1). The
+    // request is forgotten when the worker takes its next task.
     bool cancel_requested() const;
     // Throws TaskFailure("canceled") when a stop was requested: call at safe points.
     void check_canceled() const;

@@ -1,0 +1,76 @@
+// The node's client port under bad input: every malformed message gets REJECTED with a
+// reason, is counted in status, and the node goes on serving.
+#include "support/node_process.hpp"
+
+#include <zq/codec.hpp>
+#include <zq/json.hpp>
+
+#include <catch2/catch.hpp>
+#include <zmq.hpp>
+
+#include <string>
+#include <vector>
+
+using namespace zq::test;
+
+namespace {
+
+// Sends raw frames on a DEALER and returns the REJECTED reason the node answers with.
+std::string rejection_for(zmq::socket_t& dealer, const std::vector<std::string>& frames) {
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+        auto flags = i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none;
+        dealer.send(zmq::buffer(frames[i]), flags);
+    }
+    std::vector<zmq::message_t> reply;
+    zmq::pollitem_t item{dealer.handle(), 0, ZMQ_POLLIN, 0};
+    if (zmq::poll(&item, 1, kDeadline) <= 0) return "no answer";
+    while (true) {
+        zmq::message_t frame;
+        (void)dealer.recv(frame);
+        bool more = frame.more();
+        reply.push_back(std::move(frame));
+        if (!more) break;
+    }
+    if (reply.size() != 3 || reply[1].to_string() != std::string(1, '\x12')) return "not a REJECTED";
+    auto message = zq::decode(reply[0].to_string_view(), reply[1].to_string_view(), reply[2].to_string_view());
+    REQUIRE(message);
+    return std::string(message->string(zq::protocol::field::reason).value_or(""));
+}
+
+}  // namespace
+
+TEST_CASE("malformed messages are rejected with a reason and counted, and the node keeps serving") {
+    NodeProcess node;
+    zmq::context_t context;
+    zmq::socket_t dealer(context, zmq::socket_type::dealer);
+    dealer.set(zmq::sockopt::linger, 0);
+    dealer.connect(node.endpoint());
+
+    std::string submit(1, '\x10');
+    CHECK_THAT(rejection_for(dealer, {"HTTP", submit, "\x80"}), Catch::Contains("wrong protocol header"));
+    CHECK_THAT(rejection_for(dealer, {"ZQP1", std::string(1, '\x7e'), "\x80"}), Catch::Contains("unknown command"));
+    CHECK_THAT(rejection_for(dealer, {"ZQP1", submit, "\xc1\xc1"}), Catch::Contains("malformed"));
+    CHECK_THAT(rejection_for(dealer, {"ZQP1", submit, "\x80"}), Catch::Contains("missing field 'id'"));
+    CHECK_THAT(rejection_for(dealer, {"ZQP1", submit}), Catch::Contains("3 frames"));
+    CHECK_THAT(rejection_for(dealer, {"ZQP1", submit, std::string(2 << 20, 'x')}), Catch::Contains("exceeds"));
+    std::string deep(200, '\x91');
+    deep += '\xc0';
+    zq::BodyWriter body;
+    body.add("id", "x").add("task", "t").add_packed("args", deep);
+    CHECK_THAT(rejection_for(dealer, {"ZQP1", submit, std::string(body.finish())}), Catch::Contains("nesting"));
+    // A client may not speak for a peer.
+    zq::BodyWriter taken;
+    taken.add("id", "x").add("node", "n");
+    CHECK_THAT(rejection_for(dealer, {"ZQP1", std::string(1, '\x14'), std::string(taken.finish())}),
+               Catch::Contains("not accepted on the client port"));
+
+    auto status = node.status();
+    CHECK(status["messages"]["malformed"] == 7);
+
+    zq::Client client(node.endpoint());
+    auto submitted = client.submit(zq::Task("zq.noop"));
+    REQUIRE(submitted);
+    auto job = client.wait(submitted->id, kDeadline);
+    REQUIRE(job);
+    CHECK(job->state == zq::JobState::succeeded);
+}

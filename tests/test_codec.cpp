@@ -1,0 +1,173 @@
+// The ZQP/1 codec: round trips of every command and bounded rejection of malformed input.
+#include <zq/codec.hpp>
+#include <zq/task.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+using zq::BodyWriter;
+using zq::decode;
+using zq::protocol::Command;
+namespace f = zq::protocol::field;
+
+namespace {
+
+std::string command_byte(Command command) { return std::string(1, static_cast<char>(command)); }
+
+// A body with every required field of the command, of the right type.
+std::string minimal_body(const zq::protocol::CommandSpec& spec) {
+    BodyWriter body;
+    for (const auto& field : spec.fields) {
+        if (!field.required) continue;
+        using zq::protocol::FieldType;
+        switch (field.type) {
+            case FieldType::string: body.add(field.name, "value"); break;
+            case FieldType::unsigned_integer: body.add(field.name, std::uint64_t{7}); break;
+            case FieldType::integer: body.add(field.name, std::int64_t{-7}); break;
+            case FieldType::number: body.add(field.name, 1.5); break;
+            case FieldType::boolean: body.add(field.name, true); break;
+            case FieldType::array: body.add_packed(field.name, std::string("\x90", 1)); break;
+            case FieldType::map: body.add_packed(field.name, std::string("\x80", 1)); break;
+            case FieldType::any: body.add(field.name, "anything"); break;
+        }
+    }
+    return std::string(body.finish());
+}
+
+std::string nested_arrays(int depth) {
+    std::string bytes(static_cast<std::size_t>(depth), '\x91');  // fixarray of one element
+    bytes += '\xc0';                                              // nil at the bottom
+    return bytes;
+}
+
+}  // namespace
+
+TEST_CASE("every command decodes from a body with its required fields") {
+    for (const auto& spec : zq::protocol::kCommands) {
+        INFO(spec.name);
+        auto message = decode("ZQP1", command_byte(spec.command), minimal_body(spec));
+        REQUIRE(message);
+        CHECK(message->command() == spec.command);
+    }
+}
+
+TEST_CASE("a task envelope round-trips through SUBMIT") {
+    zq::Task task("reports.build");
+    task.with_args(1, std::string("two")).with_id(zq::new_job_id()).on_queue("reports");
+    task.target = "b";
+    task.priority = -3;
+    task.max_retries = 2;
+    task.soft_time_limit = 1.5;
+    task.hard_time_limit = 3;
+    task.headers["trace"] = "abc";
+    BodyWriter body;
+    zq::write_task(body, task);
+    body.add(f::watch, true);
+    auto message = decode("ZQP1", command_byte(Command::submit), body.finish());
+    REQUIRE(message);
+    auto read = zq::read_task(*message);
+    REQUIRE(read);
+    CHECK(read->id == task.id);
+    CHECK(read->name == task.name);
+    CHECK(read->args == task.args);
+    CHECK(read->queue == "reports");
+    CHECK(read->target == "b");
+    CHECK(read->priority == -3);
+    CHECK(read->max_retries == 2);
+    CHECK(read->soft_time_limit == 1.5);
+    CHECK(read->hard_time_limit == 3);
+    CHECK(read->headers == task.headers);
+    CHECK(message->boolean(f::watch) == true);
+}
+
+TEST_CASE("unknown fields are ignored so that peers can add fields") {
+    BodyWriter body;
+    body.add(f::id, "x").add(f::task, "t").add("future_field", std::uint64_t{1});
+    CHECK(decode("ZQP1", command_byte(Command::submit), body.finish()));
+}
+
+TEST_CASE("malformed input is rejected with a reason, never a crash") {
+    std::string valid = minimal_body(*zq::protocol::find_command(static_cast<std::uint8_t>(Command::submit)));
+    auto reason = [](const zq::Result<zq::Message>& result) { return result ? std::string("accepted") : result.error(); };
+
+    CHECK_THAT(reason(decode("ZQP2", command_byte(Command::submit), valid)), Catch::Contains("header"));
+    CHECK_THAT(reason(decode("ZQP1", std::string(1, '\x7f'), valid)), Catch::Contains("unknown command"));
+    CHECK_THAT(reason(decode("ZQP1", "", valid)), Catch::Contains("one byte"));
+    CHECK_THAT(reason(decode("ZQP1", command_byte(Command::submit), "\xc1")), Catch::Contains("malformed"));
+    CHECK_THAT(reason(decode("ZQP1", command_byte(Command::submit), "\x92\x01")), Catch::Contains("malformed"));
+    CHECK_THAT(reason(decode("ZQP1", command_byte(Command::submit), "\x01")), Catch::Contains("must be a msgpack map"));
+    CHECK_THAT(reason(decode("ZQP1", command_byte(Command::submit), valid + "\x01")), Catch::Contains("trailing"));
+
+    BodyWriter missing;
+    missing.add(f::task, "t");
+    CHECK_THAT(reason(decode("ZQP1", command_byte(Command::submit), missing.finish())),
+               Catch::Contains("missing field 'id'"));
+
+    BodyWriter mistyped;
+    mistyped.add(f::id, std::uint64_t{5}).add(f::task, "t");
+    CHECK_THAT(reason(decode("ZQP1", command_byte(Command::submit), mistyped.finish())),
+               Catch::Contains("'id' must be string"));
+
+    BodyWriter long_name;
+    long_name.add(f::id, "x").add(f::task, std::string(1000, 'n'));
+    CHECK_THAT(reason(decode("ZQP1", command_byte(Command::submit), long_name.finish())),
+               Catch::Contains("longer than"));
+}
+
+TEST_CASE("decoding is bounded in size, depth and element counts") {
+    zq::protocol::Limits limits;
+    limits.max_message_bytes = 1024;
+    limits.max_depth = 8;
+    limits.max_array_items = 100;
+    limits.max_string_bytes = 64;
+
+    BodyWriter deep;
+    deep.add(f::id, "x").add(f::task, "t").add_packed(f::args, nested_arrays(50));
+    CHECK_THAT(decode("ZQP1", std::string(1, '\x10'), deep.finish(), limits).error(), Catch::Contains("nesting"));
+
+    BodyWriter big;
+    big.add(f::id, "x").add(f::task, "t").add_value(f::args, std::vector<int>(500, 1));
+    CHECK_THAT(decode("ZQP1", std::string(1, '\x10'), big.finish(), limits).error(), Catch::Contains("too large"));
+
+    BodyWriter long_string;
+    long_string.add(f::id, "x").add(f::task, "t").add(f::error, std::string(200, 's'));
+    CHECK_THAT(decode("ZQP1", std::string(1, '\x10'), long_string.finish(), limits).error(),
+               Catch::Contains("too large"));
+
+    std::string huge(2048, '\0');
+    CHECK_THAT(decode("ZQP1", std::string(1, '\x10'), huge, limits).error(), Catch::Contains("exceeds the limit"));
+
+    // A length prefix promising more than is there must not allocate or read past the end.
+    CHECK_FALSE(decode("ZQP1", std::string(1, '\x10'), std::string("\xdf\xff\xff\xff\xff", 5), limits));
+    CHECK_FALSE(decode("ZQP1", std::string(1, '\x10'), std::string("\xdb\xff\xff\xff\xff", 5), limits));
+}
+
+TEST_CASE("new job ids are UUIDv7 text and sort by time") {
+    std::string first = zq::new_job_id();
+    std::string second = zq::new_job_id();
+    CHECK(first.size() == 36);
+    CHECK(first[14] == '7');
+    CHECK(first != second);
+    CHECK(first.substr(0, 8) <= second.substr(0, 8));
+}
+
+TEST_CASE("the protocol spec in the docs lists the same commands and fields as the code") {
+    std::ifstream file(ZQ_SOURCE_DIR "/docs/protocol.md");
+    REQUIRE(file);
+    std::stringstream text;
+    text << file.rdbuf();
+    std::string spec = text.str();
+    for (const auto& command : zq::protocol::kCommands) {
+        INFO(command.name);
+        char code[8];
+        std::snprintf(code, sizeof code, "0x%02x", static_cast<unsigned>(command.command));
+        std::string row = "| " + std::string(command.name) + " | " + code + " |";
+        CHECK_THAT(spec, Catch::Contains(row));
+        for (const auto& field : command.fields) {
+            CHECK_THAT(spec, Catch::Contains("`" + std::string(field.name) + "`"));
+        }
+    }
+}
