@@ -23,13 +23,13 @@ ZmqWatcher::ZmqWatcher(uv_loop_t* loop, zmq::socket_t& socket, std::function<voi
     uv_poll_init(loop, poll_.get(), fd);
     poll_->data = this;
     uv_poll_start(poll_.get(), UV_READABLE,
-                  [](uv_poll_t* handle, int, int) { static_cast<ZmqWatcher*>(handle->data)->drain(); });
+                  [](uv_poll_t* handle, int, int) { static_cast<ZmqWatcher*>(handle->data)->drain(false); });
 
     uv_prepare_init(loop, prepare_.get());
     prepare_->data = this;
     uv_prepare_start(prepare_.get(), [](uv_prepare_t* handle) {
         auto* self = static_cast<ZmqWatcher*>(handle->data);
-        if (self->readable()) self->drain();
+        if (self->readable()) self->drain(true);
     });
 
     uv_idle_init(loop, idle_.get());
@@ -42,11 +42,13 @@ ZmqWatcher::~ZmqWatcher() {
 
 bool ZmqWatcher::readable() { return (socket_.get(zmq::sockopt::events) & ZMQ_POLLIN) != 0; }
 
-void ZmqWatcher::drain() {
+void ZmqWatcher::drain(bool before_poll) {
     on_readable_();
-    // Messages left over (the callback drains in bounded batches): keep the loop from
-    // blocking in poll so the next turn picks them up after this batch is committed.
-    if (readable()) {
+    // Two reasons to keep the coming poll from blocking. Messages drained before the poll
+    // (a send had consumed the edge) have work waiting for the check phase, which must
+    // not wait for some unrelated wake-up. Messages left over (the callback drains in
+    // bounded batches) are picked up next turn, after this batch is committed.
+    if (before_poll || readable()) {
         uv_idle_start(idle_.get(), [](uv_idle_t*) {});
     } else {
         uv_idle_stop(idle_.get());

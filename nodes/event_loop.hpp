@@ -64,7 +64,7 @@ public:
 
 private:
     bool readable();
-    void drain();
+    void drain(bool before_poll);
 
     zmq::socket_t& socket_;
     std::function<void()> on_readable_;

@@ -64,6 +64,7 @@ struct Latency {
     std::size_t samples = 0;
     double p50_ms = 0;
     double p99_ms = 0;
+    double max_ms = 0;
 };
 
 double seconds_since(Clock::time_point start) {
@@ -147,6 +148,7 @@ zq::Result<Latency> measure_latency(zq::Client& client, const Options& options, 
     result.samples = milliseconds.size();
     result.p50_ms = percentile(milliseconds, 0.50);
     result.p99_ms = percentile(milliseconds, 0.99);
+    result.max_ms = milliseconds.empty() ? 0 : milliseconds.back();
     return result;
 }
 
@@ -211,6 +213,7 @@ int main(int argc, char** argv) {
                 {"latency_samples", latency->samples},
                 {"p50_ms", latency->p50_ms},
                 {"p99_ms", latency->p99_ms},
+                {"max_ms", latency->max_ms},
                 {"failed", failures.count},
             };
             if (failures.count > 0) summary["first_failure"] = failures.first;
@@ -219,8 +222,8 @@ int main(int argc, char** argv) {
             std::printf("zq-bench: %s on %s\n", options.task.c_str(), options.node.c_str());
             std::printf("throughput: %zu tasks in %.3f s = %.0f tasks/s (window %zu)\n", options.tasks,
                         throughput->seconds, throughput->tasks_per_second, options.window);
-            std::printf("latency:    %zu round trips: p50 %.3f ms, p99 %.3f ms\n", latency->samples, latency->p50_ms,
-                        latency->p99_ms);
+            std::printf("latency:    %zu round trips: p50 %.3f ms, p99 %.3f ms, max %.3f ms\n", latency->samples,
+                        latency->p50_ms, latency->p99_ms, latency->max_ms);
             std::printf("failed:     %zu%s%s\n", failures.count, failures.count > 0 ? ", first: " : "",
                         failures.first.c_str());
         }
