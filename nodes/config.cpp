@@ -69,7 +69,7 @@ Status read_strings(const toml::table& table, std::string_view key, std::vector<
     return success();
 }
 
-Status read_exec_tasks(const toml::table& root, Config& config) {
+Status read_task_settings(const toml::table& root, Config& config) {
     const toml::node* tasks = root.get("tasks");
     if (!tasks) return success();
     const toml::table* table = tasks->as_table();
@@ -78,12 +78,19 @@ Status read_exec_tasks(const toml::table& root, Config& config) {
         const toml::table* task = section.as_table();
         std::string key = "tasks." + std::string(name.str());
         if (!task) return Error{"config section [" + key + "] must be a table"};
-        ExecTask exec;
-        if (auto read = read_strings(*task, "command", exec.command); !read) {
-            return Error{"[" + key + "]: " + read.error()};
+        TaskSettings settings;
+        Status steps[] = {
+            read_strings(*task, "command", settings.command),
+            read_number(*task, "soft_time_limit", settings.soft_time_limit),
+            read_number(*task, "hard_time_limit", settings.hard_time_limit),
+        };
+        for (auto& step : steps) {
+            if (!step) return Error{"[" + key + "]: " + step.error()};
         }
-        if (exec.command.empty()) return Error{"[" + key + "] needs command = [\"/path/to/program\", ...]"};
-        config.exec_tasks[std::string(name.str())] = std::move(exec);
+        if (task->contains("command") && settings.command.empty()) {
+            return Error{"[" + key + "] command must name a program: command = [\"/path/to/program\", ...]"};
+        }
+        config.tasks[std::string(name.str())] = std::move(settings);
     }
     return success();
 }
@@ -134,7 +141,7 @@ Status apply_table(const toml::table& root, Config& config) {
         read_number(root, "max_worker_rss", config.max_worker_rss),
         read_number(root, "max_message_bytes", config.limits.max_message_bytes),
         read_string(root, "log_level", config.log_level),
-        read_exec_tasks(root, config),
+        read_task_settings(root, config),
     };
     for (auto& step : steps) {
         if (!step) return step;

@@ -14,10 +14,14 @@
 
 namespace zq::node {
 
-// A task that runs a command: [tasks.NAME] command = ["/usr/bin/convert", "--quiet"].
-// The job's arguments are appended to the argv; no shell ever sees them.
-struct ExecTask {
+// Settings for one task name, from [tasks.NAME]. With `command`, the task is an exec task:
+// command = ["/usr/bin/convert", "--quiet"]; the job's arguments are appended to the argv and
+// no shell ever sees them. Without it, the section only sets limits for a worker's task.
+struct TaskSettings {
     std::vector<std::string> command;
+    double soft_time_limit = 0;  // seconds, 0 = none; a job's own limit wins
+    double hard_time_limit = 0;
+    bool exec() const { return !command.empty(); }
 };
 
 struct Config {
@@ -41,7 +45,7 @@ struct Config {
     std::uint64_t max_tasks_per_worker = 0;  // 0: never recycle by count
     std::uint64_t max_worker_rss = 0;        // bytes, 0: never recycle by memory
     std::string log_level = "info";
-    std::map<std::string, ExecTask, std::less<>> exec_tasks;
+    std::map<std::string, TaskSettings, std::less<>> tasks;
     protocol::Limits limits;
 
     // The endpoint clients on this host use: ipc://DATA/node.sock.

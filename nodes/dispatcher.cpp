@@ -49,8 +49,8 @@ void write_job(BodyWriter& body, const JobRecord& job) {
 }
 
 Dispatcher::Dispatcher(uv_loop_t* loop, const Config& config, Journal& journal, Pool& pool, ReplySender send)
-    : loop_(loop), config_(config), journal_(journal), pool_(pool), send_(std::move(send)),
-      rejournal_timer_(loop) {}
+    : config_(config), journal_(journal), pool_(pool), send_(std::move(send)), rejournal_timer_(loop),
+      retry_timer_(loop, [this] { requeue_due_retries(); }) {}
 
 std::int64_t Dispatcher::now_ms() const {
     using namespace std::chrono;
@@ -159,12 +159,14 @@ void Dispatcher::cancel(const std::string& client, const Message& message) {
     if (job->record.state == JobState::queued || job->record.state == JobState::waiting ||
         job->record.state == JobState::retrying) {
         remove_from_queue(*job);
+        std::erase_if(retries_due_, [job](const auto& due) { return due.second == job; });
         finish(*job, JobState::canceled, {}, "canceled before it ran");
-    } else if (job->record.state == JobState::running) {
-        // Signalling the running worker is the pool's part (cancel_grace); record the request
-        // so that it survives a restart.
+    } else if (job->record.state == JobState::running && !job->record.cancel_requested) {
+        // The pool asks the task to stop and kills it after cancel_grace; the request is
+        // journaled so that a restart in between still ends the job canceled.
         job->record.cancel_requested = true;
         journal_write(journal_.request_cancel(id, now_ms()));
+        pool_.cancel(id);
     }
     reply_job(client, request_id, job->record);
 }
@@ -221,6 +223,10 @@ void Dispatcher::start_ready_jobs() {
         Job* job = pop_ready();
         job->worker = *worker;
         ++job->record.attempts;
+        // Attempts matter only to a retry policy; skip the write on the common path.
+        if (job->record.max_retries > 0) {
+            journal_write(journal_.update_attempts(job->record.id, job->record.attempts, now_ms()));
+        }
         change_state(*job, JobState::running);
         turn_.started.emplace_back(job, *worker);
     }
@@ -247,25 +253,77 @@ void Dispatcher::journal_write(const Status& status) {
     if (!status && turn_.journal_error.empty()) turn_.journal_error = status.error();
 }
 
-void Dispatcher::on_task_done(std::string_view id, bool ok, std::string_view result, std::string_view error) {
+namespace {
+
+std::string seconds_text(double seconds) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%gs", seconds);
+    return text;
+}
+
+}  // namespace
+
+void Dispatcher::on_task_done(std::string_view id, bool ok, std::string_view result, std::string_view error,
+                              StopReason reason) {
     Job* job = active(id);
     if (!job || job->record.state != JobState::running) {
         spdlog::warn("worker reported job {} which is not running here; ignored", id);
         return;
     }
+    // A task that finished its work despite a stop request still succeeded.
     if (ok) {
         finish(*job, JobState::succeeded, result, {});
-    } else if (job->record.cancel_requested) {
-        finish(*job, JobState::canceled, {}, error);
+        return;
+    }
+    end_unsuccessful(*job, reason, std::string(error));
+}
+
+void Dispatcher::on_worker_lost(std::string_view id, const std::string& explanation, StopReason reason) {
+    Job* job = active(id);
+    if (!job || is_terminal(job->record.state)) return;
+    end_unsuccessful(*job, reason, explanation);
+}
+
+void Dispatcher::end_unsuccessful(Job& job, StopReason reason, const std::string& error) {
+    const JobRecord& record = job.record;
+    double soft = record.soft_time_limit, hard = record.hard_time_limit;
+    if (auto settings = config_.tasks.find(record.task); settings != config_.tasks.end()) {
+        if (soft <= 0) soft = settings->second.soft_time_limit;
+        if (hard <= 0) hard = settings->second.hard_time_limit;
+    }
+    if (reason == StopReason::canceled || record.cancel_requested) {
+        finish(job, JobState::canceled, {}, "canceled while running: " + error);
+    } else if (reason == StopReason::soft_time_limit) {
+        finish(job, JobState::failed, {}, "soft time limit (" + seconds_text(soft) + ") exceeded");
+    } else if (reason == StopReason::hard_time_limit) {
+        finish(job, JobState::failed, {}, "hard time limit (" + seconds_text(hard) + ") exceeded");
+    } else if (record.attempts <= record.max_retries) {
+        change_state(job, JobState::retrying, {}, error);
+        schedule_retry(job);
     } else {
-        finish(*job, JobState::failed, {}, error);
+        finish(job, JobState::failed, {}, error);
     }
 }
 
-void Dispatcher::on_worker_lost(std::string_view id, const std::string& explanation) {
-    Job* job = active(id);
-    if (!job || is_terminal(job->record.state)) return;
-    finish(*job, job->record.cancel_requested ? JobState::canceled : JobState::failed, {}, explanation);
+void Dispatcher::schedule_retry(Job& job) {
+    job.worker = 0;
+    std::int64_t due = now_ms() + static_cast<std::int64_t>(job.record.retry_delay * 1000);
+    retries_due_.emplace(due, &job);
+    std::int64_t first = retries_due_.begin()->first;
+    retry_timer_.start(static_cast<double>(std::max<std::int64_t>(0, first - now_ms())) / 1000.0);
+}
+
+void Dispatcher::requeue_due_retries() {
+    std::int64_t now = now_ms();
+    while (!retries_due_.empty() && retries_due_.begin()->first <= now) {
+        Job* job = retries_due_.begin()->second;
+        retries_due_.erase(retries_due_.begin());
+        change_state(*job, JobState::queued);
+        enqueue(*job);
+    }
+    if (!retries_due_.empty()) {
+        retry_timer_.start(static_cast<double>(retries_due_.begin()->first - now) / 1000.0);
+    }
 }
 
 void Dispatcher::fail_running(const std::string& explanation) {
@@ -379,6 +437,20 @@ void Dispatcher::rejournal_unwritten() {
     unwritten_.clear();
 }
 
+RunRequest Dispatcher::run_request(const Job& job) const {
+    const JobRecord& record = job.record;
+    RunRequest request{record.id, record.task, record.args, record.kwargs};
+    request.soft_time_limit = record.soft_time_limit;
+    request.hard_time_limit = record.hard_time_limit;
+    // [tasks.NAME] supplies the exec argv and the limits a job does not set itself.
+    if (auto settings = config_.tasks.find(record.task); settings != config_.tasks.end()) {
+        if (settings->second.exec()) request.exec = &settings->second.command;
+        if (request.soft_time_limit <= 0) request.soft_time_limit = settings->second.soft_time_limit;
+        if (request.hard_time_limit <= 0) request.hard_time_limit = settings->second.hard_time_limit;
+    }
+    return request;
+}
+
 void Dispatcher::send_turn(Turn& turn) {
     auto deliver = [this](const std::string& client, Command command, std::string_view body) {
         if (!send_(client, command, body)) ++undeliverable_;
@@ -390,11 +462,7 @@ void Dispatcher::send_turn(Turn& turn) {
         deliver(turn.accepted_by[i], Command::accepted, body.finish());
     }
     for (auto& outgoing : turn.replies) deliver(outgoing.client, outgoing.command, outgoing.body);
-    for (auto& [job, worker] : turn.started) {
-        auto exec = config_.exec_tasks.find(job->record.task);
-        pool_.run(worker, RunRequest{job->record.id, job->record.task, job->record.args, job->record.kwargs,
-                                     exec == config_.exec_tasks.end() ? nullptr : &exec->second});
-    }
+    for (auto& [job, worker] : turn.started) pool_.run(worker, run_request(*job));
     for (Job* job : turn.finished) {
         if (!job->watchers.empty()) {
             BodyWriter body;

@@ -48,8 +48,9 @@ public:
     Result<JobRecord> find(std::string_view id);
 
     // Pool events.
-    void on_task_done(std::string_view id, bool ok, std::string_view result, std::string_view error);
-    void on_worker_lost(std::string_view id, const std::string& explanation);
+    void on_task_done(std::string_view id, bool ok, std::string_view result, std::string_view error,
+                      StopReason reason);
+    void on_worker_lost(std::string_view id, const std::string& explanation, StopReason reason);
 
     // End of a loop turn: start what can start, commit the journal, then send.
     void end_turn();
@@ -98,6 +99,12 @@ private:
     void start_ready_jobs();
     void change_state(Job& job, JobState state, std::string_view result = {}, std::string_view error = {});
     void finish(Job& job, JobState state, std::string_view result, std::string_view error);
+    // Ends a job that did not succeed: canceled, or failed unless its retry policy allows
+    // another attempt.
+    void end_unsuccessful(Job& job, StopReason reason, const std::string& error);
+    void schedule_retry(Job& job);
+    void requeue_due_retries();
+    RunRequest run_request(const Job& job) const;
     void journal_write(const Status& status);
     void reply_accepted(const std::string& client, const JobRecord& job, bool duplicate);
     void reply_rejected(const std::string& client, std::string_view id, const std::string& reason);
@@ -107,7 +114,6 @@ private:
     void rejournal_unwritten();
     std::int64_t now_ms() const;
 
-    uv_loop_t* loop_;
     const Config& config_;
     Journal& journal_;
     Pool& pool_;
@@ -121,6 +127,9 @@ private:
     // Terminal jobs whose final state a failed commit did not record; written again.
     std::vector<Job*> unwritten_;
     Timer rejournal_timer_;
+    // Jobs waiting out their retry delay, by the unix ms at which they are queued again.
+    std::multimap<std::int64_t, Job*> retries_due_;
+    Timer retry_timer_;
     std::uint64_t rejected_ = 0;
     std::uint64_t undeliverable_ = 0;
 };

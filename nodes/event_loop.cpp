@@ -7,8 +7,14 @@ Timer::Timer(uv_loop_t* loop) {
     timer_->data = this;
 }
 
+Timer::Timer(uv_loop_t* loop, std::function<void()> callback) : Timer(loop) { callback_ = std::move(callback); }
+
 void Timer::start(double seconds, std::function<void()> callback, bool repeat) {
     callback_ = std::move(callback);
+    start(seconds, repeat);
+}
+
+void Timer::start(double seconds, bool repeat) {
     auto ms = static_cast<std::uint64_t>(seconds * 1000.0);
     uv_timer_start(
         timer_.get(), [](uv_timer_t* handle) { static_cast<Timer*>(handle->data)->callback_(); }, ms,

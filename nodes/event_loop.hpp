@@ -44,7 +44,10 @@ private:
 class Timer {
 public:
     explicit Timer(uv_loop_t* loop);
+    Timer(uv_loop_t* loop, std::function<void()> callback);
     void start(double seconds, std::function<void()> callback, bool repeat = false);
+    // Restarts with the callback already set; safe to call from inside that callback.
+    void start(double seconds, bool repeat = false);
     void stop();
 
 private:

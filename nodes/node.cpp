@@ -45,6 +45,7 @@ Node::~Node() {
     shutdown_timer_.reset();
     drain_check_.reset();
     end_of_turn_.close();
+    before_sleep_.close();
     sigterm_.close();
     sigint_.close();
     sighup_.close();
@@ -81,11 +82,11 @@ Status Node::start() {
 
     Pool::Events events{
         [this] { /* a free worker is used when the turn ends */ },
-        [this](std::string_view id, bool ok, std::string_view result, std::string_view error) {
-            dispatcher_->on_task_done(id, ok, result, error);
+        [this](std::string_view id, bool ok, std::string_view result, std::string_view error, StopReason reason) {
+            dispatcher_->on_task_done(id, ok, result, error, reason);
         },
-        [this](std::string_view id, const std::string& explanation) {
-            dispatcher_->on_worker_lost(id, explanation);
+        [this](std::string_view id, const std::string& explanation, StopReason reason) {
+            dispatcher_->on_worker_lost(id, explanation, reason);
         },
     };
     pool_ = std::make_unique<Pool>(&loop_, config_, std::move(events));
@@ -103,9 +104,17 @@ Status Node::start() {
     port_->start(&loop_, [this](const std::string& client, const Message& message) { on_message(client, message); });
     pool_->start();
 
+    // A turn ends right after the poll phase (replies go out at once), and again before the
+    // loop may block, for work that timers or a drain before the poll started: nothing is
+    // left uncommitted or unsent while the node sleeps.
     uv_check_init(&loop_, end_of_turn_.get());
     end_of_turn_->data = this;
     uv_check_start(end_of_turn_.get(), [](uv_check_t* handle) {
+        static_cast<Node*>(handle->data)->dispatcher_->end_turn();
+    });
+    uv_prepare_init(&loop_, before_sleep_.get());
+    before_sleep_->data = this;
+    uv_prepare_start(before_sleep_.get(), [](uv_prepare_t* handle) {
         static_cast<Node*>(handle->data)->dispatcher_->end_turn();
     });
 
@@ -166,13 +175,13 @@ void Node::on_message(const std::string& client, const Message& message) {
 Status Node::reload() {
     if (!config_.config_path.empty()) {
         Config fresh = config_;
-        fresh.exec_tasks.clear();
+        fresh.tasks.clear();
         if (auto loaded = load_config_file(config_.config_path, fresh); !loaded) return loaded;
-        // Only the exec task table changes at run time; the rest needs a restart.
-        config_.exec_tasks = std::move(fresh.exec_tasks);
+        // Only the [tasks.NAME] table changes at run time; the rest needs a restart.
+        config_.tasks = std::move(fresh.tasks);
     }
     pool_->recycle_all();
-    spdlog::info("reload: {} exec tasks, every worker recycled after its current task", config_.exec_tasks.size());
+    spdlog::info("reload: {} task settings, every worker recycled after its current task", config_.tasks.size());
     return success();
 }
 

@@ -52,6 +52,7 @@ private:
     std::unique_ptr<Dispatcher> dispatcher_;
     std::unique_ptr<ControlContext> control_;
     UvHandle<uv_check_t> end_of_turn_;
+    UvHandle<uv_prepare_t> before_sleep_;
     UvHandle<uv_signal_t> sigterm_;
     UvHandle<uv_signal_t> sigint_;
     UvHandle<uv_signal_t> sighup_;

@@ -60,6 +60,9 @@ std::vector<char*> c_strings(std::vector<std::string>& strings) {
 
 // Seconds between the node's checks for idle workers to retire.
 constexpr double kMaintenanceInterval = 1.0;
+// How often a cancel repeats SIGUSR1 until the task stops or cancel_grace runs out: a signal
+// that lands before the worker has read its task would otherwise be lost.
+constexpr double kCancelResendInterval = 0.25;
 // Respawn backoff after workers that die before they are ready: 0.1 s doubling up to 5 s.
 constexpr double kRespawnBackoffMin = 0.1;
 constexpr double kRespawnBackoffMax = 5.0;
@@ -82,6 +85,26 @@ struct Pool::Worker {
     std::uint64_t sent = 0;
     std::uint64_t finished = 0;
     std::int64_t idle_since_ms = 0;
+    // Supervision of the running task: time limits and cancel.
+    StopReason stop_reason = StopReason::none;
+    double soft_time_limit = 0;
+    double hard_time_limit = 0;
+    bool soft_limit_signalled = false;
+    std::int64_t cancel_started_ms = 0;
+    std::unique_ptr<Timer> limit_timer;
+    std::unique_ptr<Timer> cancel_timer;
+
+    // Forgets the finished task's supervision; returns why it was stopped, if it was.
+    StopReason end_task() {
+        limit_timer->stop();
+        cancel_timer->stop();
+        StopReason reason = stop_reason;
+        stop_reason = StopReason::none;
+        soft_limit_signalled = false;
+        job_id.clear();
+        task.clear();
+        return reason;
+    }
 
     bool idle() const { return ready && !reserved && job_id.empty() && !retiring; }
 };
@@ -109,6 +132,8 @@ void Pool::spawn() {
     worker->id = next_id_++;
     Worker* self = worker.get();
 
+    worker->limit_timer = std::make_unique<Timer>(loop_, [this, self] { on_time_limit(*self); });
+    worker->cancel_timer = std::make_unique<Timer>(loop_, [this, self] { on_cancel_tick(*self); });
     uv_pipe_init(loop_, worker->link.get(), 0);
     worker->link->data = self;
     worker->process->data = self;
@@ -211,12 +236,11 @@ void Pool::on_frame(Worker& worker, std::string_view frame) {
     bool ok = fields.boolean(link::field::ok).value_or(false);
     std::string result = fields.packed(link::field::result).value_or(std::string());
     std::string error(fields.string(link::field::error).value_or(ok ? "" : "the task failed without a message"));
-    std::string job_id = std::move(worker.job_id);
-    worker.job_id.clear();
-    worker.task.clear();
+    std::string job_id = worker.job_id;
+    StopReason reason = worker.end_task();
     ++worker.finished;
     worker.idle_since_ms = now_ms();
-    events_.on_task_done(job_id, ok, result, error);
+    events_.on_task_done(job_id, ok, result, error, reason);
 
     bool too_many = config_.max_tasks_per_worker != 0 && worker.finished >= config_.max_tasks_per_worker;
     bool too_big = config_.max_worker_rss != 0 && resident_bytes(worker.pid) > config_.max_worker_rss;
@@ -245,7 +269,7 @@ void Pool::run(WorkerId id, const RunRequest& request) {
     auto found = workers_.find(id);
     if (found == workers_.end()) {
         // The worker died between reservation and commit: the job is lost with it.
-        events_.on_worker_lost(request.id, "worker exited before the job was handed to it");
+        events_.on_worker_lost(request.id, "worker exited before the job was handed to it", StopReason::none);
         return;
     }
     Worker& worker = *found->second;
@@ -261,10 +285,62 @@ void Pool::run(WorkerId id, const RunRequest& request) {
         .add_packed(link::field::args, request.args.empty() ? std::string_view("\x90", 1) : request.args)
         .add_packed(link::field::kwargs, request.kwargs.empty() ? std::string_view("\x80", 1) : request.kwargs);
     if (request.exec) {
-        body.add_value(link::field::exec, request.exec->command);
+        body.add_value(link::field::exec, *request.exec);
         body.add(link::field::output_limit, config_.exec_output_limit);
     }
     send(worker, link::frame(body));
+    arm_time_limits(worker, request.soft_time_limit, request.hard_time_limit);
+}
+
+void Pool::arm_time_limits(Worker& worker, double soft, double hard) {
+    worker.soft_time_limit = soft;
+    worker.hard_time_limit = hard;
+    // A soft limit at or after the hard one would never be seen.
+    if (soft > 0 && (hard == 0 || soft < hard)) {
+        worker.limit_timer->start(soft);
+    } else if (hard > 0) {
+        worker.soft_time_limit = 0;
+        worker.limit_timer->start(hard);
+    }
+}
+
+void Pool::on_time_limit(Worker& worker) {
+    if (worker.job_id.empty()) return;
+    if (worker.soft_time_limit > 0 && !worker.soft_limit_signalled) {
+        // Like a cancel: the task sees a stop request it may honour.
+        worker.soft_limit_signalled = true;
+        if (worker.stop_reason == StopReason::none) worker.stop_reason = StopReason::soft_time_limit;
+        kill(worker.pid, SIGUSR1);
+        if (worker.hard_time_limit > 0) worker.limit_timer->start(worker.hard_time_limit - worker.soft_time_limit);
+        return;
+    }
+    worker.stop_reason = StopReason::hard_time_limit;
+    kill(worker.pid, SIGKILL);
+}
+
+bool Pool::cancel(std::string_view job_id) {
+    for (auto& [id, worker] : workers_) {
+        if (worker->job_id != job_id) continue;
+        worker->stop_reason = StopReason::canceled;
+        worker->cancel_started_ms = now_ms();
+        kill(worker->pid, SIGUSR1);
+        worker->cancel_timer->start(kCancelResendInterval, true);
+        return true;
+    }
+    return false;
+}
+
+void Pool::on_cancel_tick(Worker& worker) {
+    if (worker.job_id.empty()) {
+        worker.cancel_timer->stop();
+        return;
+    }
+    if (now_ms() - worker.cancel_started_ms >= static_cast<std::int64_t>(config_.cancel_grace * 1000)) {
+        worker.cancel_timer->stop();
+        kill(worker.pid, SIGKILL);
+        return;
+    }
+    kill(worker.pid, SIGUSR1);
 }
 
 void Pool::send(Worker& worker, std::string bytes) {
@@ -294,8 +370,10 @@ void Pool::on_exit(Worker& worker, std::int64_t exit_status, int term_signal) {
     if (!worker.ready && !stopping_) ++recent_spawn_failures_;
     if (!worker.job_id.empty()) {
         std::string explanation = "worker pid " + std::to_string(worker.pid) + " " + how + " while running the job";
-        spdlog::warn("{} {}", worker.job_id, explanation);
-        events_.on_worker_lost(worker.job_id, explanation);
+        std::string job_id = worker.job_id;
+        StopReason reason = worker.end_task();
+        if (reason == StopReason::none) spdlog::warn("{} {}", job_id, explanation);
+        events_.on_worker_lost(job_id, explanation, reason);
     } else if (!worker.retiring && !stopping_) {
         spdlog::warn("worker[pid:{}] {}", worker.pid, how);
     }

@@ -32,8 +32,14 @@ struct RunRequest {
     std::string_view task;
     std::string_view args;
     std::string_view kwargs;
-    const ExecTask* exec = nullptr;  // set for tasks declared in [tasks.NAME]
+    const std::vector<std::string>* exec = nullptr;  // argv of an exec task
+    double soft_time_limit = 0;                      // seconds, 0 = none
+    double hard_time_limit = 0;
 };
+
+// Why the pool stopped a running task, if it did: the dispatcher turns it into the job's
+// outcome ("canceled", "soft time limit (2s) exceeded", ...).
+enum class StopReason { none, canceled, soft_time_limit, hard_time_limit };
 
 // Figures shown by `zq-node status`.
 struct WorkerStats {
@@ -52,10 +58,12 @@ public:
         // A worker became free: the dispatcher may hand out work.
         std::function<void()> on_worker_free;
         // A task finished; result is msgpack bytes when ok, error text otherwise.
-        std::function<void(std::string_view job_id, bool ok, std::string_view result, std::string_view error)>
+        std::function<void(std::string_view job_id, bool ok, std::string_view result, std::string_view error,
+                           StopReason reason)>
             on_task_done;
         // A worker died while running a job; explanation names the pid and the signal or status.
-        std::function<void(std::string_view job_id, const std::string& explanation)> on_worker_lost;
+        std::function<void(std::string_view job_id, const std::string& explanation, StopReason reason)>
+            on_worker_lost;
     };
 
     Pool(uv_loop_t* loop, const Config& config, Events events);
@@ -72,6 +80,9 @@ public:
     void release(WorkerId worker);
     // Sends the task to a reserved worker.
     void run(WorkerId worker, const RunRequest& request);
+    // Asks the task to stop (SIGUSR1, repeated), then SIGKILLs its worker after cancel_grace.
+    // Returns false when no worker runs the job.
+    bool cancel(std::string_view job_id);
     // Grows the pool while work waits and every worker is busy (up to max_workers).
     void grow_for(std::size_t waiting_jobs);
 
@@ -92,6 +103,9 @@ private:
     struct Worker;
 
     void spawn();
+    void arm_time_limits(Worker& worker, double soft, double hard);
+    void on_time_limit(Worker& worker);
+    void on_cancel_tick(Worker& worker);
     void on_exit(Worker& worker, std::int64_t exit_status, int term_signal);
     void on_link_data(Worker& worker, const char* data, std::size_t size);
     void on_frame(Worker& worker, std::string_view frame);

@@ -20,22 +20,6 @@ using zq::Task;
 
 namespace {
 
-// The pid of the worker running job `id`, once status shows it running (0 if never).
-int worker_running(NodeProcess& node, const std::string& id) {
-    int pid = 0;
-    wait_until([&] {
-        auto status = node.status();
-        for (const auto& worker : status["workers"]) {
-            if (worker["task"].is_object() && worker["task"]["id"] == id) {
-                pid = worker["pid"].get<int>();
-                return true;
-            }
-        }
-        return false;
-    });
-    return pid;
-}
-
 std::uint64_t tasks_sent_to_workers(NodeProcess& node) {
     std::uint64_t sent = 0;
     auto status = node.status();
@@ -140,7 +124,7 @@ TEST_CASE("a worker killed mid-task fails its job naming signal 9 and is replace
     Client client(node.endpoint());
     auto submitted = client.submit(Task("zq.sleep").with_args(60));
     REQUIRE(submitted);
-    int victim = worker_running(node, submitted->id);
+    int victim = node.worker_running(submitted->id);
     REQUIRE(victim > 0);
 
     REQUIRE(::kill(victim, SIGKILL) == 0);
@@ -169,7 +153,7 @@ TEST_CASE("a node killed with jobs queued and running resumes the queued and fai
         auto running = client.submit(Task("zq.sleep").with_args(60));
         REQUIRE(running);
         running_id = running->id;
-        REQUIRE(worker_running(node, running_id) > 0);
+        REQUIRE(node.worker_running(running_id) > 0);
         for (auto& id : queued_ids) {
             auto queued = client.submit(Task("zq.echo").with_args(std::string("after restart")));
             REQUIRE(queued);
@@ -224,7 +208,7 @@ TEST_CASE("a queued job can be canceled before it runs") {
     Client client(node.endpoint());
     auto blocker = client.submit(Task("zq.sleep").with_args(60));
     REQUIRE(blocker);
-    REQUIRE(worker_running(node, blocker->id) > 0);
+    REQUIRE(node.worker_running(blocker->id) > 0);
     auto queued = client.submit(Task("zq.noop"));
     REQUIRE(queued);
 

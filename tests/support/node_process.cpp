@@ -154,6 +154,21 @@ std::vector<int> NodeProcess::worker_pids() {
     return pids;
 }
 
+int NodeProcess::worker_running(const std::string& id) {
+    int pid = 0;
+    wait_until([&] {
+        auto current = status();
+        for (const auto& worker : current["workers"]) {
+            if (worker["task"].is_object() && worker["task"]["id"] == id) {
+                pid = worker["pid"].get<int>();
+                return true;
+            }
+        }
+        return false;
+    });
+    return pid;
+}
+
 CommandResult run_command(const std::vector<std::string>& argv_in, std::chrono::milliseconds deadline,
                           const std::vector<std::string>& environment) {
     std::vector<std::string> argv = argv_in;

@@ -75,6 +75,8 @@ public:
     nlohmann::json status();
     // Pids of the node's worker processes, from status.
     std::vector<int> worker_pids();
+    // The pid of the worker running job `id`, once status shows it running (0 if never).
+    int worker_running(const std::string& id);
 
 private:
     NodeOptions options_;

@@ -2,7 +2,11 @@
 //
 //   zq-send [--node ENDPOINT] [--queue Q] [--target NODE] [--wait] [--timeout SEC] [--json]
 //           [--priority N] [--id ID] [--soft-limit SEC] [--hard-limit SEC] TASK [ARG...]
-//   zq-send status|result|cancel ID [--node ENDPOINT] [--timeout SEC] [--json]
+//   zq-send status|result|cancel ID [--node ENDPOINT | --data DIR] [--timeout SEC] [--json]
+//
+// `--data DIR` names the node by its data directory (its socket is ipc://DIR/node.sock).
+// With `cancel`, it also works while that node is down: the cancel is written to the node's
+// journal and the node cancels the job when it starts (see journal_cancel.hpp).
 //
 // The two forms share their first word: a first positional argument of status, result or
 // cancel followed by exactly one job-id-like argument (letters, digits, '.', '_', ':', '-')
@@ -14,6 +18,8 @@
 // canceled, the node rejected the task, or there is no such job; 2 bad usage; 3 the node did
 // not answer, or the awaited outcome did not come in time (`result` of a job that has not
 // finished yet exits 3 too: ask again later).
+#include "journal_cancel.hpp"
+
 #include <zq/client.hpp>
 #include <zq/defaults.hpp>
 #include <zq/json.hpp>
@@ -51,9 +57,9 @@ constexpr std::array<std::string_view, 3> kJobCommands = {"status", "result", "c
 
 // Options that take a value (so the word after them is not a positional argument) and
 // options that only make sense when submitting (so their presence means a task follows).
-constexpr std::array<std::string_view, 8> kValueOptions = {"--node",     "--queue",      "--target",
-                                                           "--timeout",  "--priority",   "--id",
-                                                           "--soft-limit", "--hard-limit"};
+constexpr std::array<std::string_view, 9> kValueOptions = {"--node",     "--data",     "--queue",
+                                                           "--target",   "--timeout",  "--priority",
+                                                           "--id",       "--soft-limit", "--hard-limit"};
 constexpr std::array<std::string_view, 7> kSubmitOnlyOptions = {"--queue", "--target", "--wait", "--priority",
                                                                 "--id",    "--soft-limit", "--hard-limit"};
 
@@ -226,11 +232,38 @@ int parse_error(const CLI::App& app, const CLI::ParseError& error) {
     return code == 0 ? exit_success : exit_usage;
 }
 
+// The end of a cancel, the same for the node's answer and for the journal: a job that is
+// canceled, or is to be, exits 0; one that had already ended some other way exits 1.
+int report_cancel(const Printer& print, const zq::JobInfo& job, const std::string& requested_note) {
+    if (job.state == zq::JobState::canceled) {
+        print.job(job);
+        return exit_success;
+    }
+    if (!job.terminal()) {
+        print.job(job, {{"cancel_requested", true}});
+        print.note(requested_note);
+        return exit_success;
+    }
+    print.job(job);
+    print.note("job " + job.id + " had already " + std::string(zq::to_string(job.state)) + ": not canceled");
+    return exit_failed;
+}
+
+// cancel ID --data DIR while no node runs on DIR (the lock is held).
+int cancel_while_down(const Printer& print, const zq::send::DataDirLock& lock, const std::string& id) {
+    auto outcome = zq::send::cancel_in_journal(lock, id);
+    if (!outcome) return print.error(outcome.failure(), id);
+    return report_cancel(print, outcome->job,
+                         "no node runs on " + lock.data_dir() + ": cancel of job " + id +
+                             " recorded in its journal; the node cancels the job when it starts");
+}
+
 int run_job_command(int argc, char** argv) {
     CLI::App app{"Look at or cancel a job on zq-node.", "zq-send"};
     std::string command;
     std::string id;
     std::string node = zq::default_node_endpoint();
+    std::string data_dir;
     double timeout_seconds = kDefaultRequestSeconds;
     bool json = false;
     app.add_option("COMMAND", command, "status: show the job; result: its outcome (exit 3 if not finished); "
@@ -238,8 +271,14 @@ int run_job_command(int argc, char** argv) {
         ->required()
         ->check(CLI::IsMember({"status", "result", "cancel"}));
     app.add_option("ID", id, "job id")->required();
-    app.add_option("--node", node, "zq-node endpoint ($ZQ_NODE, else the default data directory's socket)")
-        ->capture_default_str();
+    CLI::Option* node_option =
+        app.add_option("--node", node, "zq-node endpoint ($ZQ_NODE, else the default data directory's socket)")
+            ->capture_default_str();
+    app.add_option("--data", data_dir,
+                   "the node's data directory instead of --node (its socket is ipc://DIR/node.sock); with "
+                   "cancel, when no node runs on DIR, the cancel is written to its journal and the node "
+                   "cancels the job when it starts")
+        ->excludes(node_option);
     app.add_option("--timeout", timeout_seconds, "seconds to wait for the node's answer")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
@@ -252,6 +291,13 @@ int run_job_command(int argc, char** argv) {
     }
 
     const Printer print(json);
+    if (!data_dir.empty()) node = zq::node_endpoint_for(data_dir);
+    if (command == "cancel" && !data_dir.empty()) {
+        // A node running on DIR holds its lock: ask that node, as without --data.
+        auto lock = zq::send::DataDirLock::try_take(data_dir);
+        if (!lock) return print.error(lock.failure(), id);
+        if (*lock) return cancel_while_down(print, **lock, id);
+    }
     zq::Client client(node);
     const Milliseconds timeout = to_milliseconds(timeout_seconds);
 
@@ -268,22 +314,10 @@ int run_job_command(int argc, char** argv) {
         if (!job->terminal()) print.note("job " + id + " has not finished yet: ask again later");
         return job_exit_code(*job);
     }
-    // cancel
+    // cancel: a running job's worker is asked to stop, and the job ends as canceled shortly.
     auto job = client.cancel(id, timeout);
     if (!job) return print.error(job.failure(), id);
-    if (job->state == zq::JobState::canceled) {
-        print.job(*job);
-        return exit_success;
-    }
-    if (!job->terminal()) {
-        // The node has asked the worker to stop; the job ends as canceled shortly.
-        print.job(*job, {{"cancel_requested", true}});
-        print.note("cancel of job " + id + " requested");
-        return exit_success;
-    }
-    print.job(*job);
-    print.note("job " + id + " had already " + std::string(zq::to_string(job->state)) + ": not canceled");
-    return exit_failed;
+    return report_cancel(print, *job, "cancel of job " + id + " requested");
 }
 
 int run_submit(const char* program, const CommandLine& line) {
@@ -317,9 +351,12 @@ int run_submit(const char* program, const CommandLine& line) {
     app.add_option("--hard-limit", task.hard_time_limit, "seconds before the task is killed (SIGKILL)")
         ->check(CLI::NonNegativeNumber);
     app.footer(std::string("Job commands:\n"
-                           "  zq-send status ID  [--node ENDPOINT] [--json]   show the job\n"
-                           "  zq-send result ID  [--node ENDPOINT] [--json]   its outcome; exit 3 if not finished\n"
-                           "  zq-send cancel ID  [--node ENDPOINT] [--json]   cancel it\n"
+                           "  zq-send status ID  [--node ENDPOINT | --data DIR] [--json]   show the job\n"
+                           "  zq-send result ID  [--node ENDPOINT | --data DIR] [--json]   its outcome; exit 3 if not finished\n"
+                           "  zq-send cancel ID  [--node ENDPOINT | --data DIR] [--json]   cancel it\n"
+                           "--data DIR names the node by its data directory. With it, cancel works while that node\n"
+                           "is down too: the cancel is written to its journal and the job is canceled when the node\n"
+                           "starts.\n"
                            "A first argument status, result or cancel followed by one job id is a job command;\n"
                            "to submit a task of that name, put -- before it.\n\n") +
                kExitCodesHelp);

@@ -10,6 +10,8 @@
 //   zq.echo ARGS...      returns its arguments array as given
 //   zq.sleep SECONDS     sleeps (integer or fractional seconds), returns nil; stops with
 //                        "canceled" when the node cancels the job or its soft time limit hits
+//   zq.hang SECONDS      sleeps like zq.sleep but ignores cancel requests, so that operators
+//                        can watch cancel_grace and hard time limits do their work
 //   zq.fail [MESSAGE]    fails with MESSAGE, by default "failed on purpose"
 //
 // Your own C++ tasks go in your own worker program: see examples/worker/main.cpp.
@@ -27,19 +29,22 @@ namespace {
 // How often zq.sleep looks for a cancel: the longest it keeps running after one.
 constexpr std::chrono::milliseconds kSleepStep{20};
 
-void sleep_task(const zq::TaskContext& context, double seconds) {
+void sleep_for(const zq::TaskContext& context, double seconds, bool honour_cancel) {
     if (!std::isfinite(seconds) || seconds < 0) {
-        throw zq::TaskFailure("bad arguments for zq.sleep: seconds must be a finite number >= 0");
+        throw zq::TaskFailure("bad arguments for " + context.name() + ": seconds must be a finite number >= 0");
     }
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
     for (;;) {
-        context.check_canceled();
+        if (honour_cancel) context.check_canceled();
         const auto now = std::chrono::steady_clock::now();
         if (now >= deadline) return;
         const auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - now);
         std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(left, kSleepStep));
     }
 }
+
+void sleep_task(const zq::TaskContext& context, double seconds) { sleep_for(context, seconds, true); }
+void hang_task(const zq::TaskContext& context, double seconds) { sleep_for(context, seconds, false); }
 
 std::string fail_task(const zq::TaskContext& context, const msgpack::object& args, const msgpack::object&) {
     if (args.via.array.size == 0) throw zq::TaskFailure("failed on purpose");
@@ -61,6 +66,7 @@ int main(int argc, char** argv) {
         return zq::pack(args);
     });
     worker.task("zq.sleep", sleep_task);
+    worker.task("zq.hang", hang_task);
     worker.raw_task("zq.fail", fail_task);
     return worker.run(argc, argv);
 }
