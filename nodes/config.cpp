@@ -184,6 +184,11 @@ Status finish_config(Config& config) {
     }
     if (config.name.size() > config.limits.max_name_bytes) return Error{"node name is too long"};
     if (config.queues.empty()) config.queues = {"default"};
+    static const char* const kLogLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+    if (std::find(std::begin(kLogLevels), std::end(kLogLevels), config.log_level) == std::end(kLogLevels)) {
+        return Error{"log_level must be one of trace, debug, info, warn, error, critical, off; not \"" +
+                     config.log_level + "\""};
+    }
     // An exec result carries stdout and stderr, and must fit in one message to the client.
     if (config.exec_output_limit > config.limits.max_string_bytes / 2) {
         return Error{"exec_output_limit must be at most " + std::to_string(config.limits.max_string_bytes / 2) +

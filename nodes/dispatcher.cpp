@@ -57,10 +57,18 @@ std::int64_t Dispatcher::now_ms() const {
     return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-Status Dispatcher::recover() {
+void Dispatcher::recount_states() {
     auto counts = journal_.count_by_state();
-    if (!counts) return Error{counts.error()};
+    if (!counts) {
+        spdlog::warn("cannot count jobs by state: {}", counts.error());
+        return;
+    }
+    counts_.fill(0);
     for (auto& [state, count] : *counts) counts_[index_of(state)] = count;
+}
+
+Status Dispatcher::recover() {
+    recount_states();
 
     auto unfinished = journal_.unfinished();
     if (!unfinished) return Error{unfinished.error()};

@@ -61,6 +61,8 @@ public:
     std::size_t pending() const { return active_.size(); }
     std::uint64_t rejected_count() const { return rejected_; }
     bool idle() const;
+    // Reads the counts by state from the journal again (after a purge).
+    void recount_states();
     // Fails what still runs with `explanation` (graceful shutdown after the grace period).
     void fail_running(const std::string& explanation);
     // Queues a reply that goes out with this turn's other replies, after the commit.

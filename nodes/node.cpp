@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -57,8 +58,12 @@ Node::~Node() {
 
 Status Node::lock_data_dir() {
     std::error_code error;
-    std::filesystem::create_directories(config_.data_dir, error);
-    if (error) return Error{"cannot create data directory " + config_.data_dir + ": " + error.message()};
+    std::filesystem::path data(config_.data_dir);
+    if (data.has_parent_path()) std::filesystem::create_directories(data.parent_path(), error);
+    // The data directory holds the journal and the client socket: private to its owner.
+    if (::mkdir(config_.data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+        return Error{"cannot create data directory " + config_.data_dir + ": " + std::strerror(errno)};
+    }
     std::string path = config_.data_dir + "/node.lock";
     lock_fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lock_fd_ < 0) return Error{"cannot open " + path + ": " + std::strerror(errno)};
@@ -192,6 +197,7 @@ void Node::purge_old_results() {
         spdlog::warn("journal purge failed: {}", purged ? committed.error() : purged.error());
     } else if (*purged > 0) {
         spdlog::info("journal: purged {} finished jobs older than result_ttl", *purged);
+        dispatcher_->recount_states();
     }
 }
 
