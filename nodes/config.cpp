@@ -125,6 +125,9 @@ Status apply_table(const toml::table& root, Config& config) {
         read_string(root, "data", config.data_dir),
         read_strings(root, "bind", config.binds),
         read_strings(root, "peers", config.peers),
+        read_string(root, "advertise", config.advertise),
+        read_number(root, "heartbeat_interval", config.heartbeat_interval),
+        read_number(root, "heartbeat_liveness", config.heartbeat_liveness),
         read_strings(root, "queues", config.queues),
         read_number(root, "min_workers", config.min_workers),
         read_number(root, "max_workers", config.max_workers),
@@ -178,6 +181,8 @@ Status finish_config(Config& config) {
     }
     if (config.worker_command.empty()) config.worker_command = default_worker_command();
     if (config.min_workers == 0) return Error{"min_workers must be at least 1"};
+    if (config.heartbeat_interval < 0.01) return Error{"heartbeat_interval must be at least 0.01 seconds"};
+    if (config.heartbeat_liveness == 0) return Error{"heartbeat_liveness must be at least 1"};
     if (config.max_workers < config.min_workers) {
         return Error{"max_workers (" + std::to_string(config.max_workers) + ") is below min_workers (" +
                      std::to_string(config.min_workers) + ")"};

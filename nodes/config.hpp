@@ -30,6 +30,9 @@ struct Config {
     std::string data_dir;     // default: zq::default_data_dir()
     std::vector<std::string> binds;  // client endpoints besides ipc://DATA/node.sock
     std::vector<std::string> peers;
+    std::string advertise;  // endpoint peers use to reach this node; default: first bind, else ipc
+    double heartbeat_interval = 1.0;
+    unsigned heartbeat_liveness = 3;
     std::vector<std::string> queues{"default"};
     unsigned min_workers = 4;
     unsigned max_workers = 0;  // 0: 4 × cores, at least 8

@@ -48,6 +48,7 @@ nlohmann::json node_status(ControlContext& node) {
         {"pid", static_cast<int>(getpid())},
         {"endpoint", node.config.local_endpoint()},
         {"queues", node.config.queues},
+        {"advertise", node.membership.advertised_endpoint()},
         {"pool",
          {{"min", node.config.min_workers},
           {"max", node.config.max_workers},
@@ -70,6 +71,8 @@ void handle_control(ControlContext& node, const std::string& client, const Messa
 
     if (operation == "status") {
         answer(node, client, request_id, node_status(node));
+    } else if (operation == "peers") {
+        answer(node, client, request_id, node.membership.peers_json());
     } else if (operation == "running") {
         answer(node, client, request_id, node.dispatcher.running_jobs());
     } else if (operation == "reload") {
@@ -90,7 +93,7 @@ void handle_control(ControlContext& node, const std::string& client, const Messa
         if (!node.dispatcher.watch(client, id)) refuse(node, client, request_id, "no job " + id);
     } else {
         refuse(node, client, request_id,
-               "unknown operation '" + std::string(operation) + "' (status, running, reload, job, watch)");
+               "unknown operation '" + std::string(operation) + "' (status, running, peers, reload, job, watch)");
     }
 }
 

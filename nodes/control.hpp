@@ -5,6 +5,7 @@
 #include "client_port.hpp"
 #include "config.hpp"
 #include "dispatcher.hpp"
+#include "membership.hpp"
 #include "pool.hpp"
 
 #include <zq/codec.hpp>
@@ -23,6 +24,7 @@ struct ControlContext {
     Dispatcher& dispatcher;
     Pool& pool;
     ClientPort& port;
+    Membership& membership;
     std::function<Status()> reload;
 };
 

@@ -2,7 +2,7 @@
 //
 //   zq-node run [--config FILE] [--name NAME] [--data DIR] [--bind ENDPOINT]... [--peer ENDPOINT]...
 //               [--queues Q1,Q2] [--min-workers N] [--max-workers N] [--worker "CMD ARG..."]
-//   zq-node status|running|reload [--node ENDPOINT] [--json]
+//   zq-node status|running|peers|reload [--node ENDPOINT] [--json]
 #include "config.hpp"
 #include "node.hpp"
 
@@ -125,6 +125,19 @@ void print_status(const nlohmann::json& status) {
     std::printf("\n");
 }
 
+void print_peers(const nlohmann::json& peers) {
+    for (const auto& peer : peers) {
+        std::string heard = peer["last_heard"].is_null() ? "never" : std::to_string(peer["last_heard"].get<double>()) + "s ago";
+        std::string queues;
+        for (const auto& queue : peer["queues"]) queues += (queues.empty() ? "" : ",") + queue.get<std::string>();
+        std::printf("%s %s %s heard=%s capacity=%llu queues=%s incarnation=%s\n",
+                    peer["name"].get<std::string>().c_str(), peer["endpoint"].get<std::string>().c_str(),
+                    peer["state"].get<std::string>().c_str(), heard.c_str(),
+                    peer["capacity"].get<unsigned long long>(), queues.c_str(),
+                    peer["incarnation"].get<std::string>().c_str());
+    }
+}
+
 int run_operator_command(const std::string& operation, const std::string& endpoint, bool json) {
     zq::Client client(endpoint);
     auto reply = client.control(operation);
@@ -139,6 +152,8 @@ int run_operator_command(const std::string& operation, const std::string& endpoi
         print_status(data);
     } else if (operation == "running") {
         for (const auto& id : data) std::printf("%s\n", id.get<std::string>().c_str());
+    } else if (operation == "peers") {
+        print_peers(data);
     } else {
         std::printf("%s: ok\n", operation.c_str());
     }
@@ -167,7 +182,7 @@ int main(int argc, char** argv) {
     std::string endpoint = zq::default_node_endpoint();
     bool json = false;
     std::string operation;
-    for (const char* name : {"status", "running", "reload"}) {
+    for (const char* name : {"status", "running", "peers", "reload"}) {
         CLI::App* command = app.add_subcommand(name, std::string("ask a running node: ") + name);
         command->add_option("--node", endpoint, "node endpoint (default: $ZQ_NODE or the local node)");
         command->add_flag("--json", json, "one JSON object on stdout");

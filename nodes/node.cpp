@@ -38,6 +38,7 @@ Node::Node(Config config) : config_(std::move(config)), incarnation_(new_job_id(
 
 Node::~Node() {
     control_.reset();
+    membership_.reset();
     dispatcher_.reset();
     pool_.reset();
     if (port_) port_->close();
@@ -100,14 +101,22 @@ Status Node::start() {
         [this](const std::string& client, Command command, std::string_view body) {
             return port_->send(client, command, body);
         });
-    control_ = std::make_unique<ControlContext>(
-        ControlContext{config_, incarnation_, *dispatcher_, *pool_, *port_, [this] { return reload(); }});
+    membership_ = std::make_unique<Membership>(
+        &loop_, context_, config_, incarnation_,
+        [this] {
+            std::size_t busy = pool_->busy();
+            return LocalOffer{config_.max_workers > busy ? config_.max_workers - busy : 0, dispatcher_->pending()};
+        },
+        Membership::Events{});
+    control_ = std::make_unique<ControlContext>(ControlContext{config_, incarnation_, *dispatcher_, *pool_, *port_,
+                                                               *membership_, [this] { return reload(); }});
 
     if (auto recovered = dispatcher_->recover(); !recovered) return recovered;
     dispatcher_->end_turn();
 
     port_->start(&loop_, [this](const std::string& client, const Message& message) { on_message(client, message); });
     pool_->start();
+    membership_->start();
 
     // A turn ends right after the poll phase (replies go out at once), and again before the
     // loop may block, for work that timers or a drain before the poll started: nothing is
@@ -167,6 +176,10 @@ void Node::on_message(const std::string& client, const Message& message) {
             dispatcher_->submit(client, message);
             return;
         case Command::cancel: dispatcher_->cancel(client, message); return;
+        case Command::hello:
+        case Command::welcome:
+        case Command::heartbeat:
+        case Command::disconnect: membership_->on_message(message); return;
         case Command::control: handle_control(*control_, client, message); return;
         default: {
             BodyWriter body;
@@ -206,6 +219,7 @@ void Node::begin_shutdown(const char* why) {
     shutting_down_ = true;
     spdlog::info("{}: no new jobs; waiting up to {}s for running jobs", why, config_.shutdown_grace);
     pool_->hold_new_work();
+    membership_->leave();
     drain_check_ = std::make_unique<Timer>(&loop_);
     drain_check_->start(
         kDrainCheckInterval, [this] {

@@ -11,6 +11,7 @@
 #include "dispatcher.hpp"
 #include "event_loop.hpp"
 #include "journal.hpp"
+#include "membership.hpp"
 #include "pool.hpp"
 
 #include <uv.h>
@@ -50,6 +51,7 @@ private:
     std::unique_ptr<ClientPort> port_;
     std::unique_ptr<Pool> pool_;
     std::unique_ptr<Dispatcher> dispatcher_;
+    std::unique_ptr<Membership> membership_;
     std::unique_ptr<ControlContext> control_;
     UvHandle<uv_check_t> end_of_turn_;
     UvHandle<uv_prepare_t> before_sleep_;

@@ -375,6 +375,7 @@ TEST_CASE("SIGKILL to every worker at once: the pool recovers and new jobs run")
 
 TEST_CASE("SIGTERM to zq-node lets running jobs finish within shutdown_grace, then exits 0 and leaves no children") {
     NodeProcess node({.config = "shutdown_grace = 10\n", .min_workers = 1, .max_workers = 2});
+    struct Dump { NodeProcess& n; ~Dump() { std::ofstream("/tmp/pool-node-a.log") << n.log(); } } dump{node};
     // The submitter watches its job: it hears the outcome before the node goes.
     Client watcher(node.endpoint());
     Task sleeper("zq.sleep");
@@ -435,6 +436,7 @@ TEST_CASE("SIGTERM to zq-node lets running jobs finish within shutdown_grace, th
 
 TEST_CASE("SIGTERM to zq-node with a job that outlives shutdown_grace fails it with node shutting down") {
     NodeProcess node({.config = "shutdown_grace = 1\n", .min_workers = 1, .max_workers = 1});
+    struct Dump { NodeProcess& n; ~Dump() { std::ofstream("/tmp/pool-node-b.log") << n.log(); } } dump{node};
     std::string id;
     {
         Client client(node.endpoint());

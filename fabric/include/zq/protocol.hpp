@@ -136,6 +136,7 @@ inline constexpr FieldSpec kHeartbeat[] = {
     {f::capacity, unsigned_integer, false, "free worker slots"},
     {f::queues, array, false, "queues served"},
     {f::load, unsigned_integer, false, "jobs queued and running"},
+    {f::endpoint, string, false, "sender's peer endpoint"},
 };
 inline constexpr FieldSpec kDisconnect[] = {
     {f::node, string, true, "sender's node name"},

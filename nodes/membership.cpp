@@ -1,0 +1,272 @@
+#include "membership.hpp"
+
+#include <zq/wire.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+namespace zq::node {
+namespace {
+
+namespace f = protocol::field;
+using protocol::Command;
+
+// Liveness is checked this many times per heartbeat interval, so that a lost peer is seen
+// at most a quarter interval after its deadline.
+constexpr double kTicksPerInterval = 4;
+// Peer links reconnect with exponential backoff between these bounds (zmq does the doubling).
+constexpr int kReconnectMinMs = 100;
+constexpr int kReconnectMaxMs = 5000;
+// Messages queued per peer link while it is connected but slow; beyond it sends fail.
+constexpr int kPeerSendHighWater = 10000;
+
+std::int64_t steady_ms() {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+std::string seconds_text(double seconds) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1fs", seconds);
+    return text;
+}
+
+}  // namespace
+
+std::string_view to_string(PeerState state) {
+    switch (state) {
+        case PeerState::connecting: return "connecting";
+        case PeerState::alive: return "alive";
+        case PeerState::lost: return "lost";
+        case PeerState::left: return "left";
+    }
+    return "?";
+}
+
+Membership::Membership(uv_loop_t* loop, zmq::context_t& context, const Config& config, std::string incarnation,
+                       std::function<LocalOffer()> local_offer, Events events)
+    : config_(config), context_(context), incarnation_(std::move(incarnation)),
+      local_offer_(std::move(local_offer)), events_(std::move(events)), ticker_(loop, [this] { tick(); }) {
+    // Peers reach this node where it says it listens: the configured advertise endpoint,
+    // else the first --bind, else its ipc socket (enough for nodes on one host).
+    advertised_ = !config_.advertise.empty() ? config_.advertise
+                  : !config_.binds.empty()   ? config_.binds.front()
+                                             : config_.local_endpoint();
+}
+
+void Membership::start() {
+    for (const auto& endpoint : config_.peers) {
+        if (endpoint != advertised_) link_to(endpoint);
+    }
+    ticker_.start(config_.heartbeat_interval / kTicksPerInterval, true);
+    tick();
+}
+
+Peer& Membership::link_to(const std::string& endpoint) {
+    auto [entry, created] = peers_.try_emplace(endpoint);
+    Peer& peer = entry->second;
+    if (!created) return peer;
+    peer.endpoint = endpoint;
+    peer.link = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
+    peer.link->set(zmq::sockopt::linger, 0);
+    // Nothing is queued for a peer that is not connected: heartbeats and hellos are resent
+    // each interval anyway, and a stale queue would arrive as a burst after a long cut.
+    peer.link->set(zmq::sockopt::immediate, 1);
+    peer.link->set(zmq::sockopt::sndhwm, kPeerSendHighWater);
+    peer.link->set(zmq::sockopt::reconnect_ivl, kReconnectMinMs);
+    peer.link->set(zmq::sockopt::reconnect_ivl_max, kReconnectMaxMs);
+    try {
+        peer.link->connect(endpoint);
+    } catch (const zmq::error_t& error) {
+        spdlog::error("peer {}: cannot connect: {}", endpoint, error.what());
+    }
+    spdlog::info("peer {}: linking", endpoint);
+    return peer;
+}
+
+Peer* Membership::find_by_name(std::string_view name) {
+    for (auto& [endpoint, peer] : peers_) {
+        if (peer.name == name) return &peer;
+    }
+    return nullptr;
+}
+
+void Membership::send(Peer& peer, Command command, std::string_view body) {
+    if (send_message(*peer.link, command, body)) peer.last_sent_ms = steady_ms();
+}
+
+std::vector<std::string> Membership::served_queues() const {
+    std::vector<std::string> queues = config_.queues;
+    queues.push_back("node:" + config_.name);
+    return queues;
+}
+
+void Membership::send_hello(Peer& peer) {
+    BodyWriter body;
+    body.add(f::node, config_.name).add(f::incarnation, incarnation_).add(f::endpoint, advertised_);
+    send(peer, Command::hello, body.finish());
+}
+
+void Membership::send_welcome(Peer& peer) {
+    BodyWriter body;
+    body.add(f::node, config_.name).add(f::incarnation, incarnation_);
+    auto& members = body.begin(f::members);
+    std::vector<const Peer*> alive;
+    for (const auto& [endpoint, other] : peers_) {
+        if (other.state == PeerState::alive && &other != &peer) alive.push_back(&other);
+    }
+    members.pack_array(static_cast<std::uint32_t>(alive.size()));
+    for (const Peer* other : alive) {
+        members.pack_map(2);
+        members.pack(std::string(f::node));
+        members.pack(other->name);
+        members.pack(std::string(f::endpoint));
+        members.pack(other->endpoint);
+    }
+    send(peer, Command::welcome, body.finish());
+}
+
+void Membership::on_message(const Message& message) {
+    std::string name(*message.string(f::node));
+    if (name == config_.name) return;  // our own echo through a misconfigured peer list
+    auto endpoint = message.string(f::endpoint);
+    Peer* peer = endpoint ? &link_to(std::string(*endpoint)) : find_by_name(name);
+    if (!peer) {
+        spdlog::debug("{} from unknown node {} without an endpoint; ignored",
+                      protocol::command_name(message.command()), name);
+        return;
+    }
+    peer->name = name;
+    switch (message.command()) {
+        case Command::hello:
+            heard_from(*peer, message);
+            send_welcome(*peer);
+            break;
+        case Command::welcome:
+            heard_from(*peer, message);
+            peer->welcomed = true;
+            learn_members(message);
+            break;
+        case Command::heartbeat:
+            heard_from(*peer, message);
+            break;
+        case Command::disconnect:
+            spdlog::info("peer {} ({}) left", peer->name, peer->endpoint);
+            peer->state = PeerState::left;
+            peer->welcomed = false;
+            peer->capacity = 0;
+            if (events_.on_peer_lost) events_.on_peer_lost(*peer, "node " + peer->name + " shut down");
+            break;
+        default: break;
+    }
+}
+
+void Membership::heard_from(Peer& peer, const Message& message) {
+    std::string incarnation(message.string(f::incarnation).value_or(""));
+    if (!peer.incarnation.empty() && !incarnation.empty() && incarnation != peer.incarnation) {
+        std::string old = peer.incarnation;
+        peer.incarnation = incarnation;
+        spdlog::warn("peer {} restarted (incarnation {} -> {})", peer.name, old, incarnation);
+        if (events_.on_peer_restarted) events_.on_peer_restarted(peer, old);
+    } else if (!incarnation.empty()) {
+        peer.incarnation = incarnation;
+    }
+    if (peer.state != PeerState::alive) {
+        spdlog::info("peer {} ({}) is alive", peer.name, peer.endpoint);
+        peer.state = PeerState::alive;
+    }
+    peer.last_heard_ms = steady_ms();
+    if (auto capacity = message.unsigned_integer(f::capacity)) peer.capacity = *capacity;
+    if (auto load = message.unsigned_integer(f::load)) peer.load = *load;
+    if (const msgpack::object* queues = message.find(f::queues)) {
+        peer.queues.clear();
+        for (std::uint32_t i = 0; i < queues->via.array.size; ++i) {
+            const auto& item = queues->via.array.ptr[i];
+            if (item.type == msgpack::type::STR) peer.queues.emplace_back(item.via.str.ptr, item.via.str.size);
+        }
+    }
+}
+
+void Membership::learn_members(const Message& message) {
+    const msgpack::object* members = message.find(f::members);
+    if (!members) return;
+    for (std::uint32_t i = 0; i < members->via.array.size; ++i) {
+        const auto& member = members->via.array.ptr[i];
+        if (member.type != msgpack::type::MAP) continue;
+        FieldReader fields(member);
+        auto endpoint = fields.string(f::endpoint);
+        if (!endpoint || *endpoint == advertised_ || peers_.count(std::string(*endpoint))) continue;
+        Peer& peer = link_to(std::string(*endpoint));
+        peer.name = std::string(fields.string(f::node).value_or(""));
+        send_hello(peer);
+    }
+}
+
+void Membership::mark_lost(Peer& peer, const std::string& explanation) {
+    peer.state = PeerState::lost;
+    peer.welcomed = false;
+    peer.capacity = 0;
+    spdlog::warn("peer {} lost: {}", peer.name, explanation);
+    if (events_.on_peer_lost) events_.on_peer_lost(peer, explanation);
+}
+
+void Membership::tick() {
+    std::int64_t now = steady_ms();
+    auto interval_ms = static_cast<std::int64_t>(config_.heartbeat_interval * 1000);
+    auto deadline_ms = interval_ms * config_.heartbeat_liveness;
+    LocalOffer offer = local_offer_();
+    for (auto& [endpoint, peer] : peers_) {
+        if (peer.state == PeerState::alive && now - peer.last_heard_ms > deadline_ms) {
+            double silent = static_cast<double>(now - peer.last_heard_ms) / 1000.0;
+            mark_lost(peer, "node " + peer.name + " silent for " + seconds_text(silent) + " (" +
+                                std::to_string(config_.heartbeat_liveness) + " heartbeats of " +
+                                seconds_text(config_.heartbeat_interval) + ")");
+        }
+        if (now - peer.last_sent_ms < interval_ms) continue;
+        // Until a peer answers, keep introducing ourselves: a lost peer that comes back, or
+        // one still starting, then learns who we are.
+        if (!peer.welcomed) {
+            send_hello(peer);
+            continue;
+        }
+        BodyWriter body;
+        body.add(f::node, config_.name)
+            .add(f::incarnation, incarnation_)
+            .add(f::endpoint, advertised_)
+            .add(f::capacity, offer.capacity)
+            .add(f::load, offer.load)
+            .add_value(f::queues, served_queues());
+        send(peer, Command::heartbeat, body.finish());
+    }
+}
+
+void Membership::leave() {
+    ticker_.stop();
+    BodyWriter body;
+    body.add(f::node, config_.name).add(f::incarnation, incarnation_);
+    std::string_view bytes = body.finish();
+    for (auto& [endpoint, peer] : peers_) {
+        if (peer.state == PeerState::alive) send(peer, Command::disconnect, bytes);
+    }
+}
+
+nlohmann::json Membership::peers_json() const {
+    nlohmann::json list = nlohmann::json::array();
+    std::int64_t now = steady_ms();
+    for (const auto& [endpoint, peer] : peers_) {
+        nlohmann::json last_heard = nullptr;
+        if (peer.last_heard_ms != 0) last_heard = static_cast<double>(now - peer.last_heard_ms) / 1000.0;
+        list.push_back({{"name", peer.name},
+                        {"endpoint", peer.endpoint},
+                        {"state", to_string(peer.state)},
+                        {"last_heard", last_heard},
+                        {"capacity", peer.capacity},
+                        {"load", peer.load},
+                        {"queues", peer.queues},
+                        {"incarnation", peer.incarnation}});
+    }
+    return list;
+}
+
+}  // namespace zq::node

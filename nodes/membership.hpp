@@ -1,0 +1,97 @@
+// Membership: which other nodes exist, whether they are alive, and what they offer.
+//
+// Each node connects one DEALER to every peer's ROUTER (the peer's advertised endpoint) and
+// sends on it; what peers send arrives on this node's own ROUTER (the client port) and is
+// handed to on_message(). Majordomo-style heartbeating: a node sends HEARTBEAT to a peer it
+// has sent nothing else to for heartbeat_interval; any message from a peer counts as a sign
+// of life; a peer silent for heartbeat_liveness intervals is lost (capacity 0). A node keeps
+// saying HELLO to a peer until that peer answers WELCOME (a WELCOME sent on a link still
+// connecting is dropped), so a lost peer that comes back rejoins, and a node that knows one
+// live peer learns the rest from its WELCOME.
+#pragma once
+
+#include "config.hpp"
+#include "event_loop.hpp"
+
+#include <zq/codec.hpp>
+
+#include <nlohmann/json.hpp>
+#include <zmq.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace zq::node {
+
+enum class PeerState { connecting, alive, lost, left };
+std::string_view to_string(PeerState state);
+
+struct Peer {
+    std::string endpoint;  // where its ROUTER listens; the key of a peer
+    std::string name;      // empty until it has introduced itself
+    std::string incarnation;
+    PeerState state = PeerState::connecting;
+    bool welcomed = false;  // it answered our HELLO (so we have its member list)
+    std::int64_t last_heard_ms = 0;  // steady clock; 0 = never
+    std::int64_t last_sent_ms = 0;
+    std::uint64_t capacity = 0;
+    std::uint64_t load = 0;
+    std::vector<std::string> queues;
+    std::unique_ptr<zmq::socket_t> link;  // our DEALER to its ROUTER
+};
+
+// What this node advertises about itself in HEARTBEAT.
+struct LocalOffer {
+    std::uint64_t capacity = 0;
+    std::uint64_t load = 0;
+};
+
+class Membership {
+public:
+    struct Events {
+        // A peer went silent for liveness × interval (or said goodbye): its capacity is 0.
+        std::function<void(const Peer& peer, const std::string& explanation)> on_peer_lost;
+        // A peer came back with a new incarnation: whatever it ran before is gone.
+        std::function<void(const Peer& peer, const std::string& old_incarnation)> on_peer_restarted;
+    };
+
+    Membership(uv_loop_t* loop, zmq::context_t& context, const Config& config, std::string incarnation,
+               std::function<LocalOffer()> local_offer, Events events);
+
+    // Connects to the configured peers and starts heartbeating.
+    void start();
+    // HELLO, WELCOME, HEARTBEAT or DISCONNECT from a peer.
+    void on_message(const Message& message);
+    // Says DISCONNECT to every peer (graceful shutdown).
+    void leave();
+
+    const std::string& advertised_endpoint() const { return advertised_; }
+    nlohmann::json peers_json() const;
+
+private:
+    Peer& link_to(const std::string& endpoint);
+    Peer* find_by_name(std::string_view name);
+    void send(Peer& peer, protocol::Command command, std::string_view body);
+    void send_hello(Peer& peer);
+    void send_welcome(Peer& peer);
+    void heard_from(Peer& peer, const Message& message);
+    void learn_members(const Message& message);
+    void mark_lost(Peer& peer, const std::string& explanation);
+    void tick();
+    std::vector<std::string> served_queues() const;
+
+    const Config& config_;
+    zmq::context_t& context_;
+    std::string incarnation_;
+    std::string advertised_;
+    std::function<LocalOffer()> local_offer_;
+    Events events_;
+    std::map<std::string, Peer> peers_;  // by endpoint
+    Timer ticker_;
+};
+
+}  // namespace zq::node
