@@ -78,6 +78,14 @@ Status read_task_settings(const toml::table& root, Config& config) {
         const toml::table* task = section.as_table();
         std::string key = "tasks." + std::string(name.str());
         if (!task) return Error{"config section [" + key + "] must be a table"};
+        // A mistyped key, or a dotted name left unquoted ([tasks.report.disk] is a table
+        // "disk" inside "report"), must not pass as a section without settings.
+        for (const auto& [field, value] : *task) {
+            if (field != "command" && field != "soft_time_limit" && field != "hard_time_limit") {
+                return Error{"[" + key + "]: unknown key '" + std::string(field.str()) +
+                             "' (command, soft_time_limit, hard_time_limit; quote names with dots)"};
+            }
+        }
         TaskSettings settings;
         Status steps[] = {
             read_strings(*task, "command", settings.command),

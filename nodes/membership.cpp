@@ -18,6 +18,8 @@ constexpr double kTicksPerInterval = 4;
 // Peer links reconnect with exponential backoff between these bounds (zmq does the doubling).
 constexpr int kReconnectMinMs = 100;
 constexpr int kReconnectMaxMs = 5000;
+// How long closing a peer link may wait to deliver a DISCONNECT when the node stops.
+constexpr int kLeaveLingerMs = 500;
 // Messages queued per peer link while it is connected but slow; beyond it sends fail.
 constexpr int kPeerSendHighWater = 10000;
 
@@ -247,7 +249,10 @@ void Membership::leave() {
     body.add(f::node, config_.name).add(f::incarnation, incarnation_);
     std::string_view bytes = body.finish();
     for (auto& [endpoint, peer] : peers_) {
-        if (peer.state == PeerState::alive) send(peer, Command::disconnect, bytes);
+        if (peer.state != PeerState::alive) continue;
+        // Links otherwise drop what is unsent when closed; the goodbye must get out.
+        peer.link->set(zmq::sockopt::linger, kLeaveLingerMs);
+        send(peer, Command::disconnect, bytes);
     }
 }
 
