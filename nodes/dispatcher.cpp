@@ -1,11 +1,12 @@
 #include "dispatcher.hpp"
 
+#include "clock.hpp"
+
 #include <zq/task.hpp>
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <chrono>
 
 namespace zq::node {
 namespace {
@@ -51,11 +52,6 @@ void write_job(BodyWriter& body, const JobRecord& job) {
 Dispatcher::Dispatcher(uv_loop_t* loop, const Config& config, Journal& journal, Pool& pool, ReplySender send)
     : config_(config), journal_(journal), pool_(pool), send_(std::move(send)), rejournal_timer_(loop),
       retry_timer_(loop, [this] { requeue_due_retries(); }) {}
-
-std::int64_t Dispatcher::now_ms() const {
-    using namespace std::chrono;
-    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 void Dispatcher::recount_states() {
     auto counts = journal_.count_by_state();
@@ -122,7 +118,7 @@ void Dispatcher::submit(const std::string& client, const Message& message) {
         return;
     }
     auto job = std::make_unique<Job>();
-    job->record = record_from(std::move(*task), now_ms(), config_.name);
+    job->record = record_from(std::move(*task), wall_ms(), config_.name);
     auto inserted = journal_.insert_job(job->record);
     if (!inserted) {
         journal_write(Status(Error{inserted.error()}));
@@ -173,7 +169,7 @@ void Dispatcher::cancel(const std::string& client, const Message& message) {
         // The pool asks the task to stop and kills it after cancel_grace; the request is
         // journaled so that a restart in between still ends the job canceled.
         job->record.cancel_requested = true;
-        journal_write(journal_.request_cancel(id, now_ms()));
+        journal_write(journal_.request_cancel(id, wall_ms()));
         pool_.cancel(id);
     }
     reply_job(client, request_id, job->record);
@@ -233,7 +229,7 @@ void Dispatcher::start_ready_jobs() {
         ++job->record.attempts;
         // Attempts matter only to a retry policy; skip the write on the common path.
         if (job->record.max_retries > 0) {
-            journal_write(journal_.update_attempts(job->record.id, job->record.attempts, now_ms()));
+            journal_write(journal_.update_attempts(job->record.id, job->record.attempts, wall_ms()));
         }
         change_state(*job, JobState::running);
         turn_.started.emplace_back(job, *worker);
@@ -247,7 +243,7 @@ void Dispatcher::change_state(Job& job, JobState state, std::string_view result,
     job.record.state = state;
     job.record.result.assign(result);
     job.record.error.assign(error);
-    job.record.updated_ms = now_ms();
+    job.record.updated_ms = wall_ms();
     journal_write(journal_.update_state(job.record.id, state, result, error, job.record.node, job.record.updated_ms));
 }
 
@@ -315,14 +311,14 @@ void Dispatcher::end_unsuccessful(Job& job, StopReason reason, const std::string
 
 void Dispatcher::schedule_retry(Job& job) {
     job.worker = 0;
-    std::int64_t due = now_ms() + static_cast<std::int64_t>(job.record.retry_delay * 1000);
+    std::int64_t due = wall_ms() + static_cast<std::int64_t>(job.record.retry_delay * 1000);
     retries_due_.emplace(due, &job);
     std::int64_t first = retries_due_.begin()->first;
-    retry_timer_.start(static_cast<double>(std::max<std::int64_t>(0, first - now_ms())) / 1000.0);
+    retry_timer_.start(static_cast<double>(std::max<std::int64_t>(0, first - wall_ms())) / 1000.0);
 }
 
 void Dispatcher::requeue_due_retries() {
-    std::int64_t now = now_ms();
+    std::int64_t now = wall_ms();
     while (!retries_due_.empty() && retries_due_.begin()->first <= now) {
         Job* job = retries_due_.begin()->second;
         retries_due_.erase(retries_due_.begin());

@@ -114,7 +114,6 @@ private:
     void commit_failed(Turn& turn, const std::string& reason);
     void send_turn(Turn& turn);
     void rejournal_unwritten();
-    std::int64_t now_ms() const;
 
     const Config& config_;
     Journal& journal_;

@@ -1,10 +1,11 @@
 #include "membership.hpp"
 
+#include "clock.hpp"
+
 #include <zq/wire.hpp>
 
 #include <spdlog/spdlog.h>
 
-#include <chrono>
 
 namespace zq::node {
 namespace {
@@ -22,11 +23,6 @@ constexpr int kReconnectMaxMs = 5000;
 constexpr int kLeaveLingerMs = 500;
 // Messages queued per peer link while it is connected but slow; beyond it sends fail.
 constexpr int kPeerSendHighWater = 10000;
-
-std::int64_t steady_ms() {
-    using namespace std::chrono;
-    return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
-}
 
 std::string seconds_text(double seconds) {
     char text[32];

@@ -1,5 +1,7 @@
 #include "node.hpp"
 
+#include "clock.hpp"
+
 #include <zq/task.hpp>
 
 #include <spdlog/spdlog.h>
@@ -9,7 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstring>
 #include <filesystem>
 
@@ -24,11 +25,6 @@ constexpr double kPurgeInterval = 60.0;
 constexpr double kDrainCheckInterval = 0.05;
 // Seconds workers get to exit after SIGTERM before SIGKILL, once the node is stopping.
 constexpr double kWorkerStopGrace = 2.0;
-
-std::int64_t wall_ms() {
-    using namespace std::chrono;
-    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 }  // namespace
 

@@ -1,5 +1,7 @@
 #include "pool.hpp"
 
+#include "clock.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <signal.h>
@@ -7,7 +9,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <fstream>
 
 extern char** environ;
@@ -16,11 +17,6 @@ namespace zq::node {
 namespace {
 
 namespace link = worker_link;
-
-std::int64_t now_ms() {
-    using namespace std::chrono;
-    return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
-}
 
 std::uint64_t resident_bytes(int pid) {
     std::ifstream statm("/proc/" + std::to_string(pid) + "/statm");
@@ -172,7 +168,7 @@ void Pool::spawn() {
     }
     worker->pid = worker->process->pid;
     worker->link_open = true;
-    worker->idle_since_ms = now_ms();
+    worker->idle_since_ms = steady_ms();
     uv_read_start(
         reinterpret_cast<uv_stream_t*>(worker->link.get()),
         [](uv_handle_t*, std::size_t, uv_buf_t* buffer) {
@@ -239,7 +235,7 @@ void Pool::on_frame(Worker& worker, std::string_view frame) {
     std::string job_id = worker.job_id;
     StopReason reason = worker.end_task();
     ++worker.finished;
-    worker.idle_since_ms = now_ms();
+    worker.idle_since_ms = steady_ms();
     events_.on_task_done(job_id, ok, result, error, reason);
 
     bool too_many = config_.max_tasks_per_worker != 0 && worker.finished >= config_.max_tasks_per_worker;
@@ -322,7 +318,7 @@ bool Pool::cancel(std::string_view job_id) {
     for (auto& [id, worker] : workers_) {
         if (worker->job_id != job_id) continue;
         worker->stop_reason = StopReason::canceled;
-        worker->cancel_started_ms = now_ms();
+        worker->cancel_started_ms = steady_ms();
         kill(worker->pid, SIGUSR1);
         worker->cancel_timer->start(kCancelResendInterval, true);
         return true;
@@ -335,7 +331,7 @@ void Pool::on_cancel_tick(Worker& worker) {
         worker.cancel_timer->stop();
         return;
     }
-    if (now_ms() - worker.cancel_started_ms >= static_cast<std::int64_t>(config_.cancel_grace * 1000)) {
+    if (steady_ms() - worker.cancel_started_ms >= static_cast<std::int64_t>(config_.cancel_grace * 1000)) {
         worker.cancel_timer->stop();
         kill(worker.pid, SIGKILL);
         return;
@@ -430,7 +426,7 @@ void Pool::retire(Worker& worker) {
 }
 
 void Pool::shrink_idle() {
-    std::int64_t now = now_ms();
+    std::int64_t now = steady_ms();
     auto idle_limit = static_cast<std::int64_t>(config_.worker_idle_timeout * 1000);
     std::size_t live = 0;
     for (auto& [id, worker] : workers_) live += worker->retiring ? 0 : 1;
