@@ -87,6 +87,9 @@ void NodeProcess::start() {
                                      "--min-workers", std::to_string(options_.min_workers),
                                      "--max-workers", std::to_string(options_.max_workers)};
     argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
+    // `ip netns exec` enters the namespace and execs the node in the same process, so the
+    // pid the test signals is the node's.
+    if (!options_.netns.empty()) argv.insert(argv.begin(), {"/usr/sbin/ip", "netns", "exec", options_.netns});
     int log_fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     pid_ = fork();
     if (pid_ == 0) {

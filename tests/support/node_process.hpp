@@ -45,6 +45,7 @@ struct NodeOptions {
     unsigned min_workers = 2;
     unsigned max_workers = 4;
     std::vector<std::string> extra_args;
+    std::string netns;  // run the node inside this network namespace (ip netns exec)
 };
 
 class NodeProcess {
