@@ -92,6 +92,40 @@ Peer* Membership::find_by_name(std::string_view name) {
     return nullptr;
 }
 
+const Peer* Membership::find_by_name(std::string_view name) const {
+    for (const auto& [endpoint, peer] : peers_) {
+        if (peer.name == name) return &peer;
+    }
+    return nullptr;
+}
+
+std::vector<PeerView> Membership::views() const {
+    std::vector<PeerView> views;
+    for (const auto& [endpoint, peer] : peers_) {
+        if (peer.name.empty()) continue;
+        views.push_back({peer.name, peer.state == PeerState::alive, std::string(to_string(peer.state)), peer.capacity,
+                         peer.load, peer.queues});
+    }
+    return views;
+}
+
+bool Membership::send_to(std::string_view name, Command command, std::string_view body) {
+    Peer* peer = find_by_name(name);
+    return peer && send_message(*peer->link, command, body);
+}
+
+bool Membership::alive(std::string_view name) const {
+    const Peer* peer = find_by_name(name);
+    return peer && peer->state == PeerState::alive;
+}
+
+void Membership::take_capacity(std::string_view name) {
+    if (Peer* peer = find_by_name(name); peer && peer->capacity > 0) {
+        --peer->capacity;
+        ++peer->load;
+    }
+}
+
 void Membership::send(Peer& peer, Command command, std::string_view body) {
     if (send_message(*peer.link, command, body)) peer.last_sent_ms = steady_ms();
 }
@@ -156,7 +190,7 @@ void Membership::on_message(const Message& message) {
             peer->state = PeerState::left;
             peer->welcomed = false;
             peer->capacity = 0;
-            if (events_.on_peer_lost) events_.on_peer_lost(*peer, "node " + peer->name + " shut down");
+            if (events_.on_peer_lost) events_.on_peer_lost(*peer, "it shut down");
             break;
         default: break;
     }
@@ -177,6 +211,7 @@ void Membership::heard_from(Peer& peer, const Message& message) {
         peer.state = PeerState::alive;
     }
     peer.last_heard_ms = steady_ms();
+    bool offer = message.unsigned_integer(f::capacity).has_value();
     if (auto capacity = message.unsigned_integer(f::capacity)) peer.capacity = *capacity;
     if (auto load = message.unsigned_integer(f::load)) peer.load = *load;
     if (const msgpack::object* queues = message.find(f::queues)) {
@@ -186,6 +221,7 @@ void Membership::heard_from(Peer& peer, const Message& message) {
             if (item.type == msgpack::type::STR) peer.queues.emplace_back(item.via.str.ptr, item.via.str.size);
         }
     }
+    if (offer && events_.on_peer_offer) events_.on_peer_offer();
 }
 
 void Membership::learn_members(const Message& message) {
@@ -219,7 +255,7 @@ void Membership::tick() {
     for (auto& [endpoint, peer] : peers_) {
         if (peer.state == PeerState::alive && now - peer.last_heard_ms > deadline_ms) {
             double silent = static_cast<double>(now - peer.last_heard_ms) / 1000.0;
-            mark_lost(peer, "node " + peer.name + " silent for " + seconds_text(silent) + " (" +
+            mark_lost(peer, "silent for " + seconds_text(silent) + " (" +
                                 std::to_string(config_.heartbeat_liveness) + " heartbeats of " +
                                 seconds_text(config_.heartbeat_interval) + ")");
         }
