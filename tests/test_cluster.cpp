@@ -230,3 +230,50 @@ TEST_CASE("a cancel at the origin stops the job on its owner and the job ends ca
     REQUIRE(at_owner);
     CHECK(at_owner->state == JobState::canceled);
 }
+
+TEST_CASE("a cancel while the owner is unreachable is kept, and the job ends canceled when the owner obeys") {
+    // Liveness 100 x 0.2 s: the frozen owner is unreachable but not yet lost.
+    Cluster cluster("heartbeat_interval = 0.2\nheartbeat_liveness = 100\n");
+    Client client(cluster.a->endpoint());
+    std::string id = start_remote_sleep(client, *cluster.b, 60);
+
+    cluster.b->signal(SIGSTOP);
+    auto requested = client.cancel(id);
+    REQUIRE(requested);
+    CHECK(requested->state == JobState::running);
+    auto status = client.status(id);
+    REQUIRE(status);
+    CHECK(status->state == JobState::running);
+
+    cluster.b->signal(SIGCONT);
+    auto job = client.wait(id, kDeadline);
+    REQUIRE(job);
+    CHECK(job->state == JobState::canceled);
+    CHECK(job->node == "b");
+}
+
+TEST_CASE("an outcome the origin missed is kept by the owner across restarts and delivered when the origin is back") {
+    Cluster cluster;
+    std::string id;
+    {
+        Client client(cluster.a->endpoint());
+        id = start_remote_sleep(client, *cluster.b, 1);
+    }
+    // The origin dies; the job ends on b while nobody can hear it, then b restarts too.
+    cluster.a->kill_hard();
+    Client at_owner(cluster.b->endpoint());
+    REQUIRE(wait_until([&] {
+        auto job = at_owner.status(id);
+        return job && job->state == JobState::succeeded;
+    }));
+    cluster.b->kill_hard();
+    cluster.b->start();
+    CHECK_THAT(cluster.b->log(), Catch::Contains("1 outcomes of forwarded jobs not yet acknowledged"));
+
+    cluster.a->start();
+    Client client(cluster.a->endpoint());
+    auto job = client.wait(id, kDeadline);
+    REQUIRE(job);
+    CHECK(job->state == JobState::succeeded);
+    CHECK(job->node == "b");
+}
