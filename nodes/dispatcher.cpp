@@ -57,7 +57,8 @@ void write_job(BodyWriter& body, const JobRecord& job) {
 
 Dispatcher::Dispatcher(uv_loop_t* loop, const Config& config, Journal& journal, Pool& pool, ReplySender send)
     : config_(config), journal_(journal), pool_(pool), send_(std::move(send)),
-      peer_timer_(loop, [this] { resend_to_peers(); }), rejournal_timer_(loop),
+      local_{config.name, config.queues, false}, peer_timer_(loop, [this] { resend_to_peers(); }),
+      owner_check_timer_(loop, [this] { reap_silent_owners(); }), rejournal_timer_(loop),
       retry_timer_(loop, [this] { requeue_due_retries(); }) {}
 
 void Dispatcher::set_peer_links(PeerLinks links) {
@@ -110,6 +111,9 @@ Status Dispatcher::recover() {
             enqueue(ref);
             ++resumed;
         }
+    }
+    if (peers_.alive && std::any_of(active_.begin(), active_.end(), [](const auto& entry) { return !entry.second->owner.empty(); })) {
+        owner_check_timer_.start(config_.heartbeat_interval * (config_.heartbeat_liveness + 1));
     }
     if (resumed + failed + canceled > 0) {
         spdlog::info("journal: {} queued jobs resumed, {} running jobs failed ({}), {} canceled", resumed, failed,
@@ -260,7 +264,7 @@ Result<JobRecord> Dispatcher::find(std::string_view id) {
 void Dispatcher::enqueue(Job& job) {
     placement_dirty_ = true;
     // A job forwarded here runs here; the origin chose this node.
-    if (!job.record.origin.empty() || runs_here(job.record, local_view(false))) {
+    if (!job.record.origin.empty() || runs_here(job.record, local_)) {
         ready_[job.record.priority].push_back(&job);
         ++ready_count_;
     } else {
@@ -308,7 +312,6 @@ void Dispatcher::start_ready_jobs() {
     if (ready_count_ > 0) pool_.grow_for(ready_count_);
 }
 
-LocalView Dispatcher::local_view(bool worker_free) const { return {config_.name, config_.queues, worker_free}; }
 
 void Dispatcher::place_elsewhere() {
     placement_dirty_ = false;
@@ -324,7 +327,7 @@ void Dispatcher::place_elsewhere() {
     };
     // Queued jobs this node could run, but no local worker is free (the loop above took them
     // all): a peer with a free worker serving the queue takes them.
-    const LocalView local = local_view(false);
+    const LocalView& local = local_;
     if (ready_count_ > 0 && has_capacity()) {
         std::vector<std::pair<Job*, std::string>> moves;
         for (auto& [priority, jobs] : ready_) {
@@ -523,6 +526,18 @@ void Dispatcher::reap_node(const std::string& node, const std::string& explanati
         finish(*job, JobState::failed, {}, explanation);
     }
     placement_dirty_ = true;
+}
+
+void Dispatcher::reap_silent_owners() {
+    std::set<std::string> silent;
+    for (auto& [id, job] : active_) {
+        if (!job->owner.empty() && !is_terminal(job->record.state) && !peers_.alive(job->owner)) silent.insert(job->owner);
+    }
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%.1fs", config_.heartbeat_interval * (config_.heartbeat_liveness + 1));
+    for (const auto& node : silent) {
+        reap_node(node, "node " + node + " lost: not heard from within " + seconds + " of this node's restart");
+    }
 }
 
 std::vector<std::pair<std::string, std::string>> Dispatcher::waiting_jobs() const {

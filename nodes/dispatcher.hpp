@@ -153,7 +153,9 @@ private:
     void remove_from_queue(Job& job);
     Job* pop_ready();
     void start_ready_jobs();
-    LocalView local_view(bool worker_free) const;
+    // After a restart, jobs this node had placed on peers wait for their owners to be heard
+    // from; an owner still silent after liveness × interval is reaped as lost.
+    void reap_silent_owners();
     // Forwards queued jobs to peers with free workers and re-evaluates the waiting ones.
     void place_elsewhere();
     void forward_to(Job& job, const std::string& peer);
@@ -193,8 +195,12 @@ private:
     // Jobs this node may not run (another queue, another target): forwarded or waiting.
     std::vector<Job*> elsewhere_;
     bool placement_dirty_ = true;
+    // This node as placement sees it (it never has a free worker there: the dispatcher
+    // starts local work before it asks placement).
+    LocalView local_;
     PeerLinks peers_;
     Timer peer_timer_;
+    Timer owner_check_timer_;
     // Ids at the origin: forwarded but not yet TAKEN; canceled here but not yet obeyed.
     std::set<std::string> untaken_;
     std::set<std::string> cancels_sent_;

@@ -277,3 +277,20 @@ TEST_CASE("an outcome the origin missed is kept by the owner across restarts and
     CHECK(job->state == JobState::succeeded);
     CHECK(job->node == "b");
 }
+
+TEST_CASE("an origin that restarts fails the jobs of an owner it never hears from again") {
+    Cluster cluster;
+    std::string id;
+    {
+        Client client(cluster.a->endpoint());
+        id = start_remote_sleep(client, *cluster.b, 60);
+    }
+    cluster.a->kill_hard();
+    cluster.b->kill_hard();
+    cluster.a->start();
+    Client client(cluster.a->endpoint());
+    auto job = client.wait(id, kDeadline);
+    REQUIRE(job);
+    CHECK(job->state == JobState::failed);
+    CHECK(job->error == "node b lost: not heard from within 0.8s of this node's restart");
+}
