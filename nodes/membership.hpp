@@ -82,6 +82,8 @@ public:
     // messages do not replace heartbeats: the receiver counts only membership messages.
     bool send_to(std::string_view name, protocol::Command command, std::string_view body);
     bool alive(std::string_view name) const;
+    // Whether a peer of that name has introduced itself (in any state).
+    bool knows(std::string_view name) const { return find_by_name(name) != nullptr; }
     // One job was sent to `name`: one free worker fewer until its next heartbeat says more.
     void take_capacity(std::string_view name);
     nlohmann::json peers_json() const;

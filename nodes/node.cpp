@@ -196,14 +196,24 @@ void Node::on_message(const std::string& client, const Message& message) {
             dispatcher_->submit(client, message);
             return;
         case Command::cancel: dispatcher_->cancel(client, message); return;
-        // From peers: jobs placed across the cluster.
+        // From peers: jobs placed across the cluster. A client may not speak for a peer: the
+        // sender must name a node this one knows.
         case Command::forward:
-            // A node shutting down takes no new work; the origin's FORWARD goes unanswered.
-            if (!shutting_down_) dispatcher_->on_forward(message);
+        case Command::taken:
+        case Command::state:
+        case Command::state_ack: {
+            std::string sender(message.string(f::node).value_or(""));
+            if (sender.empty() || !membership_->knows(sender)) {
+                BodyWriter body;
+                body.add(f::reason, std::string(protocol::command_name(message.command())) +
+                                        " is not accepted on the client port (from '" + sender +
+                                        "', which is not a known peer)");
+                dispatcher_->reply(client, Command::rejected, std::string(body.finish()));
+                return;
+            }
+            on_peer_message(message);
             return;
-        case Command::taken: dispatcher_->on_taken(message); return;
-        case Command::state: dispatcher_->on_peer_state(message); return;
-        case Command::state_ack: dispatcher_->on_state_ack(message); return;
+        }
         case Command::hello:
         case Command::welcome:
         case Command::heartbeat:
@@ -215,6 +225,19 @@ void Node::on_message(const std::string& client, const Message& message) {
                                     " is not accepted on the client port");
             dispatcher_->reply(client, Command::rejected, std::string(body.finish()));
         }
+    }
+}
+
+void Node::on_peer_message(const Message& message) {
+    switch (message.command()) {
+        case Command::forward:
+            // A node shutting down takes no new work; the origin's FORWARD goes unanswered.
+            if (!shutting_down_) dispatcher_->on_forward(message);
+            return;
+        case Command::taken: dispatcher_->on_taken(message); return;
+        case Command::state: dispatcher_->on_peer_state(message); return;
+        case Command::state_ack: dispatcher_->on_state_ack(message); return;
+        default: return;
     }
 }
 
