@@ -162,6 +162,9 @@ void Membership::send_welcome(Peer& peer) {
 }
 
 void Membership::on_message(const Message& message) {
+    // After DISCONNECT this node is gone for its peers: answering a HELLO with WELCOME while
+    // it drains would make them see it alive again (with no capacity) until it goes silent.
+    if (leaving_) return;
     std::string name(*message.string(f::node));
     if (name == config_.name) return;  // our own echo through a misconfigured peer list
     auto endpoint = message.string(f::endpoint);
@@ -278,13 +281,15 @@ void Membership::tick() {
 }
 
 void Membership::leave() {
+    leaving_ = true;
     ticker_.stop();
     BodyWriter body;
     body.add(f::node, config_.name).add(f::incarnation, incarnation_);
     std::string_view bytes = body.finish();
-    for (auto& [endpoint, peer] : peers_) {
-        if (peer.state == PeerState::alive) send(peer, Command::disconnect, bytes);
-    }
+    // Every linked peer hears it, not only those that answered us yet: a node that just
+    // restarted may be stopped before its peers' links reconnect to it, while its own links
+    // to them are up.
+    for (auto& [endpoint, peer] : peers_) send(peer, Command::disconnect, bytes);
 }
 
 nlohmann::json Membership::peers_json() const {

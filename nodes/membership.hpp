@@ -109,6 +109,7 @@ private:
     Events events_;
     std::map<std::string, Peer> peers_;  // by endpoint
     Timer ticker_;
+    bool leaving_ = false;  // DISCONNECT sent: the node is shutting down
 };
 
 }  // namespace zq::node

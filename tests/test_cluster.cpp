@@ -186,7 +186,7 @@ TEST_CASE("a job targeted at an offline node waits with a reason and runs when t
     Cluster cluster;
     cluster.c->signal(SIGTERM);
     REQUIRE(cluster.c->wait_exit() == 0);
-    REQUIRE(wait_until([&] { return peer_entry(*cluster.a, "c")["state"] != "alive"; }));
+    REQUIRE(wait_until([&] { return peer_entry(*cluster.a, "c")["state"] == "left"; }));
 
     auto sent = run_command({ZQ_BIN_DIR "/zq-send", "--node", cluster.a->endpoint(), "--target", "c", "zq.echo", "hi"});
     REQUIRE(sent.exit_code == 0);
@@ -198,7 +198,7 @@ TEST_CASE("a job targeted at an offline node waits with a reason and runs when t
     });
     INFO(cluster.a->log() << cluster.a->status().dump());
     REQUIRE(waits);
-    CHECK_THAT(waiting[0]["reason"].get<std::string>(), Catch::Contains("no capacity for target c: c l"));
+    CHECK_THAT(waiting[0]["reason"].get<std::string>(), Catch::Contains("no capacity for target c: c left"));
     std::string id = waiting[0]["id"];
     auto text = run_command({ZQ_BIN_DIR "/zq-node", "status", "--node", cluster.a->endpoint()});
     CHECK_THAT(text.out, Catch::Contains("waiting " + id + ": no capacity for target c"));
