@@ -42,6 +42,8 @@ nlohmann::json node_status(ControlContext& node) {
     for (std::size_t i = 0; i < counts.size(); ++i) {
         jobs[std::string(to_string(static_cast<JobState>(i)))] = counts[i];
     }
+    nlohmann::json waiting = nlohmann::json::array();
+    for (const auto& [id, reason] : node.dispatcher.waiting_jobs()) waiting.push_back({{"id", id}, {"reason", reason}});
     return {
         {"name", node.config.name},
         {"incarnation", node.incarnation},
@@ -57,6 +59,7 @@ nlohmann::json node_status(ControlContext& node) {
         {"workers", workers},
         {"jobs", jobs},
         {"pending", node.dispatcher.pending()},
+        {"waiting", waiting},
         {"messages",
          {{"received", node.port.received()},
           {"malformed", node.port.malformed()},

@@ -15,6 +15,8 @@ namespace f = protocol::field;
 using protocol::Command;
 
 constexpr const char* kRestartedExplanation = "node restarted while the job was running";
+// A FORWARD not answered by TAKEN within this many heartbeat intervals is sent again.
+constexpr double kForwardResendIntervals = 1.0;
 // Seconds between attempts to journal outcomes that a failed commit left unwritten.
 constexpr double kRejournalInterval = 1.0;
 
@@ -50,8 +52,16 @@ void write_job(BodyWriter& body, const JobRecord& job) {
 }
 
 Dispatcher::Dispatcher(uv_loop_t* loop, const Config& config, Journal& journal, Pool& pool, ReplySender send)
-    : config_(config), journal_(journal), pool_(pool), send_(std::move(send)), rejournal_timer_(loop),
+    : config_(config), journal_(journal), pool_(pool), send_(std::move(send)),
+      local_{config.name, config.queues, false}, peer_timer_(loop, [this] { resend_to_peers(); }),
+      owner_check_timer_(loop, [this] { reap_silent_owners(); }), rejournal_timer_(loop),
       retry_timer_(loop, [this] { requeue_due_retries(); }) {}
+
+void Dispatcher::set_peer_links(PeerLinks links) {
+    peers_ = std::move(links);
+    placement_dirty_ = true;
+    peer_timer_.start(config_.heartbeat_interval, true);
+}
 
 void Dispatcher::recount_states() {
     auto counts = journal_.count_by_state();
@@ -74,7 +84,14 @@ Status Dispatcher::recover() {
         job->record = std::move(record);
         Job& ref = *job;
         active_.emplace(ref.record.id, std::move(job));
-        if (ref.record.cancel_requested) {
+        if (ref.record.origin.empty() && !ref.record.node.empty() && ref.record.node != config_.name) {
+            // Placed on a peer before the restart: the owner still runs it and reports to us
+            // (it keeps the outcome until we acknowledge it).
+            ref.owner = ref.record.node;
+            ref.taken = true;
+            if (ref.record.cancel_requested) cancels_sent_.insert(ref.record.id);
+            ++resumed;
+        } else if (ref.record.cancel_requested) {
             finish(ref, JobState::canceled, {}, "canceled while the node was down");
             ++canceled;
         } else if (ref.record.state == JobState::running) {
@@ -86,9 +103,27 @@ Status Dispatcher::recover() {
             ++resumed;
         }
     }
+    if (peers_.alive && std::any_of(active_.begin(), active_.end(), [](const auto& entry) { return !entry.second->owner.empty(); })) {
+        owner_check_timer_.start(config_.heartbeat_interval * (config_.heartbeat_liveness + 1));
+    }
     if (resumed + failed + canceled > 0) {
         spdlog::info("journal: {} queued jobs resumed, {} running jobs failed ({}), {} canceled", resumed, failed,
                      kRestartedExplanation, canceled);
+    }
+    return load_unacknowledged_reports();
+}
+
+Status Dispatcher::load_unacknowledged_reports() {
+    auto reports = journal_.unacknowledged_reports();
+    if (!reports) return Error{reports.error()};
+    for (const JobRecord& job : *reports) {
+        BodyWriter body;
+        write_job(body, job);
+        unacknowledged_[job.id] = Report{job.origin, std::string(body.finish())};
+    }
+    if (!reports->empty()) {
+        spdlog::info("journal: {} outcomes of forwarded jobs not yet acknowledged by their origin; resending",
+                     reports->size());
     }
     return success();
 }
@@ -148,7 +183,30 @@ void Dispatcher::submit(const std::string& client, const Message& message) {
 void Dispatcher::cancel(const std::string& client, const Message& message) {
     std::string id(*message.string(f::id));
     std::uint64_t request_id = message.unsigned_integer(f::request_id).value_or(0);
+    // An origin canceling at its owner hears the outcome as STATE, not as a reply.
+    auto origin = message.string(f::node);
     Job* job = active(id);
+    if (origin) {
+        if (!job) {
+            spdlog::info("cancel of job {} from node {}: no such job running here; ignored", id, *origin);
+            return;
+        }
+    }
+    if (job && !job->owner.empty() && !is_terminal(job->record.state)) {
+        // Placed on a peer: the owner cancels it and reports; until then it stays as it is
+        // here. The request is journaled so that it survives a restart of this node, and sent
+        // again until the owner reports the end (or is reaped).
+        if (!job->record.cancel_requested) {
+            job->record.cancel_requested = true;
+            journal_write(journal_.request_cancel(id, wall_ms()));
+            cancels_sent_.insert(id);
+            BodyWriter body;
+            body.add(f::id, id).add(f::node, config_.name);
+            to_peer(job->owner, Command::cancel, std::string(body.finish()));
+        }
+        reply_job(client, request_id, job->record);
+        return;
+    }
     if (!job) {
         auto stored = journal_.find(id);
         if (stored && *stored) {
@@ -172,7 +230,7 @@ void Dispatcher::cancel(const std::string& client, const Message& message) {
         journal_write(journal_.request_cancel(id, wall_ms()));
         pool_.cancel(id);
     }
-    reply_job(client, request_id, job->record);
+    if (!origin) reply_job(client, request_id, job->record);
 }
 
 bool Dispatcher::watch(const std::string& client, std::string_view id) {
@@ -195,11 +253,18 @@ Result<JobRecord> Dispatcher::find(std::string_view id) {
 }
 
 void Dispatcher::enqueue(Job& job) {
-    ready_[job.record.priority].push_back(&job);
-    ++ready_count_;
+    placement_dirty_ = true;
+    // A job forwarded here runs here; the origin chose this node.
+    if (!job.record.origin.empty() || runs_here(job.record, local_)) {
+        ready_[job.record.priority].push_back(&job);
+        ++ready_count_;
+    } else {
+        elsewhere_.push_back(&job);
+    }
 }
 
 void Dispatcher::remove_from_queue(Job& job) {
+    std::erase(elsewhere_, &job);
     auto level = ready_.find(job.record.priority);
     if (level == ready_.end()) return;
     auto& jobs = level->second;
@@ -234,7 +299,265 @@ void Dispatcher::start_ready_jobs() {
         change_state(*job, JobState::running);
         turn_.started.emplace_back(job, *worker);
     }
+    if (placement_dirty_ && peers_.views) place_elsewhere();
     if (ready_count_ > 0) pool_.grow_for(ready_count_);
+}
+
+
+void Dispatcher::place_elsewhere() {
+    placement_dirty_ = false;
+    std::vector<PeerView> peers = peers_.views();
+    auto has_capacity = [&peers] {
+        return std::any_of(peers.begin(), peers.end(), [](const PeerView& peer) { return peer.alive && peer.capacity > 0; });
+    };
+    auto forward = [&](Job& job, const std::string& name) {
+        forward_to(job, name);
+        for (PeerView& peer : peers) {
+            if (peer.name == name && peer.capacity > 0) --peer.capacity, ++peer.load;
+        }
+    };
+    // Queued jobs this node could run, but no local worker is free (the loop above took them
+    // all): a peer with a free worker serving the queue takes them.
+    const LocalView& local = local_;
+    if (ready_count_ > 0 && has_capacity()) {
+        std::vector<std::pair<Job*, std::string>> moves;
+        for (auto& [priority, jobs] : ready_) {
+            for (Job* job : jobs) {
+                if (!job->record.origin.empty()) continue;
+                Placement placement = place(job->record, local, peers);
+                if (placement.kind != Placement::Kind::forward) continue;
+                moves.emplace_back(job, placement.peer);
+                for (PeerView& peer : peers) {
+                    if (peer.name == placement.peer) --peer.capacity, ++peer.load;
+                }
+                if (!has_capacity()) break;
+            }
+            if (!has_capacity()) break;
+        }
+        // The views were already charged while choosing; forward_to charges membership.
+        for (auto& [job, name] : moves) {
+            remove_from_queue(*job);
+            forward_to(*job, name);
+        }
+    }
+    // Jobs only another node may run: forwarded when one can, waiting (with the reason)
+    // when none can.
+    std::vector<Job*> candidates = elsewhere_;
+    for (Job* job : candidates) {
+        Placement placement = place(job->record, local, peers);
+        if (placement.kind == Placement::Kind::forward) {
+            remove_from_queue(*job);
+            forward(*job, placement.peer);
+        } else {
+            wait_for_capacity(*job, placement.reason);
+        }
+    }
+}
+
+void Dispatcher::forward_to(Job& job, const std::string& peer) {
+    if (job.record.state != JobState::queued) change_state(job, JobState::queued);
+    job.owner = peer;
+    job.taken = false;
+    job.wait_reason.clear();
+    job.forwarded_ms = steady_ms();
+    untaken_.insert(job.record.id);
+    peers_.take_capacity(peer);
+    spdlog::debug("job {} ({} on queue {}) forwarded to node {}", job.record.id, job.record.task, job.record.queue,
+                  peer);
+    to_peer(peer, Command::forward, forward_body(job.record));
+}
+
+void Dispatcher::wait_for_capacity(Job& job, const std::string& reason) {
+    if (job.record.state != JobState::waiting) change_state(job, JobState::waiting);
+    if (job.wait_reason != reason) {
+        spdlog::info("job {} ({}) waiting: {}", job.record.id, job.record.task, reason);
+        job.wait_reason = reason;
+    }
+}
+
+std::string Dispatcher::forward_body(const JobRecord& job) const {
+    BodyWriter body;
+    body.add(f::id, job.id).add(f::task, job.task).add_packed(f::args, job.args);
+    if (!job.kwargs.empty()) body.add_packed(f::kwargs, job.kwargs);
+    body.add(f::queue, job.queue);
+    if (!job.target.empty()) body.add(f::target, job.target);
+    if (job.priority != 0) body.add(f::priority, job.priority);
+    if (job.max_retries != 0) body.add(f::max_retries, static_cast<std::uint64_t>(job.max_retries));
+    if (job.retry_delay > 0) body.add(f::retry_delay, job.retry_delay);
+    if (job.soft_time_limit > 0) body.add(f::soft_time_limit, job.soft_time_limit);
+    if (job.hard_time_limit > 0) body.add(f::hard_time_limit, job.hard_time_limit);
+    if (!job.headers.empty()) body.add_packed(f::headers, job.headers);
+    body.add(f::node, config_.name);
+    return std::string(body.finish());
+}
+
+void Dispatcher::to_peer(const std::string& node, Command command, std::string body) {
+    turn_.to_peers.push_back({node, command, std::move(body)});
+}
+
+void Dispatcher::acknowledge(const std::string& owner, std::string_view id) {
+    BodyWriter body;
+    body.add(f::id, id).add(f::node, config_.name);
+    to_peer(owner, Command::state_ack, std::string(body.finish()));
+}
+
+void Dispatcher::on_forward(const Message& message) {
+    std::string origin(message.string(f::node).value_or(""));
+    std::string id(message.string(f::id).value_or(""));
+    auto task = read_task(message, config_.limits);
+    if (origin.empty() || !task) {
+        spdlog::warn("FORWARD of job {} from node '{}' refused: {}", id, origin,
+                     origin.empty() ? "no origin node" : task.error());
+        return;
+    }
+    auto taken = [&] {
+        BodyWriter body;
+        body.add(f::id, id).add(f::node, config_.name);
+        to_peer(origin, Command::taken, std::string(body.finish()));
+    };
+    // Idempotent: a FORWARD sent again (TAKEN lost, origin restarted) runs nothing twice.
+    if (active(id)) {
+        taken();
+        return;
+    }
+    auto stored = journal_.find(id);
+    if (stored && *stored) {
+        taken();
+        if (auto report = unacknowledged_.find(id); report != unacknowledged_.end()) {
+            to_peer(report->second.origin, Command::state, report->second.body);
+        }
+        return;
+    }
+    if (active_.size() >= config_.max_pending) {
+        spdlog::warn("FORWARD of job {} from node {} not taken: {} jobs pending (max_pending {})", id, origin,
+                     active_.size(), config_.max_pending);
+        return;
+    }
+    auto job = std::make_unique<Job>();
+    job->record = record_from(std::move(*task), wall_ms(), config_.name);
+    job->record.origin = origin;
+    job->record.report_pending = true;
+    auto inserted = journal_.insert_job(job->record);
+    if (!inserted || !*inserted) {
+        if (!inserted) journal_write(Status(Error{inserted.error()}));
+        spdlog::warn("FORWARD of job {} from node {} not taken: {}", id, origin,
+                     inserted ? "the id is in the journal but cannot be read" : inserted.error());
+        return;
+    }
+    Job& ref = *job;
+    active_.emplace(ref.record.id, std::move(job));
+    ++counts_[index_of(JobState::queued)];
+    enqueue(ref);
+    // Accepted with no client: a failed commit drops it, and the origin sends it again.
+    turn_.accepted.push_back(&ref);
+    turn_.accepted_by.emplace_back();
+    taken();
+}
+
+void Dispatcher::on_taken(const Message& message) {
+    std::string id(*message.string(f::id));
+    std::string owner(*message.string(f::node));
+    Job* job = active(id);
+    if (!job || job->owner != owner || job->taken) return;
+    job->taken = true;
+    untaken_.erase(id);
+    job->record.node = owner;
+    job->record.updated_ms = wall_ms();
+    journal_write(journal_.update_state(id, job->record.state, job->record.result, job->record.error, owner,
+                                        job->record.updated_ms));
+}
+
+void Dispatcher::on_peer_state(const Message& message) {
+    std::string id(*message.string(f::id));
+    std::string owner(message.string(f::node).value_or(""));
+    auto state = job_state_from_string(*message.string(f::state));
+    if (!state || owner.empty()) {
+        spdlog::warn("STATE for job {} without a known state or node; ignored", id);
+        return;
+    }
+    Job* job = active(id);
+    if (!job || job->owner != owner || is_terminal(job->record.state)) {
+        // A terminal state is final: a report after the job was reaped (or from a node that
+        // no longer owns it) is history, not news. Acknowledged so that the owner forgets it.
+        spdlog::info("late STATE {} for job {} from node {} ignored: the job is {} here", to_string(*state), id, owner,
+                     job ? to_string(job->record.state) : "finished or unknown");
+        if (is_terminal(*state)) acknowledge(owner, id);
+        return;
+    }
+    if (!job->taken) {
+        job->taken = true;
+        untaken_.erase(id);
+        job->record.node = owner;
+    }
+    if (is_terminal(*state)) {
+        std::string result = message.packed(f::result).value_or("");
+        std::string error(message.string(f::error).value_or(""));
+        finish(*job, *state, result, error);
+        acknowledge(owner, id);
+    } else if (*state != job->record.state && *state != JobState::waiting) {
+        change_state(*job, *state);
+    }
+}
+
+void Dispatcher::on_state_ack(const Message& message) {
+    std::string id(*message.string(f::id));
+    if (unacknowledged_.erase(id) == 0) return;
+    Status written = journal_.acknowledge_report(id);
+    // Purged meanwhile: nothing left to forget.
+    if (!written && written.error_code() != ErrorCode::not_found) journal_write(written);
+}
+
+void Dispatcher::reap_node(const std::string& node, const std::string& explanation) {
+    std::vector<Job*> placed;
+    for (auto& [id, job] : active_) {
+        if (job->owner == node && !is_terminal(job->record.state)) placed.push_back(job.get());
+    }
+    for (Job* job : placed) {
+        spdlog::warn("job {} failed: {}", job->record.id, explanation);
+        finish(*job, JobState::failed, {}, explanation);
+    }
+    placement_dirty_ = true;
+}
+
+void Dispatcher::reap_silent_owners() {
+    std::set<std::string> silent;
+    for (auto& [id, job] : active_) {
+        if (!job->owner.empty() && !is_terminal(job->record.state) && !peers_.alive(job->owner)) silent.insert(job->owner);
+    }
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%.1fs", config_.heartbeat_interval * (config_.heartbeat_liveness + 1));
+    for (const auto& node : silent) {
+        reap_node(node, "node " + node + " lost: not heard from within " + seconds + " of this node's restart");
+    }
+}
+
+std::vector<std::pair<std::string, std::string>> Dispatcher::waiting_jobs() const {
+    std::vector<std::pair<std::string, std::string>> waiting;
+    for (const Job* job : elsewhere_) {
+        if (job->record.state == JobState::waiting) waiting.emplace_back(job->record.id, job->wait_reason);
+    }
+    return waiting;
+}
+
+void Dispatcher::resend_to_peers() {
+    if (!peers_.alive) return;
+    std::int64_t due = steady_ms() - static_cast<std::int64_t>(config_.heartbeat_interval * 1000 * kForwardResendIntervals);
+    for (const auto& id : untaken_) {
+        Job* job = active(id);
+        if (!job || job->forwarded_ms > due || !peers_.alive(job->owner)) continue;
+        job->forwarded_ms = steady_ms();
+        to_peer(job->owner, Command::forward, forward_body(job->record));
+    }
+    for (const auto& id : cancels_sent_) {
+        Job* job = active(id);
+        if (!job || !peers_.alive(job->owner)) continue;
+        BodyWriter body;
+        body.add(f::id, id).add(f::node, config_.name);
+        to_peer(job->owner, Command::cancel, std::string(body.finish()));
+    }
+    for (const auto& [id, report] : unacknowledged_) {
+        if (peers_.alive(report.origin)) to_peer(report.origin, Command::state, report.body);
+    }
 }
 
 void Dispatcher::change_state(Job& job, JobState state, std::string_view result, std::string_view error) {
@@ -245,6 +568,13 @@ void Dispatcher::change_state(Job& job, JobState state, std::string_view result,
     job.record.error.assign(error);
     job.record.updated_ms = wall_ms();
     journal_write(journal_.update_state(job.record.id, state, result, error, job.record.node, job.record.updated_ms));
+    // The owner tells the origin that the job started; terminal states go out (and are kept
+    // until acknowledged) when the turn is sent.
+    if (!job.record.origin.empty() && state == JobState::running) {
+        BodyWriter body;
+        write_job(body, job.record);
+        to_peer(job.record.origin, Command::state, std::string(body.finish()));
+    }
 }
 
 void Dispatcher::finish(Job& job, JobState state, std::string_view result, std::string_view error) {
@@ -332,7 +662,10 @@ void Dispatcher::requeue_due_retries() {
 
 void Dispatcher::fail_running(const std::string& explanation) {
     for (auto& [id, job] : active_) {
-        if (job->record.state == JobState::running) finish(*job, JobState::failed, {}, explanation);
+        // Jobs running on a peer go on there; the owner reports them when this node is back.
+        if (job->record.state == JobState::running && job->owner.empty()) {
+            finish(*job, JobState::failed, {}, explanation);
+        }
     }
 }
 
@@ -402,7 +735,9 @@ void Dispatcher::commit_failed(Turn& turn, const std::string& reason) {
         Job* job = turn.accepted[i];
         remove_from_queue(*job);
         --counts_[index_of(job->record.state)];
-        reply_rejected(turn.accepted_by[i], job->record.id, "journal unwritable: " + reason);
+        if (!turn.accepted_by[i].empty()) {
+            reply_rejected(turn.accepted_by[i], job->record.id, "journal unwritable: " + reason);
+        }
         std::erase(turn.started, std::pair<Job*, WorkerId>{job, job->worker});
         std::erase(turn.finished, job);
         if (job->worker) pool_.release(job->worker);
@@ -412,6 +747,9 @@ void Dispatcher::commit_failed(Turn& turn, const std::string& reason) {
                         std::make_move_iterator(turn_.replies.end()));
     turn_.replies.clear();
     turn.accepted.clear();
+    // Nothing a peer hears may get ahead of the journal: FORWARDs, reports and cancels are
+    // sent again by resend_to_peers(), TAKEN when the origin forwards again.
+    turn.to_peers.clear();
     // Jobs about to start go back to the front of their queue; nothing was sent to a worker.
     for (auto it = turn.started.rbegin(); it != turn.started.rend(); ++it) {
         auto [job, worker] = *it;
@@ -462,12 +800,27 @@ void Dispatcher::send_turn(Turn& turn) {
     for (std::size_t i = 0; i < turn.accepted.size(); ++i) {
         BodyWriter body;
         const JobRecord& job = turn.accepted[i]->record;
+        if (turn.accepted_by[i].empty()) continue;  // forwarded by a peer: TAKEN goes to it
         body.add(f::id, job.id).add(f::state, to_string(JobState::queued)).add(f::node, config_.name);
         deliver(turn.accepted_by[i], Command::accepted, body.finish());
     }
     for (auto& outgoing : turn.replies) deliver(outgoing.client, outgoing.command, outgoing.body);
+    for (auto& message : turn.to_peers) {
+        // A peer that cannot be reached now hears it again from resend_to_peers().
+        if (peers_.send && !peers_.send(message.node, message.command, message.body)) ++undeliverable_;
+    }
     for (auto& [job, worker] : turn.started) pool_.run(worker, run_request(*job));
     for (Job* job : turn.finished) {
+        if (!job->record.origin.empty()) {
+            // Store and forward: the outcome is resent until the origin acknowledges it.
+            BodyWriter body;
+            write_job(body, job->record);
+            Report report{job->record.origin, std::string(body.finish())};
+            if (peers_.send) peers_.send(report.origin, Command::state, report.body);
+            unacknowledged_[job->record.id] = std::move(report);
+        }
+        untaken_.erase(job->record.id);
+        cancels_sent_.erase(job->record.id);
         if (!job->watchers.empty()) {
             BodyWriter body;
             write_job(body, job->record);

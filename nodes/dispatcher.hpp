@@ -6,11 +6,20 @@
 // go out only after end_turn() has committed, so nothing is acknowledged before it is durable.
 // If the commit fails, new submissions of the turn are rejected with the journal's reason,
 // jobs about to start go back to the queue, and finished jobs are journaled again later.
+//
+// In a cluster the dispatcher is both origin and owner. As origin it places each ready job
+// (placement.hpp): on a local worker, forwarded to a peer (FORWARD, answered by TAKEN), kept
+// queued here, or `waiting` with a reason until capacity returns; it journals the states the
+// owner reports (STATE), acknowledges terminal ones (STATE-ACK), and fails the jobs of a
+// peer that is lost, left or restarted. As owner it journals a forwarded job before TAKEN,
+// runs it, and resends its terminal STATE until the origin acknowledges it. Messages to
+// peers wait for the commit exactly like replies to clients.
 #pragma once
 
 #include "config.hpp"
 #include "event_loop.hpp"
 #include "journal.hpp"
+#include "placement.hpp"
 #include "pool.hpp"
 
 #include <zq/codec.hpp>
@@ -20,6 +29,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -30,9 +40,23 @@ namespace zq::node {
 // Sends one message to a client (by ROUTER identity); false when it could not be delivered.
 using ReplySender = std::function<bool(const std::string& client, protocol::Command, std::string_view body)>;
 
+// How the dispatcher reaches the other nodes (membership owns the links and the peer list).
+struct PeerLinks {
+    std::function<std::vector<PeerView>()> views;
+    // Sends on the link to the named peer; false when it could not be sent now.
+    std::function<bool(std::string_view name, protocol::Command, std::string_view body)> send;
+    std::function<bool(std::string_view name)> alive;
+    // One job was forwarded to the peer: one free worker fewer until its next heartbeat.
+    std::function<void(std::string_view name)> take_capacity;
+};
+
 class Dispatcher {
 public:
     Dispatcher(uv_loop_t* loop, const Config& config, Journal& journal, Pool& pool, ReplySender send);
+
+    // Joins the dispatcher to the cluster; without links every job is placed here. Starts
+    // the timer that resends what peers have not acknowledged (FORWARD, STATE, CANCEL).
+    void set_peer_links(PeerLinks links);
 
     // At start-up: jobs the journal shows as running are failed ("node restarted while the
     // job was running"), queued ones are queued again, canceled requests are honoured.
@@ -46,6 +70,18 @@ public:
     bool watch(const std::string& client, std::string_view id);
     // The job as the node knows it (memory first, then the journal).
     Result<JobRecord> find(std::string_view id);
+
+    // Peer messages (arriving on the client port from a peer's link).
+    void on_forward(const Message& message);    // owner: run this job for its origin
+    void on_taken(const Message& message);      // origin: the owner journaled the job
+    void on_peer_state(const Message& message);  // origin: the owner reports a transition
+    void on_state_ack(const Message& message);  // owner: the origin journaled the outcome
+    // Fails every unfinished job placed on `node` with `explanation` (lost, left, restarted).
+    void reap_node(const std::string& node, const std::string& explanation);
+    // Capacity or membership changed: waiting and queued jobs are placed again this turn.
+    void placement_changed() { placement_dirty_ = true; }
+    // Jobs waiting for capacity, with the reason, for status.
+    std::vector<std::pair<std::string, std::string>> waiting_jobs() const;
 
     // Pool events.
     void on_task_done(std::string_view id, bool ok, std::string_view result, std::string_view error,
@@ -75,6 +111,22 @@ private:
         JobRecord record;
         std::vector<std::string> watchers;  // clients waiting for the outcome
         WorkerId worker = 0;
+        // At the origin, for a job placed on a peer: the owner, whether it answered TAKEN,
+        // and when FORWARD was last sent (steady ms).
+        std::string owner;
+        bool taken = false;
+        std::int64_t forwarded_ms = 0;
+        std::string wait_reason;  // why it is waiting (logged when it changes)
+    };
+    struct PeerMessage {
+        std::string node;
+        protocol::Command command;
+        std::string body;
+    };
+    // A terminal state reported to an origin that has not acknowledged it yet.
+    struct Report {
+        std::string origin;
+        std::string body;
     };
     struct Outgoing {
         std::string client;
@@ -88,9 +140,11 @@ private:
         std::vector<std::pair<Job*, WorkerId>> started;
         std::vector<Job*> finished;
         std::vector<Outgoing> replies;
+        std::vector<PeerMessage> to_peers;
         std::string journal_error;  // first journal failure of the turn
         bool empty() const {
-            return accepted.empty() && started.empty() && finished.empty() && replies.empty() && journal_error.empty();
+            return accepted.empty() && started.empty() && finished.empty() && replies.empty() && to_peers.empty() &&
+                   journal_error.empty();
         }
     };
 
@@ -99,6 +153,20 @@ private:
     void remove_from_queue(Job& job);
     Job* pop_ready();
     void start_ready_jobs();
+    // After a restart, jobs this node had placed on peers wait for their owners to be heard
+    // from; an owner still silent after liveness × interval is reaped as lost.
+    void reap_silent_owners();
+    // Forwards queued jobs to peers with free workers and re-evaluates the waiting ones.
+    void place_elsewhere();
+    void forward_to(Job& job, const std::string& peer);
+    void wait_for_capacity(Job& job, const std::string& reason);
+    std::string forward_body(const JobRecord& job) const;
+    void to_peer(const std::string& node, protocol::Command command, std::string body);
+    void acknowledge(const std::string& owner, std::string_view id);
+    // Resends FORWARDs not yet TAKEN, terminal reports not yet acknowledged and cancels not
+    // yet obeyed, to peers that are alive.
+    void resend_to_peers();
+    Status load_unacknowledged_reports();
     void change_state(Job& job, JobState state, std::string_view result = {}, std::string_view error = {});
     void finish(Job& job, JobState state, std::string_view result, std::string_view error);
     // Ends a job that did not succeed: canceled, or failed unless its retry policy allows
@@ -123,6 +191,20 @@ private:
     // Ready jobs by priority (highest first), first come first served within a priority.
     std::map<std::int64_t, std::deque<Job*>, std::greater<>> ready_;
     std::size_t ready_count_ = 0;
+    // Jobs this node may not run (another queue, another target): forwarded or waiting.
+    std::vector<Job*> elsewhere_;
+    bool placement_dirty_ = true;
+    // This node as placement sees it (it never has a free worker there: the dispatcher
+    // starts local work before it asks placement).
+    LocalView local_;
+    PeerLinks peers_;
+    Timer peer_timer_;
+    Timer owner_check_timer_;
+    // Ids at the origin: forwarded but not yet TAKEN; canceled here but not yet obeyed.
+    std::set<std::string> untaken_;
+    std::set<std::string> cancels_sent_;
+    // Ids at the owner: terminal reports the origin has not acknowledged.
+    std::map<std::string, Report> unacknowledged_;
     std::array<std::uint64_t, 10> counts_{};
     Turn turn_;
     // Terminal jobs whose final state a failed commit did not record; written again.

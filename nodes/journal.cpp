@@ -16,7 +16,7 @@ constexpr std::string_view kFileName = "journal.db";
 
 // Stored in the meta table. Bump it whenever the schema changes: a journal with another
 // version is refused at open rather than misread.
-constexpr std::string_view kSchemaVersion = "1";
+constexpr std::string_view kSchemaVersion = "2";
 
 // How long a write waits for another connection's transaction before failing with "database
 // is locked". zq-send cancel --data writes while the node runs, and the node holds its write
@@ -49,6 +49,8 @@ enum class Column {
     cancel_requested,
     created_ms,
     updated_ms,
+    origin,
+    report_pending,
 };
 
 struct ColumnSpec {
@@ -56,7 +58,7 @@ struct ColumnSpec {
     std::string_view type;
 };
 
-constexpr std::array<ColumnSpec, 20> kJobColumns = {{
+constexpr std::array<ColumnSpec, 22> kJobColumns = {{
     {"id", "TEXT PRIMARY KEY NOT NULL"},
     {"task", "TEXT NOT NULL"},
     {"queue", "TEXT NOT NULL"},
@@ -77,6 +79,8 @@ constexpr std::array<ColumnSpec, 20> kJobColumns = {{
     {"cancel_requested", "INTEGER NOT NULL"},
     {"created_ms", "INTEGER NOT NULL"},
     {"updated_ms", "INTEGER NOT NULL"},
+    {"origin", "TEXT NOT NULL"},  // node that forwarded the job here; empty when accepted here
+    {"report_pending", "INTEGER NOT NULL"},  // 1 until the origin acknowledged the terminal state
 }};
 
 constexpr int column_index(Column column) { return static_cast<int>(column); }
@@ -86,7 +90,8 @@ constexpr int insert_parameter(Column column) { return column_index(column) + 1;
 static_assert(kJobColumns[column_index(Column::id)].name == "id");
 static_assert(kJobColumns[column_index(Column::state)].name == "state");
 static_assert(kJobColumns[column_index(Column::updated_ms)].name == "updated_ms");
-static_assert(column_index(Column::updated_ms) + 1 == kJobColumns.size());
+static_assert(kJobColumns[column_index(Column::report_pending)].name == "report_pending");
+static_assert(column_index(Column::report_pending) + 1 == kJobColumns.size());
 
 std::string column_list() {
     std::string list;
@@ -231,7 +236,9 @@ bool bind_job(sqlite3_stmt* statement, const JobRecord& job) {
            bind_text(statement, at(Column::node), job.node) &&
            bind_integer(statement, at(Column::cancel_requested), job.cancel_requested ? 1 : 0) &&
            bind_integer(statement, at(Column::created_ms), job.created_ms) &&
-           bind_integer(statement, at(Column::updated_ms), job.updated_ms);
+           bind_integer(statement, at(Column::updated_ms), job.updated_ms) &&
+           bind_text(statement, at(Column::origin), job.origin) &&
+           bind_integer(statement, at(Column::report_pending), job.report_pending ? 1 : 0);
 }
 
 std::string column_bytes(sqlite3_stmt* statement, Column column) {
@@ -260,7 +267,9 @@ struct Journal::Statements {
     Statement update_state;
     Statement update_attempts;
     Statement request_cancel;
+    Statement acknowledge_report;
     Statement find;
+    Statement unacknowledged_reports;
     Statement unfinished;
     Statement count_by_state;
     Statement purge_terminal;
@@ -352,7 +361,13 @@ Status Journal::prepare_statements() {
          "UPDATE jobs SET state = ?2, result = ?3, error = ?4, node = ?5, updated_ms = ?6 WHERE id = ?1"},
         {&statements->update_attempts, "UPDATE jobs SET attempts = ?2, updated_ms = ?3 WHERE id = ?1"},
         {&statements->request_cancel, "UPDATE jobs SET cancel_requested = 1, updated_ms = ?2 WHERE id = ?1"},
+        {&statements->acknowledge_report, "UPDATE jobs SET report_pending = 0 WHERE id = ?1"},
         {&statements->find, "SELECT " + columns + " FROM jobs WHERE id = ?1"},
+        // Few rows ever match (reports the origin has not acknowledged yet), and the scan
+        // runs once at start-up, so no index is kept for it.
+        {&statements->unacknowledged_reports,
+         "SELECT " + columns + " FROM jobs WHERE report_pending = 1 AND NOT (" + unfinished_condition() +
+             ") ORDER BY updated_ms, id"},
         {&statements->unfinished,
          "SELECT " + columns + " FROM jobs WHERE " + unfinished_condition() + " ORDER BY created_ms, id"},
         {&statements->count_by_state, "SELECT state, count(*) FROM jobs GROUP BY state"},
@@ -412,6 +427,14 @@ Status Journal::request_cancel(std::string_view id, std::int64_t now_ms) {
     return step_update(statement, "request cancel of job", id);
 }
 
+Status Journal::acknowledge_report(std::string_view id) {
+    if (auto begun = begin_if_needed(); !begun) return begun;
+    sqlite3_stmt* statement = statements_->acknowledge_report.get();
+    StatementUse use(statement);
+    if (!bind_text(statement, 1, id)) return sqlite_failure("acknowledge report of job", id);
+    return step_update(statement, "acknowledge report of job", id);
+}
+
 Status Journal::commit() {
     if (!in_transaction_) return success();
     if (sqlite3_get_autocommit(db_)) {
@@ -459,6 +482,20 @@ Result<std::vector<JobRecord>> Journal::unfinished() {
         jobs.push_back(std::move(*job));
     }
     if (stepped != SQLITE_DONE) return sqlite_failure("list unfinished jobs");
+    return jobs;
+}
+
+Result<std::vector<JobRecord>> Journal::unacknowledged_reports() {
+    sqlite3_stmt* statement = statements_->unacknowledged_reports.get();
+    StatementUse use(statement);
+    std::vector<JobRecord> jobs;
+    int stepped = SQLITE_ROW;
+    while ((stepped = sqlite3_step(statement)) == SQLITE_ROW) {
+        auto job = read_job(statement, "list unacknowledged reports");
+        if (!job) return job.failure();
+        jobs.push_back(std::move(*job));
+    }
+    if (stepped != SQLITE_DONE) return sqlite_failure("list unacknowledged reports");
     return jobs;
 }
 
@@ -539,6 +576,8 @@ Result<JobRecord> Journal::read_job(sqlite3_stmt* statement, std::string_view wh
     job.cancel_requested = column_integer(statement, Column::cancel_requested) != 0;
     job.created_ms = column_integer(statement, Column::created_ms);
     job.updated_ms = column_integer(statement, Column::updated_ms);
+    job.origin = column_bytes(statement, Column::origin);
+    job.report_pending = column_integer(statement, Column::report_pending) != 0;
     return job;
 }
 

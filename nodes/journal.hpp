@@ -50,6 +50,10 @@ struct JobRecord {
     bool cancel_requested = false;
     std::int64_t created_ms = 0;
     std::int64_t updated_ms = 0;
+    // Set on the owner of a job forwarded by another node: the origin it reports to, and
+    // whether the origin has yet to acknowledge the terminal state (store and forward).
+    std::string origin;
+    bool report_pending = false;
 };
 
 class Journal {
@@ -74,6 +78,8 @@ public:
     Status update_attempts(std::string_view id, std::uint32_t attempts, std::int64_t now_ms);
     // Records a cancel request (also used when the node is down: zq-send cancel --data).
     Status request_cancel(std::string_view id, std::int64_t now_ms);
+    // The origin acknowledged the terminal state of a forwarded job: nothing more to resend.
+    Status acknowledge_report(std::string_view id);
 
     // The three updates return ErrorCode::not_found, and change nothing, for an unknown id.
     // When any write fails (disk full, I/O error), the open transaction is rolled back, as
@@ -91,6 +97,8 @@ public:
     Result<std::optional<JobRecord>> find(std::string_view id);
     // Jobs not in a terminal state, oldest first (used at start-up to resume or fail them).
     Result<std::vector<JobRecord>> unfinished();
+    // Terminal forwarded jobs whose origin has not acknowledged the outcome yet.
+    Result<std::vector<JobRecord>> unacknowledged_reports();
     Result<std::map<JobState, std::uint64_t>> count_by_state();
     // Deletes terminal jobs last updated before `before_ms`; returns how many.
     Result<std::uint64_t> purge_terminal_before(std::int64_t before_ms);

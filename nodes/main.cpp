@@ -123,6 +123,9 @@ void print_status(const nlohmann::json& status) {
         std::printf(" %s=%llu", state.c_str(), count.get<unsigned long long>());
     }
     std::printf("\n");
+    for (const auto& job : status["waiting"]) {
+        std::printf("waiting %s: %s\n", job["id"].get<std::string>().c_str(), job["reason"].get<std::string>().c_str());
+    }
 }
 
 void print_peers(const nlohmann::json& peers) {

@@ -90,6 +90,40 @@ Peer* Membership::find_by_name(std::string_view name) {
     return nullptr;
 }
 
+const Peer* Membership::find_by_name(std::string_view name) const {
+    for (const auto& [endpoint, peer] : peers_) {
+        if (peer.name == name) return &peer;
+    }
+    return nullptr;
+}
+
+std::vector<PeerView> Membership::views() const {
+    std::vector<PeerView> views;
+    for (const auto& [endpoint, peer] : peers_) {
+        if (peer.name.empty()) continue;
+        views.push_back({peer.name, peer.state == PeerState::alive, std::string(to_string(peer.state)), peer.capacity,
+                         peer.load, peer.queues});
+    }
+    return views;
+}
+
+bool Membership::send_to(std::string_view name, Command command, std::string_view body) {
+    Peer* peer = find_by_name(name);
+    return peer && send_message(*peer->link, command, body);
+}
+
+bool Membership::alive(std::string_view name) const {
+    const Peer* peer = find_by_name(name);
+    return peer && peer->state == PeerState::alive;
+}
+
+void Membership::take_capacity(std::string_view name) {
+    if (Peer* peer = find_by_name(name); peer && peer->capacity > 0) {
+        --peer->capacity;
+        ++peer->load;
+    }
+}
+
 void Membership::send(Peer& peer, Command command, std::string_view body) {
     if (send_message(*peer.link, command, body)) peer.last_sent_ms = steady_ms();
 }
@@ -126,6 +160,9 @@ void Membership::send_welcome(Peer& peer) {
 }
 
 void Membership::on_message(const Message& message) {
+    // After DISCONNECT this node is gone for its peers: answering a HELLO with WELCOME while
+    // it drains would make them see it alive again (with no capacity) until it goes silent.
+    if (leaving_) return;
     std::string name(*message.string(f::node));
     if (name == config_.name) return;  // our own echo through a misconfigured peer list
     auto endpoint = message.string(f::endpoint);
@@ -154,7 +191,7 @@ void Membership::on_message(const Message& message) {
             peer->state = PeerState::left;
             peer->welcomed = false;
             peer->capacity = 0;
-            if (events_.on_peer_lost) events_.on_peer_lost(*peer, "node " + peer->name + " shut down");
+            if (events_.on_peer_lost) events_.on_peer_lost(*peer, "it shut down");
             break;
         default: break;
     }
@@ -175,6 +212,7 @@ void Membership::heard_from(Peer& peer, const Message& message) {
         peer.state = PeerState::alive;
     }
     peer.last_heard_ms = steady_ms();
+    bool offer = message.unsigned_integer(f::capacity).has_value();
     if (auto capacity = message.unsigned_integer(f::capacity)) peer.capacity = *capacity;
     if (auto load = message.unsigned_integer(f::load)) peer.load = *load;
     if (const msgpack::object* queues = message.find(f::queues)) {
@@ -184,6 +222,7 @@ void Membership::heard_from(Peer& peer, const Message& message) {
             if (item.type == msgpack::type::STR) peer.queues.emplace_back(item.via.str.ptr, item.via.str.size);
         }
     }
+    if (offer && events_.on_peer_offer) events_.on_peer_offer();
 }
 
 void Membership::learn_members(const Message& message) {
@@ -217,7 +256,7 @@ void Membership::tick() {
     for (auto& [endpoint, peer] : peers_) {
         if (peer.state == PeerState::alive && now - peer.last_heard_ms > deadline_ms) {
             double silent = static_cast<double>(now - peer.last_heard_ms) / 1000.0;
-            mark_lost(peer, "node " + peer.name + " silent for " + seconds_text(silent) + " (" +
+            mark_lost(peer, "silent for " + seconds_text(silent) + " (" +
                                 std::to_string(config_.heartbeat_liveness) + " heartbeats of " +
                                 seconds_text(config_.heartbeat_interval) + ")");
         }
@@ -240,13 +279,15 @@ void Membership::tick() {
 }
 
 void Membership::leave() {
+    leaving_ = true;
     ticker_.stop();
     BodyWriter body;
     body.add(f::node, config_.name).add(f::incarnation, incarnation_);
     std::string_view bytes = body.finish();
+    // Every linked peer hears it, not only those that answered us yet: a node that just
+    // restarted may be stopped before its peers' links reconnect to it, while its own links
+    // to them are up. Links otherwise drop what is unsent when closed: the goodbye must get out.
     for (auto& [endpoint, peer] : peers_) {
-        if (peer.state != PeerState::alive) continue;
-        // Links otherwise drop what is unsent when closed; the goodbye must get out.
         peer.link->set(zmq::sockopt::linger, kLeaveLingerMs);
         send(peer, Command::disconnect, bytes);
     }

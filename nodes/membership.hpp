@@ -12,6 +12,7 @@
 
 #include "config.hpp"
 #include "event_loop.hpp"
+#include "placement.hpp"
 
 #include <zq/codec.hpp>
 
@@ -54,9 +55,13 @@ class Membership {
 public:
     struct Events {
         // A peer went silent for liveness × interval (or said goodbye): its capacity is 0.
+        // `explanation` says why without the node's name: "silent for 3.1s (3 heartbeats of
+        // 1.0s)", "it shut down".
         std::function<void(const Peer& peer, const std::string& explanation)> on_peer_lost;
         // A peer came back with a new incarnation: whatever it ran before is gone.
         std::function<void(const Peer& peer, const std::string& old_incarnation)> on_peer_restarted;
+        // A peer is alive again or advertised its capacity: placement may change.
+        std::function<void()> on_peer_offer;
     };
 
     Membership(uv_loop_t* loop, zmq::context_t& context, const Config& config, std::string incarnation,
@@ -70,11 +75,23 @@ public:
     void leave();
 
     const std::string& advertised_endpoint() const { return advertised_; }
+    // The peers as placement sees them (named peers only).
+    std::vector<PeerView> views() const;
+    // Sends a job message (FORWARD, TAKEN, STATE...) on the link to the peer named `name`;
+    // false when there is no such peer or the link would not take it (not connected). Job
+    // messages do not replace heartbeats: the receiver counts only membership messages.
+    bool send_to(std::string_view name, protocol::Command command, std::string_view body);
+    bool alive(std::string_view name) const;
+    // Whether a peer of that name has introduced itself (in any state).
+    bool knows(std::string_view name) const { return find_by_name(name) != nullptr; }
+    // One job was sent to `name`: one free worker fewer until its next heartbeat says more.
+    void take_capacity(std::string_view name);
     nlohmann::json peers_json() const;
 
 private:
     Peer& link_to(const std::string& endpoint);
     Peer* find_by_name(std::string_view name);
+    const Peer* find_by_name(std::string_view name) const;
     void send(Peer& peer, protocol::Command command, std::string_view body);
     void send_hello(Peer& peer);
     void send_welcome(Peer& peer);
@@ -92,6 +109,7 @@ private:
     Events events_;
     std::map<std::string, Peer> peers_;  // by endpoint
     Timer ticker_;
+    bool leaving_ = false;  // DISCONNECT sent: the node is shutting down
 };
 
 }  // namespace zq::node

@@ -103,7 +103,27 @@ Status Node::start() {
             std::size_t busy = pool_->busy();
             return LocalOffer{config_.max_workers > busy ? config_.max_workers - busy : 0, dispatcher_->pending()};
         },
-        Membership::Events{});
+        Membership::Events{
+            [this](const Peer& peer, const std::string& explanation) {
+                std::string why = peer.state == PeerState::left
+                                      ? "node " + peer.name + " left (" + explanation + ") while the job was there"
+                                      : "node " + peer.name + " lost: " + explanation;
+                dispatcher_->reap_node(peer.name, why);
+            },
+            [this](const Peer& peer, const std::string&) {
+                dispatcher_->reap_node(peer.name,
+                                       "node " + peer.name + " restarted (new incarnation) while the job was running there");
+            },
+            [this] { dispatcher_->placement_changed(); },
+        });
+    dispatcher_->set_peer_links(PeerLinks{
+        [this] { return membership_->views(); },
+        [this](std::string_view name, Command command, std::string_view body) {
+            return membership_->send_to(name, command, body);
+        },
+        [this](std::string_view name) { return membership_->alive(name); },
+        [this](std::string_view name) { membership_->take_capacity(name); },
+    });
     control_ = std::make_unique<ControlContext>(ControlContext{config_, incarnation_, *dispatcher_, *pool_, *port_,
                                                                *membership_, [this] { return reload(); }});
 
@@ -172,6 +192,24 @@ void Node::on_message(const std::string& client, const Message& message) {
             dispatcher_->submit(client, message);
             return;
         case Command::cancel: dispatcher_->cancel(client, message); return;
+        // From peers: jobs placed across the cluster. A client may not speak for a peer: the
+        // sender must name a node this one knows.
+        case Command::forward:
+        case Command::taken:
+        case Command::state:
+        case Command::state_ack: {
+            std::string sender(message.string(f::node).value_or(""));
+            if (sender.empty() || !membership_->knows(sender)) {
+                BodyWriter body;
+                body.add(f::reason, std::string(protocol::command_name(message.command())) +
+                                        " is not accepted on the client port (from '" + sender +
+                                        "', which is not a known peer)");
+                dispatcher_->reply(client, Command::rejected, std::string(body.finish()));
+                return;
+            }
+            on_peer_message(message);
+            return;
+        }
         case Command::hello:
         case Command::welcome:
         case Command::heartbeat:
@@ -183,6 +221,19 @@ void Node::on_message(const std::string& client, const Message& message) {
                                     " is not accepted on the client port");
             dispatcher_->reply(client, Command::rejected, std::string(body.finish()));
         }
+    }
+}
+
+void Node::on_peer_message(const Message& message) {
+    switch (message.command()) {
+        case Command::forward:
+            // A node shutting down takes no new work; the origin's FORWARD goes unanswered.
+            if (!shutting_down_) dispatcher_->on_forward(message);
+            return;
+        case Command::taken: dispatcher_->on_taken(message); return;
+        case Command::state: dispatcher_->on_peer_state(message); return;
+        case Command::state_ack: dispatcher_->on_state_ack(message); return;
+        default: return;
     }
 }
 

@@ -37,6 +37,8 @@ public:
 private:
     Status lock_data_dir();
     void on_message(const std::string& client, const Message& message);
+    // FORWARD, TAKEN, STATE or STATE-ACK from a known peer.
+    void on_peer_message(const Message& message);
     void begin_shutdown(const char* why);
     void finish_shutdown();
     Status reload();

@@ -153,6 +153,8 @@ TEST_CASE("a job inserted into the journal is found again with every field intac
     job.cancel_requested = true;
     job.created_ms = 1700000000123;
     job.updated_ms = 1700000000456;
+    job.origin = "node-c";
+    job.report_pending = true;
     insert(*journal, job);
 
     // Before and after the commit, from the same connection.
@@ -178,6 +180,8 @@ TEST_CASE("a job inserted into the journal is found again with every field intac
         CHECK(found.cancel_requested == job.cancel_requested);
         CHECK(found.created_ms == job.created_ms);
         CHECK(found.updated_ms == job.updated_ms);
+        CHECK(found.origin == job.origin);
+        CHECK(found.report_pending == job.report_pending);
         commit(*journal);
     }
 }
@@ -199,7 +203,7 @@ TEST_CASE("the journal stores states by name so that it reads well by hand") {
     RawConnection raw(journal->path());
     CHECK(raw.query("SELECT state FROM jobs WHERE id = 'a'") == "waiting");
     CHECK(raw.query("PRAGMA journal_mode") == "wal");
-    CHECK(raw.query("SELECT value FROM meta WHERE key = 'schema_version'") == "1");
+    CHECK(raw.query("SELECT value FROM meta WHERE key = 'schema_version'") == "2");
 }
 
 TEST_CASE("inserting a job whose id is already journaled returns false and changes nothing") {
@@ -420,6 +424,41 @@ TEST_CASE("purge_terminal_before deletes only terminal jobs last updated before 
     CHECK_FALSE(exists(*journal, "failed-200"));
     CHECK(exists(*journal, "canceled-300"));
     CHECK(exists(*journal, "running-50"));
+}
+
+TEST_CASE("a forwarded job keeps its origin, and its terminal report is listed until acknowledged") {
+    TempDir dir;
+    auto journal = open_journal(dir.path());
+    JobRecord forwarded = make_job("f", JobState::running);
+    forwarded.origin = "a";
+    forwarded.report_pending = true;
+    insert(*journal, forwarded);
+    insert(*journal, make_job("local", JobState::running));
+    commit(*journal);
+
+    // Still running: there is nothing to report yet.
+    auto pending = journal->unacknowledged_reports();
+    REQUIRE(pending);
+    CHECK(pending->empty());
+
+    REQUIRE(journal->update_state("f", JobState::succeeded, "\x01", {}, "b", 2000));
+    REQUIRE(journal->update_state("local", JobState::succeeded, "\x01", {}, "b", 2000));
+    commit(*journal);
+    pending = journal->unacknowledged_reports();
+    REQUIRE(pending);
+    REQUIRE(pending->size() == 1);
+    CHECK(pending->front().id == "f");
+    CHECK(pending->front().origin == "a");
+    CHECK(pending->front().state == JobState::succeeded);
+
+    REQUIRE(journal->acknowledge_report("f"));
+    commit(*journal);
+    pending = journal->unacknowledged_reports();
+    REQUIRE(pending);
+    CHECK(pending->empty());
+    CHECK(find(*journal, "f").origin == "a");
+    CHECK_FALSE(find(*journal, "f").report_pending);
+    CHECK(journal->acknowledge_report("nope").error_code() == zq::ErrorCode::not_found);
 }
 
 TEST_CASE("a cancel request made through another connection is visible to the node") {

@@ -29,6 +29,7 @@ enum class Command : std::uint8_t {
     taken = 0x14,          // owner → origin: the forwarded task is journaled here
     state = 0x15,          // node → client, owner → origin: a job's state, result or error
     cancel = 0x16,         // client → node, origin → owner: cancel a job
+    state_ack = 0x17,      // origin → owner: a terminal STATE is journaled, the owner may forget it
     control = 0x20,        // client → node: an operator request (status, running, job, watch...)
     control_reply = 0x21,  // node → client: answer to CONTROL
     broadcast = 0x30,      // node → all nodes (PUB): run this task on every node
@@ -118,6 +119,7 @@ inline constexpr FieldSpec kEnvelope[] = {
     {f::workflow, array, false, "workflow ids"},
     {f::headers, map, false, "string headers (trace context)"},
     {f::watch, boolean, false, "send STATE to the submitter when the job ends"},
+    {f::node, string, false, "in FORWARD: the origin node, which the owner reports to"},
 };
 
 inline constexpr FieldSpec kHello[] = {
@@ -167,6 +169,11 @@ inline constexpr FieldSpec kState[] = {
 inline constexpr FieldSpec kCancel[] = {
     {f::id, string, true, "job id"},
     {f::request_id, unsigned_integer, false, "matches the reply"},
+    {f::node, string, false, "origin node, when an origin cancels at the owner (no reply then)"},
+};
+inline constexpr FieldSpec kStateAck[] = {
+    {f::id, string, true, "job id"},
+    {f::node, string, true, "origin node that journaled the terminal state"},
 };
 inline constexpr FieldSpec kControl[] = {
     {f::operation, string, true, "status, running, reload, job or watch"},
@@ -202,6 +209,7 @@ inline constexpr CommandSpec kCommands[] = {
     {Command::taken, "TAKEN", detail::kTaken, "owner journaled a forwarded task"},
     {Command::state, "STATE", detail::kState, "a job's state, result or error"},
     {Command::cancel, "CANCEL", detail::kCancel, "cancel a job"},
+    {Command::state_ack, "STATE-ACK", detail::kStateAck, "origin journaled a terminal STATE"},
     {Command::control, "CONTROL", detail::kControl, "operator request"},
     {Command::control_reply, "CONTROL-REPLY", detail::kControlReply, "answer to CONTROL"},
     {Command::broadcast, "BROADCAST", detail::kEnvelope, "run a task on every node"},

@@ -1,0 +1,62 @@
+#include "placement.hpp"
+
+#include <algorithm>
+
+namespace zq::node {
+namespace {
+
+bool serves(const std::vector<std::string>& queues, const std::string& queue) {
+    return std::find(queues.begin(), queues.end(), queue) != queues.end();
+}
+
+// "b offline", "b busy (0 free)", "c lost"...: why one candidate cannot take the job now.
+std::string why_not(const PeerView& peer) {
+    if (!peer.alive) return peer.name + " " + (peer.state.empty() ? "offline" : peer.state);
+    return peer.name + " busy (0 free)";
+}
+
+std::string wait_reason(const JobRecord& job, const std::vector<PeerView>& peers) {
+    std::string subject = job.target.empty() ? "queue " + job.queue : "target " + job.target;
+    std::string why;
+    for (const PeerView& peer : peers) {
+        if (!may_run_on(job, peer)) continue;
+        why += (why.empty() ? "" : ", ") + why_not(peer);
+    }
+    if (why.empty()) {
+        why = job.target.empty() ? "no known node serves it" : "node " + job.target + " is not known (offline)";
+    }
+    return "no capacity for " + subject + ": " + why;
+}
+
+}  // namespace
+
+bool runs_here(const JobRecord& job, const LocalView& local) {
+    if (!job.target.empty()) return job.target == local.name;
+    return serves(local.queues, job.queue) || job.queue == "node:" + local.name;
+}
+
+bool may_run_on(const JobRecord& job, const PeerView& peer) {
+    if (!job.target.empty()) return job.target == peer.name;
+    return serves(peer.queues, job.queue);
+}
+
+Placement place(const JobRecord& job, const LocalView& local, const std::vector<PeerView>& peers) {
+    bool here = runs_here(job, local);
+    if (here && local.worker_free) return {Placement::Kind::run_here, {}, {}};
+    // Least loaded first; capacity breaks ties, then the name, so that the choice is stable.
+    const PeerView* best = nullptr;
+    if (job.target != local.name) {
+        for (const PeerView& peer : peers) {
+            if (!peer.alive || peer.capacity == 0 || !may_run_on(job, peer)) continue;
+            if (!best || peer.load < best->load || (peer.load == best->load && peer.capacity > best->capacity) ||
+                (peer.load == best->load && peer.capacity == best->capacity && peer.name < best->name)) {
+                best = &peer;
+            }
+        }
+    }
+    if (best) return {Placement::Kind::forward, best->name, {}};
+    if (here) return {Placement::Kind::queue_here, {}, {}};
+    return {Placement::Kind::wait, {}, wait_reason(job, peers)};
+}
+
+}  // namespace zq::node
