@@ -11,6 +11,9 @@ namespace {
 constexpr int kBatchLimit = 2048;
 // Replies queued per client before sends fail with EAGAIN instead of blocking the loop.
 constexpr int kSendHighWater = 100000;
+// How long a closing port may take to deliver replies already queued: the outcomes a
+// graceful shutdown reports go out in the node's last turn, just before the port closes.
+constexpr int kCloseLingerMs = 2000;
 }  // namespace
 
 ClientPort::ClientPort(zmq::context_t& context, const protocol::Limits& limits)
@@ -64,6 +67,9 @@ bool ClientPort::send(const std::string& client, protocol::Command command, std:
 
 void ClientPort::close() {
     watcher_.reset();
+    // With the linger of 0 set above, closing would drop whatever zmq has not sent yet. The
+    // context's termination, when the node ends, waits for these last replies instead.
+    if (socket_) socket_.set(zmq::sockopt::linger, kCloseLingerMs);
     socket_.close();
 }
 

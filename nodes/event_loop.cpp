@@ -1,5 +1,7 @@
 #include "event_loop.hpp"
 
+#include <zq/wire.hpp>
+
 namespace zq::node {
 
 Timer::Timer(uv_loop_t* loop) {
@@ -46,7 +48,9 @@ ZmqWatcher::~ZmqWatcher() {
     if (poll_.get()) uv_poll_stop(poll_.get());
 }
 
-bool ZmqWatcher::readable() { return (socket_.get(zmq::sockopt::events) & ZMQ_POLLIN) != 0; }
+bool ZmqWatcher::readable() {
+    return (retry_interrupted([this] { return socket_.get(zmq::sockopt::events); }) & ZMQ_POLLIN) != 0;
+}
 
 void ZmqWatcher::drain(bool before_poll) {
     on_readable_();

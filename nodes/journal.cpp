@@ -19,8 +19,9 @@ constexpr std::string_view kFileName = "journal.db";
 constexpr std::string_view kSchemaVersion = "2";
 
 // How long a write waits for another connection's transaction before failing with "database
-// is locked". zq-send cancel --data writes while the node runs, and the node holds its write
-// transaction for at most one turn of its loop, so a real wait is short.
+// is locked". Another connection is rare: `zq-send cancel --data` writes only while no node
+// runs on the directory, and the sqlite3 shell may read; a node holds its write transaction
+// for at most one turn of its loop, so a real wait is short.
 constexpr int kBusyTimeoutMs = 5000;
 
 // Appended to an error after which the uncommitted writes are gone.

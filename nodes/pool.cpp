@@ -401,7 +401,7 @@ void Pool::replace_lost_workers() {
 }
 
 void Pool::grow_for(std::size_t waiting_jobs) {
-    if (stopping_ || recent_spawn_failures_ != 0) return;
+    if (stopping_ || holding_ || recent_spawn_failures_ != 0) return;
     std::size_t starting = 0;
     for (auto& [id, worker] : workers_) {
         if (!worker->ready || worker->idle()) ++starting;

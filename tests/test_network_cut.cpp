@@ -20,13 +20,14 @@ constexpr int kPeerPort = 7711;
 std::string tcp(const std::string& address) { return "tcp://" + address + ":" + std::to_string(kPeerPort); }
 
 std::unique_ptr<NodeProcess> start_host(const std::string& name, const std::string& netns, const std::string& own,
-                                        const std::string& peer) {
-    return std::make_unique<NodeProcess>(NodeOptions{.name = name,
-                                                     .config = kFastHeartbeats,
-                                                     .min_workers = 1,
-                                                     .max_workers = 2,
-                                                     .extra_args = {"--bind", tcp(own), "--peer", tcp(peer)},
-                                                     .netns = netns});
+                                        const std::string& peer, const std::string& queues = "default") {
+    return std::make_unique<NodeProcess>(
+        NodeOptions{.name = name,
+                    .config = kFastHeartbeats,
+                    .min_workers = 1,
+                    .max_workers = 2,
+                    .extra_args = {"--bind", tcp(own), "--peer", tcp(peer), "--queues", queues},
+                    .netns = netns});
 }
 
 std::string peer_state(NodeProcess& node, const std::string& name) {
@@ -52,4 +53,46 @@ TEST_CASE("a cut longer than the timeout makes both sides see the other lost, an
 
     hosts.heal();
     CHECK(wait_until([&] { return peer_state(*a, "b") == "alive" && peer_state(*b, "a") == "alive"; }));
+}
+
+TEST_CASE("across a cut, jobs on the far side are reaped once, jobs sent meanwhile wait, and nothing is lost") {
+    NetworkPair hosts;
+    auto a = start_host("a", hosts.namespace_a(), hosts.address_a(), hosts.address_b());
+    auto b = start_host("b", hosts.namespace_b(), hosts.address_b(), hosts.address_a(), "far");
+    REQUIRE(wait_until([&] { return peer_state(*a, "b") == "alive" && peer_state(*b, "a") == "alive"; }));
+    zq::Client origin(a->endpoint());
+    zq::Client owner(b->endpoint());
+
+    // Placed on b before the cut; it finishes on b while the link is down.
+    auto placed = origin.submit(zq::Task("zq.sleep").with_args(2).on_queue("far"));
+    REQUIRE(placed);
+    REQUIRE(b->worker_running(placed->id) > 0);
+
+    hosts.cut();
+    auto reaped = origin.wait(placed->id, kDeadline);
+    REQUIRE(reaped);
+    CHECK(reaped->state == zq::JobState::failed);
+    CHECK_THAT(reaped->error, Catch::Contains("node b lost"));
+    REQUIRE(wait_until([&] { return peer_state(*b, "a") == "lost"; }));
+
+    // Accepted during the cut: no live node serves "far", so it waits at the origin.
+    auto waiting = origin.submit(zq::Task("zq.echo").with_args(std::string("after the cut")).on_queue("far"));
+    REQUIRE(waiting);
+    CHECK(wait_until([&] { return a->status()["jobs"]["waiting"] == 1; }));
+    auto finished_there = owner.wait(placed->id, kDeadline);  // the owner's own record
+    REQUIRE(finished_there);
+    CHECK(finished_there->state == zq::JobState::succeeded);
+
+    hosts.heal();
+    auto ran = origin.wait(waiting->id, kDeadline);
+    REQUIRE(ran);
+    CHECK(ran->state == zq::JobState::succeeded);
+    CHECK(ran->node == "b");
+    // The owner's report of the reaped job arrives late: logged, and the job keeps its one
+    // terminal state at the origin.
+    CHECK(wait_until([&] { return a->log().find("late STATE succeeded for job " + placed->id) != std::string::npos; }));
+    auto still = origin.status(placed->id);
+    REQUIRE(still);
+    CHECK(still->state == zq::JobState::failed);
+    CHECK(still->error == reaped->error);
 }

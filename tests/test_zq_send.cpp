@@ -123,6 +123,7 @@ TEST_CASE("zq-send cancel --data refuses unknown and finished jobs while the nod
     CHECK(no_journal.exit_code == 1);
     CHECK_THAT(no_journal.err, Catch::Contains("holds no journal"));
     CHECK_FALSE(std::filesystem::exists(empty.path() + "/journal.db"));
+    CHECK_FALSE(std::filesystem::exists(empty.path() + "/node.lock"));
 
     auto both = zq_send({"cancel", unknown, "--data", node.data_dir(), "--node", node.endpoint()});
     CHECK(both.exit_code == 2);

@@ -200,7 +200,7 @@ struct Client::Impl {
         while (!outbox.empty()) {
             // Checked first because the socket must be able to take the whole message: with
             // ZMQ_IMMEDIATE and no node connected it takes nothing.
-            if ((socket.get(zmq::sockopt::events) & ZMQ_POLLOUT) == 0) return;
+            if ((retry_interrupted([this] { return socket.get(zmq::sockopt::events); }) & ZMQ_POLLOUT) == 0) return;
             const Outgoing& next = outbox.front();
             if (!send_message(socket, next.command, next.body)) return;
             outbox.pop_front();

@@ -7,19 +7,18 @@ namespace zq {
 bool send_message(zmq::socket_t& socket, protocol::Command command, std::string_view body,
                   std::string_view identity) {
     const auto code = static_cast<std::uint8_t>(command);
+    // Each frame is repeated if a signal interrupts it, so that a message is never left half
+    // sent (the next message's frames would be appended to it).
+    auto send_frame = [&socket](const void* data, std::size_t size, zmq::send_flags flags) {
+        return retry_interrupted([&] { return socket.send(zmq::const_buffer(data, size), flags); });
+    };
+    const auto more = zmq::send_flags::sndmore | zmq::send_flags::dontwait;
     try {
-        if (!identity.empty() &&
-            !socket.send(zmq::const_buffer(identity.data(), identity.size()),
-                         zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
-            return false;
-        }
+        if (!identity.empty() && !send_frame(identity.data(), identity.size(), more)) return false;
         // Once the first frame is queued the rest go too: zmq sends multipart atomically.
-        if (!socket.send(zmq::const_buffer(protocol::kHeader.data(), protocol::kHeader.size()),
-                         zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
-            return false;
-        }
-        socket.send(zmq::const_buffer(&code, 1), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-        socket.send(zmq::const_buffer(body.data(), body.size()), zmq::send_flags::dontwait);
+        if (!send_frame(protocol::kHeader.data(), protocol::kHeader.size(), more)) return false;
+        send_frame(&code, 1, more);
+        send_frame(body.data(), body.size(), zmq::send_flags::dontwait);
         return true;
     } catch (const zmq::error_t&) {
         // EHOSTUNREACH from a ROUTER_MANDATORY socket: the peer is gone.
@@ -34,7 +33,8 @@ std::optional<Received> receive_message(zmq::socket_t& socket, bool router, cons
     std::size_t extra = 0;
     while (more) {
         zmq::message_t frame;
-        auto received = socket.recv(frame, count == 0 ? zmq::recv_flags::dontwait : zmq::recv_flags::none);
+        const auto flags = count == 0 ? zmq::recv_flags::dontwait : zmq::recv_flags::none;
+        auto received = retry_interrupted([&] { return socket.recv(frame, flags); });
         if (!received) return std::nullopt;  // nothing waiting (only possible on the first frame)
         more = frame.more();
         if (count < 4) {

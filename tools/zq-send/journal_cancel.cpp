@@ -1,5 +1,6 @@
 #include "journal_cancel.hpp"
 
+#include "clock.hpp"
 #include "journal.hpp"
 
 #include <fcntl.h>
@@ -7,7 +8,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <utility>
@@ -18,11 +18,6 @@ namespace {
 // The names zq-node gives them in its data directory.
 constexpr const char* kLockFile = "node.lock";
 constexpr const char* kJournalFile = "journal.db";
-
-std::int64_t wall_ms() {
-    using namespace std::chrono;
-    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 JobInfo job_info(const node::JobRecord& record) {
     JobInfo job;
@@ -42,9 +37,13 @@ Result<std::optional<DataDirLock>> DataDirLock::try_take(const std::string& data
     if (!std::filesystem::is_directory(data_dir, ignored)) {
         return Error{"no data directory " + data_dir + ": give the directory of the node's --data"};
     }
+    // Every node creates its journal as it starts; without one, DIR is not a node's.
+    if (!std::filesystem::exists(std::filesystem::path(data_dir) / kJournalFile, ignored)) {
+        return Error{data_dir + " holds no journal (" + kJournalFile +
+                     "): is it the data directory of a node that has run?"};
+    }
     std::string path = data_dir + "/" + kLockFile;
-    // Created if missing, as zq-node does, so that a node never run on DIR is told apart
-    // from one that runs.
+    // Created if missing (a journal copied from elsewhere), as zq-node itself does.
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) return Error{"cannot open " + path + ": " + std::strerror(errno)};
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -74,14 +73,7 @@ DataDirLock& DataDirLock::operator=(DataDirLock&& other) noexcept {
 }
 
 Result<JournalCancel> cancel_in_journal(const DataDirLock& lock, std::string_view id) {
-    const std::string& data_dir = lock.data_dir();
-    // Journal::open would create an empty journal; a directory without one is a mistake.
-    std::error_code ignored;
-    if (!std::filesystem::exists(std::filesystem::path(data_dir) / kJournalFile, ignored)) {
-        return Error{data_dir + " holds no journal (" + kJournalFile +
-                     "): is it the data directory of a node that has run?"};
-    }
-    auto journal = node::Journal::open(data_dir, node::JournalSync::normal);
+    auto journal = node::Journal::open(lock.data_dir(), node::JournalSync::normal);
     if (!journal) return Error{journal.error()};
     auto found = (*journal)->find(id);
     if (!found) return Error{found.error()};
@@ -90,7 +82,7 @@ Result<JournalCancel> cancel_in_journal(const DataDirLock& lock, std::string_vie
     JournalCancel outcome;
     outcome.job = job_info(**found);
     if (is_terminal(outcome.job.state)) return outcome;
-    if (auto requested = (*journal)->request_cancel(id, wall_ms()); !requested) return Error{requested.error()};
+    if (auto requested = (*journal)->request_cancel(id, node::wall_ms()); !requested) return Error{requested.error()};
     if (auto committed = (*journal)->commit(); !committed) return Error{committed.error()};
     outcome.recorded = true;
     return outcome;

@@ -21,8 +21,8 @@ namespace zq::send {
 // none can start (a node that tries refuses to start: "another zq-node is running").
 class DataDirLock {
 public:
-    // The lock, or nullopt when a running node holds it; an error when DIR/node.lock cannot
-    // be opened (no such directory, no permission).
+    // The lock, or nullopt when a running node holds it; an error when DIR is not a node's
+    // data directory (no journal.db in it) or DIR/node.lock cannot be opened or locked.
     static Result<std::optional<DataDirLock>> try_take(const std::string& data_dir);
 
     ~DataDirLock();
@@ -48,7 +48,7 @@ struct JournalCancel {
 
 // Records a cancel request for job `id` in the journal of the locked directory. Errors:
 // ErrorCode::not_found "no job ID" for an id the journal does not hold; ErrorCode::failed when
-// the directory has no journal or the journal cannot be read or written.
+// the journal cannot be read or written.
 Result<JournalCancel> cancel_in_journal(const DataDirLock& lock, std::string_view id);
 
 }  // namespace zq::send

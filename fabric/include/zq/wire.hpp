@@ -5,11 +5,27 @@
 
 #include <zmq.hpp>
 
+#include <cerrno>
 #include <optional>
 #include <string>
 #include <string_view>
 
 namespace zq {
+
+// Runs a zmq call again for as long as it fails with EINTR. A signal caught by the process
+// (zq-node's loop catches SIGCHLD whenever a worker exits) interrupts the poll zmq makes
+// inside send, recv and getsockopt(ZMQ_EVENTS); zmq then gives up having done nothing, so
+// the call is safe to repeat, and must be: cppzmq throws for EINTR.
+template <class Call>
+decltype(auto) retry_interrupted(Call&& call) {
+    for (;;) {
+        try {
+            return call();
+        } catch (const zmq::error_t& error) {
+            if (error.num() != EINTR) throw;
+        }
+    }
+}
 
 // Sends [identity]? [ZQP1][command][body]. Returns false when the socket would block or the
 // peer is unroutable (ROUTER_MANDATORY); the caller decides what that means.
