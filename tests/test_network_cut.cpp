@@ -63,17 +63,24 @@ TEST_CASE("across a cut, jobs on the far side are reaped once, jobs sent meanwhi
     zq::Client origin(a->endpoint());
     zq::Client owner(b->endpoint());
 
-    // Placed on b before the cut; it finishes on b while the link is down.
+    // Placed across the link in both directions before the cut: a's job runs on b (queue
+    // "far"), b's job runs on a (queue "default", which b does not serve).
     auto placed = origin.submit(zq::Task("zq.sleep").with_args(2).on_queue("far"));
     REQUIRE(placed);
+    auto placed_back = owner.submit(zq::Task("zq.sleep").with_args(60));
+    REQUIRE(placed_back);
     REQUIRE(b->worker_running(placed->id) > 0);
+    REQUIRE(a->worker_running(placed_back->id) > 0);
 
     hosts.cut();
     auto reaped = origin.wait(placed->id, kDeadline);
     REQUIRE(reaped);
     CHECK(reaped->state == zq::JobState::failed);
     CHECK_THAT(reaped->error, Catch::Contains("node b lost"));
-    REQUIRE(wait_until([&] { return peer_state(*b, "a") == "lost"; }));
+    auto reaped_back = owner.wait(placed_back->id, kDeadline);
+    REQUIRE(reaped_back);
+    CHECK(reaped_back->state == zq::JobState::failed);
+    CHECK_THAT(reaped_back->error, Catch::Contains("node a lost"));
 
     // Accepted during the cut: no live node serves "far", so it waits at the origin.
     auto waiting = origin.submit(zq::Task("zq.echo").with_args(std::string("after the cut")).on_queue("far"));
