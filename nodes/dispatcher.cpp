@@ -17,6 +17,8 @@ using protocol::Command;
 constexpr const char* kRestartedExplanation = "node restarted while the job was running";
 // A FORWARD not answered by TAKEN within this many heartbeat intervals is sent again.
 constexpr double kForwardResendIntervals = 1.0;
+// Clients waiting for one job's outcome; more is a client bug, not a need.
+constexpr std::size_t kMaxWatchersPerJob = 256;
 // Seconds between attempts to journal outcomes that a failed commit left unwritten.
 constexpr double kRejournalInterval = 1.0;
 
@@ -54,7 +56,7 @@ void write_job(BodyWriter& body, const JobRecord& job) {
 Dispatcher::Dispatcher(uv_loop_t* loop, const Config& config, Journal& journal, Pool& pool, ReplySender send)
     : config_(config), journal_(journal), pool_(pool), send_(std::move(send)),
       local_{config.name, config.queues, false}, peer_timer_(loop, [this] { resend_to_peers(); }),
-      owner_check_timer_(loop, [this] { reap_silent_owners(); }), rejournal_timer_(loop),
+      owner_check_timer_(loop, [this] { reap_silent_owners(); }), rejournal_timer_(loop, [this] { end_turn(); }),
       retry_timer_(loop, [this] { requeue_due_retries(); }) {}
 
 void Dispatcher::set_peer_links(PeerLinks links) {
@@ -142,7 +144,14 @@ void Dispatcher::submit(const std::string& client, const Message& message) {
     }
     bool watch = message.boolean(f::watch).value_or(false);
     if (Job* known = active(id)) {
-        if (watch) known->watchers.push_back(client);
+        if (watch) add_watcher(*known, client);
+        // Submitted twice within one turn: the second submitter's answer, like the first's,
+        // waits for the commit (and becomes REJECTED if the commit fails).
+        if (std::find(turn_.accepted.begin(), turn_.accepted.end(), known) != turn_.accepted.end()) {
+            turn_.accepted.push_back(known);
+            turn_.accepted_by.push_back(client);
+            return;
+        }
         reply_accepted(client, known->record, true);
         return;
     }
@@ -172,7 +181,7 @@ void Dispatcher::submit(const std::string& client, const Message& message) {
         return;
     }
     Job& ref = *job;
-    if (watch) ref.watchers.push_back(client);
+    if (watch) add_watcher(ref, client);
     active_.emplace(ref.record.id, std::move(job));
     ++counts_[index_of(JobState::queued)];
     enqueue(ref);
@@ -235,7 +244,7 @@ void Dispatcher::cancel(const std::string& client, const Message& message) {
 
 bool Dispatcher::watch(const std::string& client, std::string_view id) {
     if (Job* job = active(id)) {
-        job->watchers.push_back(client);
+        add_watcher(*job, client);
         return true;
     }
     auto stored = journal_.find(id);
@@ -507,10 +516,12 @@ void Dispatcher::on_state_ack(const Message& message) {
     if (!written && written.error_code() != ErrorCode::not_found) journal_write(written);
 }
 
-void Dispatcher::reap_node(const std::string& node, const std::string& explanation) {
+void Dispatcher::reap_node(const std::string& node, const std::string& explanation, bool running_only) {
     std::vector<Job*> placed;
     for (auto& [id, job] : active_) {
-        if (job->owner == node && !is_terminal(job->record.state)) placed.push_back(job.get());
+        if (job->owner != node || is_terminal(job->record.state)) continue;
+        if (running_only && job->record.state != JobState::running) continue;
+        placed.push_back(job.get());
     }
     for (Job* job : placed) {
         spdlog::warn("job {} failed: {}", job->record.id, explanation);
@@ -684,6 +695,16 @@ void Dispatcher::reply(const std::string& client, Command command, std::string b
     turn_.replies.push_back({client, command, std::move(body)});
 }
 
+void Dispatcher::add_watcher(Job& job, const std::string& client) {
+    // A client that asks again (a wait() that polls) is one watcher, not one per request.
+    if (std::find(job.watchers.begin(), job.watchers.end(), client) != job.watchers.end()) return;
+    if (job.watchers.size() >= kMaxWatchersPerJob) {
+        spdlog::warn("job {} has {} watchers already; one more is not added", job.record.id, job.watchers.size());
+        return;
+    }
+    job.watchers.push_back(client);
+}
+
 void Dispatcher::reply_job(const std::string& client, std::uint64_t request_id, const JobRecord& job) {
     BodyWriter job_map;
     write_job(job_map, job);
@@ -731,13 +752,19 @@ void Dispatcher::end_turn() {
 
 void Dispatcher::commit_failed(Turn& turn, const std::string& reason) {
     spdlog::error("journal write failed, {} submissions rejected: {}", turn.accepted.size(), reason);
+    // Every submitter hears first (a job submitted twice in the turn appears twice), then
+    // each job goes once.
     for (std::size_t i = 0; i < turn.accepted.size(); ++i) {
-        Job* job = turn.accepted[i];
+        if (!turn.accepted_by[i].empty()) {
+            reply_rejected(turn.accepted_by[i], turn.accepted[i]->record.id, "journal unwritable: " + reason);
+        }
+    }
+    std::sort(turn.accepted.begin(), turn.accepted.end());
+    turn.accepted.erase(std::unique(turn.accepted.begin(), turn.accepted.end()), turn.accepted.end());
+    for (Job* job : turn.accepted) {
         remove_from_queue(*job);
         --counts_[index_of(job->record.state)];
-        if (!turn.accepted_by[i].empty()) {
-            reply_rejected(turn.accepted_by[i], job->record.id, "journal unwritable: " + reason);
-        }
+        untaken_.erase(job->record.id);
         std::erase(turn.started, std::pair<Job*, WorkerId>{job, job->worker});
         std::erase(turn.finished, job);
         if (job->worker) pool_.release(job->worker);
@@ -767,7 +794,7 @@ void Dispatcher::commit_failed(Turn& turn, const std::string& reason) {
     // watchers hear nothing until then.
     for (Job* job : turn.finished) unwritten_.push_back(job);
     turn.finished.clear();
-    rejournal_timer_.start(kRejournalInterval, [this] { end_turn(); });
+    rejournal_timer_.start(kRejournalInterval);
 }
 
 void Dispatcher::rejournal_unwritten() {

@@ -77,7 +77,9 @@ public:
     void on_peer_state(const Message& message);  // origin: the owner reports a transition
     void on_state_ack(const Message& message);  // owner: the origin journaled the outcome
     // Fails every unfinished job placed on `node` with `explanation` (lost, left, restarted).
-    void reap_node(const std::string& node, const std::string& explanation);
+    // Fails the unfinished jobs placed on `node`. For a node that restarted, only the running
+    // ones: the queued jobs it journaled are resumed by it and reported as usual.
+    void reap_node(const std::string& node, const std::string& explanation, bool running_only = false);
     // Capacity or membership changed: waiting and queued jobs are placed again this turn.
     void placement_changed() { placement_dirty_ = true; }
     // Jobs waiting for capacity, with the reason, for status.
@@ -176,6 +178,7 @@ private:
     void requeue_due_retries();
     RunRequest run_request(const Job& job) const;
     void journal_write(const Status& status);
+    void add_watcher(Job& job, const std::string& client);
     void reply_accepted(const std::string& client, const JobRecord& job, bool duplicate);
     void reply_rejected(const std::string& client, std::string_view id, const std::string& reason);
     void reply_state(const std::string& client, const JobRecord& job);

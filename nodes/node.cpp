@@ -83,7 +83,6 @@ Status Node::start() {
     if (auto bound = port_->bind(endpoints); !bound) return bound;
 
     Pool::Events events{
-        [this] { /* a free worker is used when the turn ends */ },
         [this](std::string_view id, bool ok, std::string_view result, std::string_view error, StopReason reason) {
             dispatcher_->on_task_done(id, ok, result, error, reason);
         },
@@ -101,7 +100,10 @@ Status Node::start() {
         &loop_, context_, config_, incarnation_,
         [this] {
             std::size_t busy = pool_->busy();
-            return LocalOffer{config_.max_workers > busy ? config_.max_workers - busy : 0, dispatcher_->pending()};
+            // A node that is shutting down takes nothing new, but stays a member until its
+            // running jobs are done, so that their origins hear how they ended.
+            std::size_t free = shutting_down_ || config_.max_workers <= busy ? 0 : config_.max_workers - busy;
+            return LocalOffer{free, dispatcher_->pending()};
         },
         Membership::Events{
             [this](const Peer& peer, const std::string& explanation) {
@@ -111,8 +113,9 @@ Status Node::start() {
                 dispatcher_->reap_node(peer.name, why);
             },
             [this](const Peer& peer, const std::string&) {
-                dispatcher_->reap_node(peer.name,
-                                       "node " + peer.name + " restarted (new incarnation) while the job was running there");
+                dispatcher_->reap_node(
+                    peer.name, "node " + peer.name + " restarted (new incarnation) while the job was running there",
+                    true);
             },
             [this] { dispatcher_->placement_changed(); },
         });
@@ -238,6 +241,7 @@ void Node::on_peer_message(const Message& message) {
 }
 
 Status Node::reload() {
+    if (shutting_down_) return Error{"the node is shutting down"};
     if (!config_.config_path.empty()) {
         Config fresh = config_;
         fresh.tasks.clear();
@@ -251,6 +255,9 @@ Status Node::reload() {
 }
 
 void Node::purge_old_results() {
+    // Commit what this turn has done so far (timers ran before this one), so that the purge
+    // is a transaction of its own and cannot take the dispatcher's writes with it.
+    dispatcher_->end_turn();
     auto before = wall_ms() - static_cast<std::int64_t>(config_.result_ttl * 1000);
     auto purged = journal_->purge_terminal_before(before);
     if (auto committed = journal_->commit(); !purged || !committed) {
@@ -266,7 +273,6 @@ void Node::begin_shutdown(const char* why) {
     shutting_down_ = true;
     spdlog::info("{}: no new jobs; waiting up to {}s for running jobs", why, config_.shutdown_grace);
     pool_->hold_new_work();
-    membership_->leave();
     drain_check_ = std::make_unique<Timer>(&loop_);
     drain_check_->start(
         kDrainCheckInterval, [this] {
@@ -284,6 +290,7 @@ void Node::finish_shutdown() {
     shutdown_timer_->stop();
     dispatcher_->fail_running("node shutting down");
     dispatcher_->end_turn();
+    membership_->leave();
     pool_->stop(kWorkerStopGrace, [this] {
         spdlog::info("node {} stopped", config_.name);
         port_->close();

@@ -106,7 +106,7 @@ struct Pool::Worker {
 };
 
 Pool::Pool(uv_loop_t* loop, const Config& config, Events events)
-    : loop_(loop), config_(config), events_(std::move(events)), maintenance_(loop), respawn_(loop),
+    : loop_(loop), config_(config), events_(std::move(events)), maintenance_(loop), respawn_(loop, [this] { respawn_missing(); }),
       kill_timer_(loop) {}
 
 Pool::~Pool() {
@@ -217,7 +217,6 @@ void Pool::on_frame(Worker& worker, std::string_view frame) {
     if (operation == link::op::ready) {
         worker.ready = true;
         recent_spawn_failures_ = 0;
-        events_.on_worker_free();
         return;
     }
     if (operation != link::op::done) {
@@ -243,7 +242,6 @@ void Pool::on_frame(Worker& worker, std::string_view frame) {
     if (worker.retiring || too_many || too_big) {
         retire(worker);
     }
-    events_.on_worker_free();
 }
 
 std::optional<WorkerId> Pool::reserve_idle_worker() {
@@ -379,7 +377,6 @@ void Pool::on_exit(Worker& worker, std::int64_t exit_status, int term_signal) {
         return;
     }
     replace_lost_workers();
-    events_.on_worker_free();
 }
 
 void Pool::replace_lost_workers() {
@@ -391,13 +388,15 @@ void Pool::replace_lost_workers() {
     // Workers die before they are ready (a bad --worker command, a crash at start): back off
     // instead of spinning.
     double delay = std::min(kRespawnBackoffMax, kRespawnBackoffMin * (1 << std::min(recent_spawn_failures_, 6u)));
-    respawn_.start(delay, [this] {
-        while (!stopping_ && workers_.size() < config_.min_workers) {
-            std::size_t before = workers_.size();
-            spawn();
-            if (workers_.size() == before) break;  // spawn failed and rescheduled itself
-        }
-    });
+    respawn_.start(delay);
+}
+
+void Pool::respawn_missing() {
+    while (!stopping_ && workers_.size() < config_.min_workers) {
+        std::size_t before = workers_.size();
+        spawn();
+        if (workers_.size() == before) break;  // spawn failed and rescheduled itself
+    }
 }
 
 void Pool::grow_for(std::size_t waiting_jobs) {
@@ -440,6 +439,7 @@ void Pool::shrink_idle() {
 }
 
 void Pool::recycle_all() {
+    if (stopping_ || holding_) return;
     std::vector<Worker*> current;
     for (auto& [id, worker] : workers_) current.push_back(worker.get());
     for (Worker* worker : current) {

@@ -55,8 +55,6 @@ struct WorkerStats {
 class Pool {
 public:
     struct Events {
-        // A worker became free: the dispatcher may hand out work.
-        std::function<void()> on_worker_free;
         // A task finished; result is msgpack bytes when ok, error text otherwise.
         std::function<void(std::string_view job_id, bool ok, std::string_view result, std::string_view error,
                            StopReason reason)>
@@ -113,6 +111,7 @@ private:
     void retire(Worker& worker);
     void shrink_idle();
     void replace_lost_workers();
+    void respawn_missing();
     void finish_stop_if_done();
 
     uv_loop_t* loop_;

@@ -1,0 +1,98 @@
+"""Celery + Redis peer benchmark: the Celery app (a no-op task) and its client, in one file.
+
+Run by bench/peer_celery.sh, which starts a private redis-server and a Celery worker with
+    python3 -m celery -A peer_celery worker --concurrency 2 --pool prefork -Q bench
+in this directory, then drives it with
+    python3 peer_celery.py wait [DEADLINE_S]   exit 0 once a worker answers a ping and runs a task
+    python3 peer_celery.py bench [N] [ROUND_TRIPS]
+The broker and the result backend are both the redis at $PEER_REDIS_URL
+(default redis://127.0.0.1:6399).  Figures are printed in zq-bench's style:
+    celery throughput: 10000 tasks in X s = Y tasks/s
+    celery latency: 1000 round trips: p50 A ms, p99 B ms, max C ms
+Percentiles are nearest-rank, as zq-bench computes them.
+"""
+import math
+import os
+import sys
+import time
+
+from celery import Celery
+
+REDIS = os.environ.get("PEER_REDIS_URL", "redis://127.0.0.1:6399")
+
+app = Celery("peer_celery", broker=REDIS + "/0", backend=REDIS + "/1")
+app.conf.update(
+    task_default_queue="bench",
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    broker_connection_retry_on_startup=True,
+    worker_hijack_root_logger=False,
+)
+
+
+@app.task(name="noop")
+def noop():
+    return None
+
+
+def percentile(sorted_values, fraction):
+    """Nearest-rank percentile, the same rule as zq-bench."""
+    if not sorted_values:
+        return 0.0
+    rank = math.ceil(fraction * len(sorted_values))
+    rank = min(max(rank, 1), len(sorted_values))
+    return sorted_values[rank - 1]
+
+
+def wait_ready(deadline_s):
+    """Poll until a worker answers a ping and one task makes the full round trip."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        try:
+            if app.control.ping(timeout=0.5):
+                noop.delay().get(timeout=max(1.0, deadline - time.monotonic()))
+                return 0
+        except Exception as exc:  # broker not up yet, or the worker still starting
+            print(f"waiting for the worker: {exc!r}", file=sys.stderr)
+            time.sleep(0.2)
+    print(f"no Celery worker answered within {deadline_s} s", file=sys.stderr)
+    return 1
+
+
+def bench(tasks, round_trips):
+    # Phase 1, throughput: send every task, then collect every result.
+    start = time.perf_counter()
+    pending = [noop.apply_async() for _ in range(tasks)]
+    for result in pending:
+        result.get(timeout=300)
+    elapsed = time.perf_counter() - start
+    print(f"celery throughput: {tasks} tasks in {elapsed:.3f} s = {tasks / elapsed:.0f} tasks/s",
+          flush=True)
+
+    # Phase 2, latency: sequential round trips, one task in flight at a time.
+    samples = []
+    for _ in range(round_trips):
+        t0 = time.perf_counter()
+        noop.delay().get(timeout=60)
+        samples.append((time.perf_counter() - t0) * 1000.0)
+    samples.sort()
+    print(f"celery latency: {round_trips} round trips: p50 {percentile(samples, 0.50):.3f} ms, "
+          f"p99 {percentile(samples, 0.99):.3f} ms, max {samples[-1]:.3f} ms", flush=True)
+    return 0
+
+
+def main(argv):
+    mode = argv[1] if len(argv) > 1 else "bench"
+    if mode == "wait":
+        return wait_ready(float(argv[2]) if len(argv) > 2 else 60.0)
+    if mode == "bench":
+        tasks = int(argv[2]) if len(argv) > 2 else 10000
+        round_trips = int(argv[3]) if len(argv) > 3 else 1000
+        return bench(tasks, round_trips)
+    print(f"usage: {argv[0]} wait [DEADLINE_S] | bench [N] [ROUND_TRIPS]", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
