@@ -63,7 +63,8 @@ nlohmann::json node_status(ControlContext& node) {
         {"messages",
          {{"received", node.port.received()},
           {"malformed", node.port.malformed()},
-          {"rejected", node.dispatcher.rejected_count()}}},
+          {"rejected", node.dispatcher.rejected_count()},
+          {"undeliverable", node.dispatcher.undeliverable_count()}}},
     };
 }
 

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <tuple>
 
 namespace zq::node {
 namespace {
@@ -629,13 +630,19 @@ void Dispatcher::on_worker_lost(std::string_view id, const std::string& explanat
     end_unsuccessful(*job, reason, explanation);
 }
 
-void Dispatcher::end_unsuccessful(Job& job, StopReason reason, const std::string& error) {
-    const JobRecord& record = job.record;
+std::pair<double, double> Dispatcher::time_limits(const JobRecord& record) const {
     double soft = record.soft_time_limit, hard = record.hard_time_limit;
+    // [tasks.NAME] supplies the limits a job does not set itself.
     if (auto settings = config_.tasks.find(record.task); settings != config_.tasks.end()) {
         if (soft <= 0) soft = settings->second.soft_time_limit;
         if (hard <= 0) hard = settings->second.hard_time_limit;
     }
+    return {soft, hard};
+}
+
+void Dispatcher::end_unsuccessful(Job& job, StopReason reason, const std::string& error) {
+    const JobRecord& record = job.record;
+    auto [soft, hard] = time_limits(record);
     if (reason == StopReason::canceled || record.cancel_requested) {
         finish(job, JobState::canceled, {}, "canceled while running: " + error);
     } else if (reason == StopReason::soft_time_limit) {
@@ -680,7 +687,6 @@ void Dispatcher::fail_running(const std::string& explanation) {
     }
 }
 
-bool Dispatcher::idle() const { return pool_.busy() == 0 && turn_.empty(); }
 
 std::vector<std::string> Dispatcher::running_jobs() const {
     std::vector<std::string> ids;
@@ -809,13 +815,9 @@ void Dispatcher::rejournal_unwritten() {
 RunRequest Dispatcher::run_request(const Job& job) const {
     const JobRecord& record = job.record;
     RunRequest request{record.id, record.task, record.args, record.kwargs};
-    request.soft_time_limit = record.soft_time_limit;
-    request.hard_time_limit = record.hard_time_limit;
-    // [tasks.NAME] supplies the exec argv and the limits a job does not set itself.
-    if (auto settings = config_.tasks.find(record.task); settings != config_.tasks.end()) {
-        if (settings->second.exec()) request.exec = &settings->second.command;
-        if (request.soft_time_limit <= 0) request.soft_time_limit = settings->second.soft_time_limit;
-        if (request.hard_time_limit <= 0) request.hard_time_limit = settings->second.hard_time_limit;
+    std::tie(request.soft_time_limit, request.hard_time_limit) = time_limits(record);
+    if (auto settings = config_.tasks.find(record.task); settings != config_.tasks.end() && settings->second.exec()) {
+        request.exec = &settings->second.command;
     }
     return request;
 }

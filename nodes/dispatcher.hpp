@@ -33,6 +33,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace zq::node {
@@ -98,7 +99,8 @@ public:
     const std::array<std::uint64_t, 10>& counts_by_state() const { return counts_; }
     std::size_t pending() const { return active_.size(); }
     std::uint64_t rejected_count() const { return rejected_; }
-    bool idle() const;
+    // Replies and peer messages that could not be handed to zmq (client gone, queue full).
+    std::uint64_t undeliverable_count() const { return undeliverable_; }
     // Reads the counts by state from the journal again (after a purge).
     void recount_states();
     // Fails what still runs with `explanation` (graceful shutdown after the grace period).
@@ -177,6 +179,8 @@ private:
     void schedule_retry(Job& job);
     void requeue_due_retries();
     RunRequest run_request(const Job& job) const;
+    // The soft and hard limits that apply to a job: its own, else its task name's.
+    std::pair<double, double> time_limits(const JobRecord& record) const;
     void journal_write(const Status& status);
     void add_watcher(Job& job, const std::string& client);
     void reply_accepted(const std::string& client, const JobRecord& job, bool duplicate);
