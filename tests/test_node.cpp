@@ -206,9 +206,7 @@ TEST_CASE("the same id submitted twice runs once") {
 TEST_CASE("a queued job can be canceled before it runs") {
     NodeProcess node({.min_workers = 1, .max_workers = 1});
     Client client(node.endpoint());
-    auto blocker = client.submit(Task("zq.sleep").with_args(60));
-    REQUIRE(blocker);
-    REQUIRE(node.worker_running(blocker->id) > 0);
+    occupy_worker(node, client);
     auto queued = client.submit(Task("zq.noop"));
     REQUIRE(queued);
 
@@ -245,11 +243,7 @@ TEST_CASE("a full journal rejects new submissions with the reason and keeps acce
     }
     CHECK_THAT(rejection, Catch::Contains("journal unwritable") && Catch::Contains("full"));
     REQUIRE_FALSE(accepted.empty());
-    for (const auto& id : accepted) {
-        auto job = client.wait(id, kDeadline);
-        REQUIRE(job);
-        CHECK(job->state == JobState::succeeded);
-    }
+    require_all_succeeded(client, accepted);
     CHECK(node.status()["name"] == "test");
 }
 

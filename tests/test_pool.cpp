@@ -366,11 +366,7 @@ TEST_CASE("SIGKILL to every worker at once: the pool recovers and new jobs run")
         REQUIRE(submitted);
         after.push_back(submitted->id);
     }
-    for (const auto& id : after) {
-        auto job = client.wait(id, kDeadline);
-        REQUIRE(job);
-        CHECK(job->state == JobState::succeeded);
-    }
+    require_all_succeeded(client, after);
 }
 
 TEST_CASE("SIGTERM to zq-node lets running jobs finish within shutdown_grace, then exits 0 and leaves no children") {
@@ -426,11 +422,7 @@ TEST_CASE("SIGTERM to zq-node lets running jobs finish within shutdown_grace, th
     auto job = client.status(sleeper.id);
     REQUIRE(job);
     CHECK(job->state == JobState::succeeded);
-    for (const auto& id : got_in) {
-        auto resumed = client.wait(id, kDeadline);
-        REQUIRE(resumed);
-        CHECK(resumed->state == JobState::succeeded);
-    }
+    require_all_succeeded(client, got_in);
 }
 
 TEST_CASE("SIGTERM to zq-node with a job that outlives shutdown_grace fails it with node shutting down") {

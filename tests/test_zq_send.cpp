@@ -32,10 +32,7 @@ TEST_CASE("zq-send cancel --data cancels a queued job while its node is down, an
     std::string blocker_id, canceled_id, kept_id;
     {
         Client client(node.endpoint());
-        auto blocker = client.submit(Task("zq.sleep").with_args(60));
-        REQUIRE(blocker);
-        blocker_id = blocker->id;
-        REQUIRE(node.worker_running(blocker_id) > 0);
+        blocker_id = occupy_worker(node, client);
         // Queued behind the blocker, in this order: the one to cancel would run first.
         auto doomed = client.submit(Task("touch").with_args(marker));
         auto kept = client.submit(Task("zq.echo").with_args(std::string("still runs")));
@@ -77,9 +74,7 @@ TEST_CASE("zq-send cancel --data cancels a queued job while its node is down, an
 TEST_CASE("zq-send cancel --data asks the node when one runs on the directory") {
     NodeProcess node({.min_workers = 1, .max_workers = 1});
     Client client(node.endpoint());
-    auto blocker = client.submit(Task("zq.sleep").with_args(60));
-    REQUIRE(blocker);
-    REQUIRE(node.worker_running(blocker->id) > 0);
+    occupy_worker(node, client);
     auto queued = client.submit(Task("zq.noop"));
     REQUIRE(queued);
 

@@ -2,6 +2,8 @@
 
 #include <zq/json.hpp>
 
+#include <catch2/catch.hpp>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -170,6 +172,21 @@ int NodeProcess::worker_running(const std::string& id) {
         return false;
     });
     return pid;
+}
+
+void require_all_succeeded(Client& client, const std::vector<std::string>& ids) {
+    for (const auto& id : ids) {
+        auto job = client.wait(id, kDeadline);
+        REQUIRE(job);
+        CHECK(job->state == JobState::succeeded);
+    }
+}
+
+std::string occupy_worker(NodeProcess& node, Client& client) {
+    auto blocker = client.submit(Task("zq.sleep").with_args(60));
+    REQUIRE(blocker);
+    REQUIRE(node.worker_running(blocker->id) > 0);
+    return blocker->id;
 }
 
 CommandResult run_command(const std::vector<std::string>& argv_in, std::chrono::milliseconds deadline,

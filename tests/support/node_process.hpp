@@ -89,6 +89,11 @@ private:
     pid_t pid_ = -1;
 };
 
+// Waits for each job and requires that it succeeded.
+void require_all_succeeded(Client& client, const std::vector<std::string>& ids);
+// Keeps the node's (only) worker busy with zq.sleep 60; returns the job id once it runs.
+std::string occupy_worker(NodeProcess& node, Client& client);
+
 // Runs a program to completion with its output captured (no shell). Returns exit status.
 struct CommandResult {
     int exit_code = -1;
