@@ -7,6 +7,7 @@
 // same table (tests/test_protocol.cpp checks that the two agree).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -32,8 +33,11 @@ enum class Command : std::uint8_t {
     state_ack = 0x17,      // origin → owner: a terminal STATE is journaled, the owner may forget it
     control = 0x20,        // client → node: an operator request (status, running, job, watch...)
     control_reply = 0x21,  // node → client: answer to CONTROL
-    broadcast = 0x30,      // node → all nodes (PUB): run this task on every node
+    broadcast = 0x30,      // client → node: run on every node; node → all nodes (PUB): the same
     event = 0x31,          // node → subscribers (PUB): a job transition
+    tap = 0x32,            // node → subscribers (PUB): a ZQP message the node sent or received
+    repair = 0x33,         // subscriber → publisher (peer link): resend this range of broadcasts
+    gone = 0x34,           // publisher → subscriber (peer link): this range is no longer kept
 };
 
 // The msgpack type a field must have; `any` accepts every type (task arguments, results).
@@ -91,12 +95,29 @@ inline constexpr std::string_view load = "load";              // jobs queued and
 inline constexpr std::string_view members = "members";       // membership list
 inline constexpr std::string_view endpoint = "ep";            // a node's peer endpoint
 inline constexpr std::string_view sequence = "seq";           // publisher sequence number
-inline constexpr std::string_view time_ms = "t";              // unix ms of the event
+inline constexpr std::string_view time_us = "t";              // unix µs of the event
+inline constexpr std::string_view publish = "pub";            // a node's PUB endpoint
+inline constexpr std::string_view targets = "tgts";           // nodes a broadcast runs on
+inline constexpr std::string_view from = "from";              // first sequence number of a range
+inline constexpr std::string_view to = "to";                  // last sequence number of a range
+inline constexpr std::string_view direction = "dir";          // "in" or "out" (tap)
+inline constexpr std::string_view peer = "peer";              // the other end of a tapped message
+inline constexpr std::string_view command = "cmd";            // command name of a tapped message
+inline constexpr std::string_view body = "body";              // body of a tapped message
 }  // namespace field
 
 namespace detail {
 using enum FieldType;
 namespace f = field;
+
+// Concatenates two field tables (BROADCAST is the envelope plus the fanout fields).
+template <std::size_t A, std::size_t B>
+constexpr auto join(const FieldSpec (&first)[A], const FieldSpec (&second)[B]) {
+    std::array<FieldSpec, A + B> joined{};
+    for (std::size_t i = 0; i < A; ++i) joined[i] = first[i];
+    for (std::size_t i = 0; i < B; ++i) joined[A + i] = second[i];
+    return joined;
+}
 
 // The task envelope, carried by SUBMIT, FORWARD and BROADCAST.
 inline constexpr FieldSpec kEnvelope[] = {
@@ -126,11 +147,15 @@ inline constexpr FieldSpec kHello[] = {
     {f::node, string, true, "sender's node name"},
     {f::incarnation, string, true, "sender's boot id"},
     {f::endpoint, string, false, "sender's peer endpoint"},
+    {f::publish, string, false, "sender's PUB endpoint (broadcasts, events, tap)"},
+    {f::sequence, unsigned_integer, false, "last broadcast sequence number the sender published"},
 };
 inline constexpr FieldSpec kWelcome[] = {
     {f::node, string, true, "sender's node name"},
     {f::incarnation, string, true, "sender's boot id"},
     {f::members, array, false, "known members: [{node, ep}]"},
+    {f::publish, string, false, "sender's PUB endpoint"},
+    {f::sequence, unsigned_integer, false, "last broadcast sequence number the sender published"},
 };
 inline constexpr FieldSpec kHeartbeat[] = {
     {f::node, string, true, "sender's node name"},
@@ -139,6 +164,8 @@ inline constexpr FieldSpec kHeartbeat[] = {
     {f::queues, array, false, "queues served"},
     {f::load, unsigned_integer, false, "jobs queued and running"},
     {f::endpoint, string, false, "sender's peer endpoint"},
+    {f::publish, string, false, "sender's PUB endpoint"},
+    {f::sequence, unsigned_integer, false, "last broadcast sequence number the sender published"},
 };
 inline constexpr FieldSpec kDisconnect[] = {
     {f::node, string, true, "sender's node name"},
@@ -176,9 +203,9 @@ inline constexpr FieldSpec kStateAck[] = {
     {f::node, string, true, "origin node that journaled the terminal state"},
 };
 inline constexpr FieldSpec kControl[] = {
-    {f::operation, string, true, "status, running, reload, job or watch"},
+    {f::operation, string, true, "status, running, peers, reload, job, watch, trace-on, trace-off or history"},
     {f::request_id, unsigned_integer, false, "echoed in the reply"},
-    {f::id, string, false, "job id for job and watch"},
+    {f::id, string, false, "job id for job, watch and history"},
 };
 inline constexpr FieldSpec kControlReply[] = {
     {f::request_id, unsigned_integer, false, "the request's rid"},
@@ -186,14 +213,49 @@ inline constexpr FieldSpec kControlReply[] = {
     {f::error, string, false, "why it failed"},
     {f::data, any, false, "the answer"},
 };
+// What a published BROADCAST adds to the envelope (whose `node` is the origin).
+inline constexpr FieldSpec kPublished[] = {
+    {f::incarnation, string, false, "publisher's boot id (the sequence numbers are per incarnation)"},
+    {f::sequence, unsigned_integer, false, "publisher sequence number on the broadcast stream"},
+    {f::time_us, unsigned_integer, false, "unix µs when it was published"},
+    {f::targets, array, false, "names of the nodes that run it (live when it was published)"},
+};
+inline constexpr auto kBroadcast = join(kEnvelope, kPublished);
 inline constexpr FieldSpec kEvent[] = {
     {f::node, string, true, "publishing node"},
-    {f::sequence, unsigned_integer, true, "publisher sequence number"},
+    {f::sequence, unsigned_integer, true, "publisher sequence number on the event stream"},
+    {f::incarnation, string, false, "publisher's boot id"},
+    {f::time_us, unsigned_integer, false, "unix µs of the transition"},
     {f::id, string, false, "job id"},
-    {f::state, string, false, "job state"},
+    {f::state, string, false, "the job's new state"},
     {f::task, string, false, "task name"},
     {f::queue, string, false, "queue"},
-    {f::time_ms, unsigned_integer, false, "unix ms"},
+    {f::error, string, false, "error text (failed, error, canceled, retrying), at most 512 bytes"},
+};
+inline constexpr FieldSpec kTap[] = {
+    {f::node, string, true, "publishing node"},
+    {f::sequence, unsigned_integer, true, "publisher sequence number on the tap stream"},
+    {f::incarnation, string, false, "publisher's boot id"},
+    {f::time_us, unsigned_integer, false, "unix µs when the message was sent or received"},
+    {f::direction, string, true, "in (received) or out (sent)"},
+    {f::peer, string, false, "the other end: a peer node's name, or client:HEX for a client"},
+    {f::command, string, true, "command name of the tapped message"},
+    {f::id, string, false, "job id, when the message carries one"},
+    {f::task, string, false, "task name, when the message carries one"},
+    {f::state, string, false, "job state, when the message carries one"},
+    {f::body, any, false, "the tapped body (left out above 4 KiB)"},
+};
+inline constexpr FieldSpec kRepair[] = {
+    {f::node, string, true, "the subscriber asking"},
+    {f::incarnation, string, true, "the publisher incarnation the range belongs to"},
+    {f::from, unsigned_integer, true, "first missing sequence number"},
+    {f::to, unsigned_integer, true, "last missing sequence number"},
+};
+inline constexpr FieldSpec kGone[] = {
+    {f::node, string, true, "the publisher"},
+    {f::incarnation, string, true, "the publisher incarnation"},
+    {f::from, unsigned_integer, true, "first sequence number no longer kept"},
+    {f::to, unsigned_integer, true, "last sequence number no longer kept"},
 };
 }  // namespace detail
 
@@ -212,8 +274,11 @@ inline constexpr CommandSpec kCommands[] = {
     {Command::state_ack, "STATE-ACK", detail::kStateAck, "origin journaled a terminal STATE"},
     {Command::control, "CONTROL", detail::kControl, "operator request"},
     {Command::control_reply, "CONTROL-REPLY", detail::kControlReply, "answer to CONTROL"},
-    {Command::broadcast, "BROADCAST", detail::kEnvelope, "run a task on every node"},
+    {Command::broadcast, "BROADCAST", detail::kBroadcast, "run a task on every node"},
     {Command::event, "EVENT", detail::kEvent, "a job transition on the event stream"},
+    {Command::tap, "TAP", detail::kTap, "a message a node sent or received (protocol tap)"},
+    {Command::repair, "REPAIR", detail::kRepair, "resend a range of broadcasts"},
+    {Command::gone, "GONE", detail::kGone, "a range of broadcasts is no longer kept"},
 };
 
 // Looks a command byte up in kCommands; nullptr for an unknown command.
