@@ -449,9 +449,14 @@ Result<JobInfo> Client::cancel(std::string_view id, Milliseconds timeout) {
 }
 
 Result<std::string> Client::control(std::string_view operation, Milliseconds timeout) {
+    return control(operation, std::string_view(), timeout);
+}
+
+Result<std::string> Client::control(std::string_view operation, std::string_view id, Milliseconds timeout) {
     return guarded<std::string>(impl_, [&](Impl& impl) -> Result<std::string> {
         BodyWriter body;
         body.add(f::operation, operation);
+        if (!id.empty()) body.add(f::id, id);
         auto reply = impl.request(Command::control, body, timeout, "answer '" + std::string(operation) + "'");
         if (!reply) return reply.failure();
         if (!reply->boolean(f::ok).value_or(false)) {

@@ -86,6 +86,9 @@ public:
     Result<JobInfo> cancel(std::string_view id, Milliseconds timeout = kDefaultTimeout);
     // An operator request (status, running, reload): the reply's data as msgpack bytes.
     Result<std::string> control(std::string_view operation, Milliseconds timeout = kDefaultTimeout);
+    // The same for an operation about one job (history, job, watch): CONTROL with `id`.
+    Result<std::string> control(std::string_view operation, std::string_view id,
+                                Milliseconds timeout = kDefaultTimeout);
 
     // Pipelining, for callers that keep many submissions in flight: post() never blocks (a
     // task without an id gets a new one; messages the socket cannot take yet wait in the
