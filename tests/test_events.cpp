@@ -1,16 +1,12 @@
 // zq::Events, the subscription API: decoding, client-side filtering and gap detection against
 // a PUB socket of the test's own, then against real nodes.
 #include "support/node_process.hpp"
+#include "support/publisher.hpp"
 
-#include <zq/codec.hpp>
 #include <zq/events.hpp>
 #include <zq/json.hpp>
-#include <zq/protocol.hpp>
-#include <zq/wire.hpp>
 
 #include <catch2/catch.hpp>
-
-#include <zmq.hpp>
 
 #include <map>
 #include <string>
@@ -22,74 +18,21 @@ using zq::EventKind;
 using zq::Events;
 using zq::Subscription;
 using zq::Task;
-using zq::protocol::Command;
 
 namespace {
 
 using namespace std::chrono_literals;
 
-// Event times: a fixed unix µs plus the sequence number, so that each message's is known.
-constexpr std::uint64_t kEpochUs = 1'700'000'000'000'000;
-
-// A stand-in for a node's publisher: binds a PUB socket and publishes what the test builds.
-class Publisher {
-public:
-    Publisher() : socket_(context_, zmq::socket_type::pub) {
-        socket_.set(zmq::sockopt::linger, 0);
-        socket_.bind(endpoint_);
-    }
-
-    const std::string& endpoint() const { return endpoint_; }
-
-    // EVENT {node, inc, seq, t, id, st, task, q}, on the topic a node would use.
-    void event(std::uint64_t seq, const std::string& id, const std::string& state, const std::string& task,
-               const std::string& queue = "default", const std::string& node = "pub") {
-        zq::BodyWriter body;
-        body.add("node", node).add("inc", "inc-1").add("seq", seq).add("t", std::uint64_t{kEpochUs + seq});
-        body.add("id", id).add("st", state).add("task", task).add("q", queue);
-        publish("E/" + state + "/" + queue + "/" + task, Command::event, body.finish());
-    }
-
-    // TAP of a SUBMIT the node received from a client, carrying the envelope as its body.
-    void tapped_submit(std::uint64_t seq, const std::string& id, const std::string& queue) {
-        zq::BodyWriter envelope;
-        envelope.add("id", id).add("task", "zq.echo").add("q", queue);
-        zq::BodyWriter body;
-        body.add("node", "pub").add("inc", "inc-1").add("seq", seq).add("t", std::uint64_t{kEpochUs + seq});
-        body.add("dir", "in").add("peer", "client:00aabbccdd").add("cmd", "SUBMIT").add("id", id);
-        body.add_packed("body", envelope.finish());
-        publish("T/SUBMIT", Command::tap, body.finish());
-    }
-
-    // Publishes `send_one` again until the subscriber receives what it sent: a SUB socket
-    // may join after the first copy went out, and the copies after the first are
-    // duplicates the subscriber drops.
-    void until_received(Events& events, const std::function<void()>& send_one, const std::function<bool(const Event&)>& is_it) {
-        REQUIRE(wait_until([&] {
-            send_one();
-            auto event = events.next(50ms);
-            return event && is_it(*event);
-        }));
-    }
-
-private:
-    void publish(const std::string& topic, Command command, std::string_view body) {
-        REQUIRE(zq::send_message(socket_, command, body, topic));
-    }
-
-    TempDir dir_;
-    std::string endpoint_ = "ipc://" + dir_.path() + "/pub.sock";
-    zmq::context_t context_;
-    zmq::socket_t socket_;
-};
-
-Events subscribe(const std::string& publisher, zq::EventFilter filter = {}) {
+// A subscriber to the fake publisher, once the publisher has its subscriptions.
+Events subscribe(FakePublisher& publisher, zq::EventFilter filter = {}) {
     Subscription subscription;
-    subscription.publishers = {publisher};
+    subscription.publishers = {publisher.endpoint()};
     subscription.filter = std::move(filter);
     auto events = Events::open(std::move(subscription));
     INFO((events ? "" : events.error()));
     REQUIRE(events);
+    REQUIRE(publisher.await_subscriber("E/"));
+    REQUIRE(publisher.await_subscriber("T/"));
     return std::move(*events);
 }
 
@@ -106,20 +49,17 @@ std::vector<Event> drain(Events& events, std::size_t wanted) {
 }  // namespace
 
 TEST_CASE("events are decoded from what a publisher sends, and only those passing the filter come out") {
-    Publisher publisher;
+    FakePublisher publisher;
     zq::EventFilter filter;
     filter.states = {"succeeded"};
     filter.tasks = {"zq.echo"};
-    Events events = subscribe(publisher.endpoint(), filter);
-    publisher.until_received(
-        events, [&] { publisher.event(1, "first", "succeeded", "zq.echo"); },
-        [](const Event& event) { return event.id == "first"; });
+    Events events = subscribe(publisher, filter);
 
-    publisher.event(2, "echo-queued", "queued", "zq.echo");
-    publisher.event(3, "sleep-done", "succeeded", "zq.sleep");
-    publisher.event(4, "echo-done", "succeeded", "zq.echo", "build");
-    publisher.event(5, "echo-failed", "failed", "zq.echo");
-    publisher.event(6, "last", "succeeded", "zq.echo");
+    publisher.event({.seq = 1, .id = "echo-queued", .state = "queued"});
+    publisher.event({.seq = 2, .id = "sleep-done", .state = "succeeded", .task = "zq.sleep"});
+    publisher.event({.seq = 3, .id = "echo-done", .state = "succeeded", .queue = "build"});
+    publisher.event({.seq = 4, .id = "echo-failed", .state = "failed", .error = "boom"});
+    publisher.event({.seq = 5, .id = "last", .state = "succeeded"});
 
     auto received = drain(events, 2);
     REQUIRE(received.size() == 2);
@@ -128,57 +68,54 @@ TEST_CASE("events are decoded from what a publisher sends, and only those passin
     CHECK(received[0].command == "EVENT");
     CHECK(received[0].node == "pub");
     CHECK(received[0].incarnation == "inc-1");
-    CHECK(received[0].seq == 4);
-    CHECK(received[0].time_us == kEpochUs + 4);
+    CHECK(received[0].seq == 3);
+    CHECK(received[0].time_us == kFakeEpochUs + 3);
     CHECK(received[0].queue == "build");
     CHECK(received[1].id == "last");
     CHECK_FALSE(events.next(50ms));
     auto counters = events.counters();
     REQUIRE(counters.size() == 1);
-    CHECK(counters[0].received == 6);
+    CHECK(counters[0].received == 5);
     CHECK(counters[0].missed == 0);
 }
 
 TEST_CASE("a jump in a stream's sequence numbers comes out as a gap before the message that shows it") {
-    Publisher publisher;
-    Events events = subscribe(publisher.endpoint());
-    publisher.until_received(
-        events, [&] { publisher.event(1, "one", "queued", "zq.echo"); },
-        [](const Event& event) { return event.id == "one"; });
+    FakePublisher publisher;
+    Events events = subscribe(publisher);
 
-    publisher.event(2, "two", "queued", "zq.echo");
-    publisher.event(5, "five", "queued", "zq.echo");
+    publisher.event({.seq = 1, .id = "one"});
+    publisher.event({.seq = 2, .id = "two"});
+    publisher.event({.seq = 5, .id = "five"});
     // A publisher reached twice (or a late copy) is handed out once.
-    publisher.event(5, "five", "queued", "zq.echo");
-    publisher.event(6, "six", "queued", "zq.echo");
+    publisher.event({.seq = 5, .id = "five"});
+    publisher.event({.seq = 6, .id = "six"});
 
-    auto received = drain(events, 4);
-    REQUIRE(received.size() == 4);
-    CHECK(received[0].id == "two");
-    CHECK(received[1].kind == EventKind::gap);
-    CHECK(received[1].node == "pub");
-    CHECK(received[1].command == "EVENT");
-    CHECK(received[1].gap_from == 3);
-    CHECK(received[1].gap_to == 4);
-    CHECK(received[2].id == "five");
-    CHECK(received[3].id == "six");
+    auto received = drain(events, 5);
+    REQUIRE(received.size() == 5);
+    CHECK(received[0].id == "one");
+    CHECK(received[1].id == "two");
+    CHECK(received[2].kind == EventKind::gap);
+    CHECK(received[2].node == "pub");
+    CHECK(received[2].command == "EVENT");
+    CHECK(received[2].gap_from == 3);
+    CHECK(received[2].gap_to == 4);
+    CHECK(received[3].id == "five");
+    CHECK(received[4].id == "six");
     CHECK_FALSE(events.next(50ms));
     CHECK(events.counters().at(0).missed == 2);
 }
 
 TEST_CASE("a tap names the tapped command, keeps its body and takes the queue from the envelope") {
-    Publisher publisher;
+    FakePublisher publisher;
     zq::EventFilter filter;
     filter.commands = {"submit"};
     filter.queues = {"build"};
-    Events events = subscribe(publisher.endpoint(), filter);
-    publisher.until_received(
-        events, [&] { publisher.tapped_submit(1, "first", "build"); },
-        [](const Event& event) { return event.id == "first"; });
+    Events events = subscribe(publisher, filter);
 
-    publisher.event(1, "an-event", "queued", "zq.echo", "build");
-    publisher.tapped_submit(2, "elsewhere", "default");
-    publisher.tapped_submit(3, "wanted", "build");
+    publisher.event({.seq = 1, .id = "an-event", .queue = "build"});
+    publisher.tap({.seq = 1, .id = "elsewhere"});
+    publisher.tap({.seq = 2, .id = "accepted", .command = "ACCEPTED", .direction = "out", .queue = "build"});
+    publisher.tap({.seq = 3, .id = "wanted", .queue = "build"});
 
     auto received = drain(events, 1);
     REQUIRE(received.size() == 1);
