@@ -17,4 +17,11 @@ inline std::int64_t wall_ms() {
     return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
+// Microseconds on the wall clock, for the fanout streams: a job's hops across nodes on one
+// host are often less than a millisecond apart.
+inline std::int64_t wall_us() {
+    using namespace std::chrono;
+    return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+
 }  // namespace zq::node

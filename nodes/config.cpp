@@ -44,6 +44,16 @@ Status read_number(const toml::table& table, std::string_view key, T& out) {
     return Error{"config key '" + std::string(key) + "' must be a number"};
 }
 
+Status read_bool(const toml::table& table, std::string_view key, bool& out) {
+    const toml::node* value = table.get(key);
+    if (!value) return success();
+    if (auto flag = value->value<bool>()) {
+        out = *flag;
+        return success();
+    }
+    return Error{"config key '" + std::string(key) + "' must be true or false"};
+}
+
 Status read_string(const toml::table& table, std::string_view key, std::string& out) {
     const toml::node* value = table.get(key);
     if (!value) return success();
@@ -134,6 +144,9 @@ Status apply_table(const toml::table& root, Config& config) {
         read_strings(root, "bind", config.binds),
         read_strings(root, "peers", config.peers),
         read_string(root, "advertise", config.advertise),
+        read_strings(root, "publish", config.publish),
+        read_number(root, "fanout_history", config.fanout_history),
+        read_bool(root, "trace", config.trace),
         read_number(root, "heartbeat_interval", config.heartbeat_interval),
         read_number(root, "heartbeat_liveness", config.heartbeat_liveness),
         read_strings(root, "queues", config.queues),
@@ -197,6 +210,9 @@ Status finish_config(Config& config) {
     }
     if (config.name.size() > config.limits.max_name_bytes) return Error{"node name is too long"};
     if (config.queues.empty()) config.queues = {"default"};
+    if (config.fanout_history == 0 || config.fanout_history > 1'000'000) {
+        return Error{"fanout_history must be between 1 and 1000000 messages"};
+    }
     static const char* const kLogLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
     if (std::find(std::begin(kLogLevels), std::end(kLogLevels), config.log_level) == std::end(kLogLevels)) {
         return Error{"log_level must be one of trace, debug, info, warn, error, critical, off; not \"" +

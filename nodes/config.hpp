@@ -31,6 +31,10 @@ struct Config {
     std::vector<std::string> binds;  // client endpoints besides ipc://DATA/node.sock
     std::vector<std::string> peers;
     std::string advertise;  // endpoint peers use to reach this node; default: first bind, else ipc
+    std::vector<std::string> publish;  // PUB endpoints; default: ipc://DATA/pub.sock + tcp://HOST:* per tcp bind
+    std::uint64_t fanout_history = 10000;  // messages kept per fanout stream (broadcasts, events, tap)
+    bool trace = false;                    // protocol tap on at start
+    std::uint64_t test_drop_broadcast = 0;  // test hook: this broadcast sequence number is not sent
     double heartbeat_interval = 1.0;
     unsigned heartbeat_liveness = 3;
     std::vector<std::string> queues{"default"};

@@ -44,7 +44,7 @@ nlohmann::json node_status(ControlContext& node) {
     }
     nlohmann::json waiting = nlohmann::json::array();
     for (const auto& [id, reason] : node.dispatcher.waiting_jobs()) waiting.push_back({{"id", id}, {"reason", reason}});
-    return {
+    nlohmann::json status = {
         {"name", node.config.name},
         {"incarnation", node.incarnation},
         {"pid", static_cast<int>(getpid())},
@@ -66,6 +66,9 @@ nlohmann::json node_status(ControlContext& node) {
           {"rejected", node.dispatcher.rejected_count()},
           {"undeliverable", node.dispatcher.undeliverable_count()}}},
     };
+    status["fanout"] = node.publisher.status_json();
+    status["fanout"]["publishers"] = node.subscriber.status_json();
+    return status;
 }
 
 void handle_control(ControlContext& node, const std::string& client, const Message& message) {
@@ -92,12 +95,20 @@ void handle_control(ControlContext& node, const std::string& client, const Messa
         } else {
             node.dispatcher.reply_job(client, request_id, *job);
         }
+    } else if (operation == "trace-on" || operation == "trace-off") {
+        node.publisher.set_tapping(operation == "trace-on");
+        answer(node, client, request_id, {{"trace", node.publisher.tapping()}});
+    } else if (operation == "history") {
+        BodyWriter body;
+        body.add(f::request_id, request_id).add(f::ok, true).add_packed(f::data, node.publisher.history(id));
+        node.dispatcher.reply(client, Command::control_reply, std::string(body.finish()));
     } else if (operation == "watch") {
         // The STATE goes out when the job ends; only an unknown id is answered here.
         if (!node.dispatcher.watch(client, id)) refuse(node, client, request_id, "no job " + id);
     } else {
         refuse(node, client, request_id,
-               "unknown operation '" + std::string(operation) + "' (status, running, peers, reload, job, watch)");
+               "unknown operation '" + std::string(operation) +
+                   "' (status, running, peers, reload, job, watch, trace-on, trace-off, history)");
     }
 }
 

@@ -1,5 +1,6 @@
 // The control API: operator requests a node answers over its client port (CONTROL →
-// CONTROL-REPLY): status, running, reload, job and watch. docs/protocol.md lists them.
+// CONTROL-REPLY): status, running, peers, reload, job, watch, trace-on, trace-off and
+// history. docs/protocol.md lists them.
 #pragma once
 
 #include "client_port.hpp"
@@ -7,6 +8,8 @@
 #include "dispatcher.hpp"
 #include "membership.hpp"
 #include "pool.hpp"
+#include "publisher.hpp"
+#include "subscriber.hpp"
 
 #include <zq/codec.hpp>
 
@@ -25,6 +28,8 @@ struct ControlContext {
     Pool& pool;
     ClientPort& port;
     Membership& membership;
+    Publisher& publisher;
+    Subscriber& subscriber;
     std::function<Status()> reload;
 };
 

@@ -25,6 +25,8 @@ constexpr double kRejournalInterval = 1.0;
 
 std::size_t index_of(JobState state) { return static_cast<std::size_t>(state); }
 
+}  // namespace
+
 JobRecord record_from(Task&& task, std::int64_t now, const std::string& node) {
     JobRecord job;
     job.id = std::move(task.id);
@@ -45,8 +47,6 @@ JobRecord record_from(Task&& task, std::int64_t now, const std::string& node) {
     job.updated_ms = now;
     return job;
 }
-
-}  // namespace
 
 void write_job(BodyWriter& body, const JobRecord& job) {
     body.add(f::id, job.id).add(f::state, to_string(job.state)).add(f::task, job.task).add(f::node, job.node);
@@ -87,7 +87,10 @@ Status Dispatcher::recover() {
         job->record = std::move(record);
         Job& ref = *job;
         active_.emplace(ref.record.id, std::move(job));
-        if (ref.record.origin.empty() && !ref.record.node.empty() && ref.record.node != config_.name) {
+        if (is_broadcast(ref.record)) {
+            restore_broadcast(ref);
+            ++resumed;
+        } else if (ref.record.origin.empty() && !ref.record.node.empty() && ref.record.node != config_.name) {
             // Placed on a peer before the restart: the owner still runs it and reports to us
             // (it keeps the outcome until we acknowledge it).
             ref.owner = ref.record.node;
@@ -144,18 +147,7 @@ void Dispatcher::submit(const std::string& client, const Message& message) {
         return;
     }
     bool watch = message.boolean(f::watch).value_or(false);
-    if (Job* known = active(id)) {
-        if (watch) add_watcher(*known, client);
-        // Submitted twice within one turn: the second submitter's answer, like the first's,
-        // waits for the commit (and becomes REJECTED if the commit fails).
-        if (std::find(turn_.accepted.begin(), turn_.accepted.end(), known) != turn_.accepted.end()) {
-            turn_.accepted.push_back(known);
-            turn_.accepted_by.push_back(client);
-            return;
-        }
-        reply_accepted(client, known->record, true);
-        return;
-    }
+    if (answer_known(client, id, watch)) return;
     if (active_.size() >= config_.max_pending) {
         reply_rejected(client, id,
                        "node busy: " + std::to_string(active_.size()) + " jobs pending (max_pending " +
@@ -165,29 +157,42 @@ void Dispatcher::submit(const std::string& client, const Message& message) {
     auto job = std::make_unique<Job>();
     job->record = record_from(std::move(*task), wall_ms(), config_.name);
     auto inserted = journal_.insert_job(job->record);
-    if (!inserted) {
-        journal_write(Status(Error{inserted.error()}));
-        reply_rejected(client, id, "journal unwritable: " + inserted.error());
-        return;
-    }
-    if (!*inserted) {
-        // Known to the journal but no longer active: it finished earlier. Nothing runs again.
-        auto existing = journal_.find(id);
-        if (existing && *existing) {
-            reply_accepted(client, **existing, true);
-            if (watch) reply_state(client, **existing);
-            return;
-        }
-        reply_rejected(client, id, "job id exists in the journal but cannot be read");
+    if (!inserted || !*inserted) {
+        if (!inserted) journal_write(Status(Error{inserted.error()}));
+        reply_rejected(client, id,
+                       inserted ? "job id exists in the journal but cannot be read"
+                                : "journal unwritable: " + inserted.error());
         return;
     }
     Job& ref = *job;
     if (watch) add_watcher(ref, client);
     active_.emplace(ref.record.id, std::move(job));
     ++counts_[index_of(JobState::queued)];
+    note_event(ref.record);
     enqueue(ref);
     turn_.accepted.push_back(&ref);
     turn_.accepted_by.push_back(client);
+}
+
+bool Dispatcher::answer_known(const std::string& client, const std::string& id, bool watch) {
+    if (Job* known = active(id)) {
+        if (watch) add_watcher(*known, client);
+        // Submitted twice within one turn: the second submitter's answer, like the first's,
+        // waits for the commit (and becomes REJECTED if the commit fails).
+        if (std::find(turn_.accepted.begin(), turn_.accepted.end(), known) != turn_.accepted.end()) {
+            turn_.accepted.push_back(known);
+            turn_.accepted_by.push_back(client);
+            return true;
+        }
+        reply_accepted(client, known->record, true);
+        return true;
+    }
+    // Known to the journal but no longer active: it finished earlier. Nothing runs again.
+    auto existing = journal_.find(id);
+    if (!existing || !*existing) return false;
+    reply_accepted(client, **existing, true);
+    if (watch) reply_state(client, **existing);
+    return true;
 }
 
 void Dispatcher::cancel(const std::string& client, const Message& message) {
@@ -201,6 +206,14 @@ void Dispatcher::cancel(const std::string& client, const Message& message) {
             spdlog::info("cancel of job {} from node {}: no such job running here; ignored", id, *origin);
             return;
         }
+    }
+    if (job && is_broadcast(job->record) && !is_terminal(job->record.state)) {
+        BodyWriter body;
+        body.add(f::request_id, request_id)
+            .add(f::ok, false)
+            .add(f::error, "a broadcast is not canceled as a whole; cancel its run on a node: " + id + "@NODE");
+        if (!origin) reply(client, Command::control_reply, std::string(body.finish()));
+        return;
     }
     if (job && !job->owner.empty() && !is_terminal(job->record.state)) {
         // Placed on a peer: the owner cancels it and reports; until then it stays as it is
@@ -387,6 +400,11 @@ void Dispatcher::wait_for_capacity(Job& job, const std::string& reason) {
 
 std::string Dispatcher::forward_body(const JobRecord& job) const {
     BodyWriter body;
+    write_envelope(body, job);
+    return std::string(body.finish());
+}
+
+void Dispatcher::write_envelope(BodyWriter& body, const JobRecord& job) const {
     body.add(f::id, job.id).add(f::task, job.task).add_packed(f::args, job.args);
     if (!job.kwargs.empty()) body.add_packed(f::kwargs, job.kwargs);
     body.add(f::queue, job.queue);
@@ -398,7 +416,6 @@ std::string Dispatcher::forward_body(const JobRecord& job) const {
     if (job.hard_time_limit > 0) body.add(f::hard_time_limit, job.hard_time_limit);
     if (!job.headers.empty()) body.add_packed(f::headers, job.headers);
     body.add(f::node, config_.name);
-    return std::string(body.finish());
 }
 
 void Dispatcher::to_peer(const std::string& node, Command command, std::string body) {
@@ -413,13 +430,17 @@ void Dispatcher::acknowledge(const std::string& owner, std::string_view id) {
 
 void Dispatcher::on_forward(const Message& message) {
     std::string origin(message.string(f::node).value_or(""));
-    std::string id(message.string(f::id).value_or(""));
     auto task = read_task(message, config_.limits);
     if (origin.empty() || !task) {
-        spdlog::warn("FORWARD of job {} from node '{}' refused: {}", id, origin,
+        spdlog::warn("FORWARD of job {} from node '{}' refused: {}", message.string(f::id).value_or(""), origin,
                      origin.empty() ? "no origin node" : task.error());
         return;
     }
+    run_for_origin(origin, std::move(*task));
+}
+
+void Dispatcher::run_for_origin(const std::string& origin, Task&& task) {
+    std::string id = task.id;
     auto taken = [&] {
         BodyWriter body;
         body.add(f::id, id).add(f::node, config_.name);
@@ -439,34 +460,41 @@ void Dispatcher::on_forward(const Message& message) {
         return;
     }
     if (active_.size() >= config_.max_pending) {
-        spdlog::warn("FORWARD of job {} from node {} not taken: {} jobs pending (max_pending {})", id, origin,
-                     active_.size(), config_.max_pending);
+        spdlog::warn("job {} from node {} not taken: {} jobs pending (max_pending {})", id, origin, active_.size(),
+                     config_.max_pending);
         return;
     }
     auto job = std::make_unique<Job>();
-    job->record = record_from(std::move(*task), wall_ms(), config_.name);
+    job->record = record_from(std::move(task), wall_ms(), config_.name);
     job->record.origin = origin;
-    job->record.report_pending = true;
+    // A broadcast's run at its own origin reports in memory, not over a peer link.
+    job->record.report_pending = origin != config_.name;
     auto inserted = journal_.insert_job(job->record);
     if (!inserted || !*inserted) {
         if (!inserted) journal_write(Status(Error{inserted.error()}));
-        spdlog::warn("FORWARD of job {} from node {} not taken: {}", id, origin,
+        spdlog::warn("job {} from node {} not taken: {}", id, origin,
                      inserted ? "the id is in the journal but cannot be read" : inserted.error());
         return;
     }
     Job& ref = *job;
     active_.emplace(ref.record.id, std::move(job));
     ++counts_[index_of(JobState::queued)];
+    note_event(ref.record);
     enqueue(ref);
     // Accepted with no client: a failed commit drops it, and the origin sends it again.
     turn_.accepted.push_back(&ref);
     turn_.accepted_by.emplace_back();
-    taken();
+    if (origin != config_.name) taken();
 }
 
 void Dispatcher::on_taken(const Message& message) {
     std::string id(*message.string(f::id));
     std::string owner(*message.string(f::node));
+    std::string target;
+    if (BroadcastRun* run = broadcast_run_of(id, &target)) {
+        if (target == owner) run->untaken.erase(owner);
+        return;
+    }
     Job* job = active(id);
     if (!job || job->owner != owner || job->taken) return;
     job->taken = true;
@@ -483,6 +511,16 @@ void Dispatcher::on_peer_state(const Message& message) {
     auto state = job_state_from_string(*message.string(f::state));
     if (!state || owner.empty()) {
         spdlog::warn("STATE for job {} without a known state or node; ignored", id);
+        return;
+    }
+    std::string target;
+    if (BroadcastRun* run = broadcast_run_of(id, &target); run && target == owner) {
+        run->untaken.erase(owner);
+        if (is_terminal(*state)) {
+            record_outcome(id.substr(0, id.size() - owner.size() - 1), owner, *state,
+                           message.packed(f::result).value_or(""), message.string(f::error).value_or(""));
+            acknowledge(owner, id);
+        }
         return;
     }
     Job* job = active(id);
@@ -520,7 +558,7 @@ void Dispatcher::on_state_ack(const Message& message) {
 void Dispatcher::reap_node(const std::string& node, const std::string& explanation, bool running_only) {
     std::vector<Job*> placed;
     for (auto& [id, job] : active_) {
-        if (job->owner != node || is_terminal(job->record.state)) continue;
+        if (job->owner != node || is_broadcast(job->record) || is_terminal(job->record.state)) continue;
         if (running_only && job->record.state != JobState::running) continue;
         placed.push_back(job.get());
     }
@@ -528,13 +566,31 @@ void Dispatcher::reap_node(const std::string& node, const std::string& explanati
         spdlog::warn("job {} failed: {}", job->record.id, explanation);
         finish(*job, JobState::failed, {}, explanation);
     }
+    // A node that restarted reports its broadcast runs itself (a run it was running fails
+    // as "node restarted"); one that is lost or left never will.
+    if (!running_only) {
+        std::vector<std::string> waiting_for_node;
+        for (const auto& [id, run] : broadcasts_) {
+            auto outcome = run.outcomes.find(node);
+            if (outcome != run.outcomes.end() && !is_terminal(outcome->second.state)) waiting_for_node.push_back(id);
+        }
+        for (const auto& id : waiting_for_node) record_outcome(id, node, JobState::failed, {}, explanation);
+    }
     placement_dirty_ = true;
 }
 
 void Dispatcher::reap_silent_owners() {
     std::set<std::string> silent;
     for (auto& [id, job] : active_) {
-        if (!job->owner.empty() && !is_terminal(job->record.state) && !peers_.alive(job->owner)) silent.insert(job->owner);
+        if (!job->owner.empty() && !is_broadcast(job->record) && !is_terminal(job->record.state) &&
+            !peers_.alive(job->owner)) {
+            silent.insert(job->owner);
+        }
+    }
+    for (const auto& [id, run] : broadcasts_) {
+        for (const auto& [node, outcome] : run.outcomes) {
+            if (node != config_.name && !is_terminal(outcome.state) && !peers_.alive(node)) silent.insert(node);
+        }
     }
     char seconds[32];
     std::snprintf(seconds, sizeof seconds, "%.1fs", config_.heartbeat_interval * (config_.heartbeat_liveness + 1));
@@ -570,6 +626,7 @@ void Dispatcher::resend_to_peers() {
     for (const auto& [id, report] : unacknowledged_) {
         if (peers_.alive(report.origin)) to_peer(report.origin, Command::state, report.body);
     }
+    resend_broadcasts();
 }
 
 void Dispatcher::change_state(Job& job, JobState state, std::string_view result, std::string_view error) {
@@ -580,6 +637,7 @@ void Dispatcher::change_state(Job& job, JobState state, std::string_view result,
     job.record.error.assign(error);
     job.record.updated_ms = wall_ms();
     journal_write(journal_.update_state(job.record.id, state, result, error, job.record.node, job.record.updated_ms));
+    note_event(job.record);
     // The owner tells the origin that the job started; terminal states go out (and are kept
     // until acknowledged) when the turn is sent.
     if (!job.record.origin.empty() && state == JobState::running) {
@@ -774,8 +832,12 @@ void Dispatcher::commit_failed(Turn& turn, const std::string& reason) {
         std::erase(turn.started, std::pair<Job*, WorkerId>{job, job->worker});
         std::erase(turn.finished, job);
         if (job->worker) pool_.release(job->worker);
+        broadcasts_.erase(job->record.id);
+        std::erase(turn.broadcasts, job);
         active_.erase(job->record.id);
     }
+    // Events tell what the journal holds; this turn's changes are not in it.
+    turn.events.clear();
     turn.replies.insert(turn.replies.end(), std::make_move_iterator(turn_.replies.begin()),
                         std::make_move_iterator(turn_.replies.end()));
     turn_.replies.clear();
@@ -839,8 +901,14 @@ void Dispatcher::send_turn(Turn& turn) {
         if (peers_.send && !peers_.send(message.node, message.command, message.body)) ++undeliverable_;
     }
     for (auto& [job, worker] : turn.started) pool_.run(worker, run_request(*job));
+    publish_broadcasts(turn.broadcasts);
     for (Job* job : turn.finished) {
-        if (!job->record.origin.empty()) {
+        if (job->record.origin == config_.name) {
+            // This node's run of its own broadcast.
+            const JobRecord& run = job->record;
+            record_outcome(run.id.substr(0, run.id.size() - config_.name.size() - 1), config_.name, run.state,
+                           run.result, run.error);
+        } else if (!job->record.origin.empty()) {
             // Store and forward: the outcome is resent until the origin acknowledges it.
             BodyWriter body;
             write_job(body, job->record);
@@ -858,6 +926,14 @@ void Dispatcher::send_turn(Turn& turn) {
         }
         active_.erase(job->record.id);
     }
+    if (publisher_) {
+        for (const JobEvent& event : turn.events) publisher_->publish_event(event);
+    }
+}
+
+void Dispatcher::note_event(const JobRecord& job) {
+    if (!publisher_) return;
+    turn_.events.push_back({job.id, std::string(to_string(job.state)), job.task, job.queue, job.error});
 }
 
 }  // namespace zq::node

@@ -21,8 +21,10 @@
 #include "journal.hpp"
 #include "placement.hpp"
 #include "pool.hpp"
+#include "publisher.hpp"
 
 #include <zq/codec.hpp>
+#include <zq/task.hpp>
 
 #include <array>
 #include <deque>
@@ -59,6 +61,9 @@ public:
     // the timer that resends what peers have not acknowledged (FORWARD, STATE, CANCEL).
     void set_peer_links(PeerLinks links);
 
+    // Job events and broadcasts go out on this publisher (it outlives the dispatcher).
+    void set_publisher(Publisher& publisher) { publisher_ = &publisher; }
+
     // At start-up: jobs the journal shows as running are failed ("node restarted while the
     // job was running"), queued ones are queued again, canceled requests are honoured.
     Status recover();
@@ -71,6 +76,14 @@ public:
     bool watch(const std::string& client, std::string_view id);
     // The job as the node knows it (memory first, then the journal).
     Result<JobRecord> find(std::string_view id);
+
+    // Broadcasts (dispatcher_broadcast.cpp). A client's BROADCAST: journaled here as a job
+    // with target "*" whose result collects each node's outcome, run here too, and published
+    // after the commit to the nodes alive now.
+    void broadcast(const std::string& client, const Message& message);
+    // A published, repaired or resent BROADCAST of a peer: run once here as ID@NODE if this
+    // node is one of its targets, and reported to the origin like a forwarded job.
+    void on_broadcast(const Message& message);
 
     // Peer messages (arriving on the client port from a peer's link).
     void on_forward(const Message& message);    // owner: run this job for its origin
@@ -137,6 +150,18 @@ private:
         protocol::Command command;
         std::string body;
     };
+    // One node's outcome of a broadcast, at the origin.
+    struct Outcome {
+        JobState state = JobState::pending;
+        std::string result;  // msgpack
+        std::string error;
+    };
+    // A broadcast this node originated and is collecting outcomes for.
+    struct BroadcastRun {
+        std::map<std::string, Outcome> outcomes;  // by target node
+        std::set<std::string> untaken;            // targets that have not answered TAKEN
+        std::int64_t sent_ms = 0;                 // steady ms of the last publish or resend
+    };
     // Everything a turn will do once its journal writes are committed.
     struct Turn {
         std::vector<Job*> accepted;
@@ -145,10 +170,12 @@ private:
         std::vector<Job*> finished;
         std::vector<Outgoing> replies;
         std::vector<PeerMessage> to_peers;
+        std::vector<Job*> broadcasts;  // to publish
+        std::vector<JobEvent> events;
         std::string journal_error;  // first journal failure of the turn
         bool empty() const {
             return accepted.empty() && started.empty() && finished.empty() && replies.empty() && to_peers.empty() &&
-                   journal_error.empty();
+                   broadcasts.empty() && events.empty() && journal_error.empty();
         }
     };
 
@@ -163,8 +190,28 @@ private:
     // Forwards queued jobs to peers with free workers and re-evaluates the waiting ones.
     void place_elsewhere();
     void forward_to(Job& job, const std::string& peer);
+    // Journals and queues a job run here for `origin` (a forwarded job or a broadcast run),
+    // answering TAKEN; a job it already has is answered TAKEN again and runs nothing.
+    void run_for_origin(const std::string& origin, Task&& task);
+    // Answers a SUBMIT or BROADCAST of an id this node already knows; false when unknown.
+    bool answer_known(const std::string& client, const std::string& id, bool watch);
     void wait_for_capacity(Job& job, const std::string& reason);
+    void write_envelope(BodyWriter& body, const JobRecord& job) const;
     std::string forward_body(const JobRecord& job) const;
+    // Broadcast bookkeeping at the origin (dispatcher_broadcast.cpp).
+    static bool is_broadcast(const JobRecord& job) { return job.target == "*"; }
+    // "ID@NODE" -> the broadcast's run map and NODE, when ID is a broadcast of this origin.
+    BroadcastRun* broadcast_run_of(std::string_view run_id, std::string* node);
+    void record_outcome(const std::string& id, const std::string& node, JobState state, std::string_view result,
+                        std::string_view error);
+    // The envelope and the targets; the publisher numbers it, a direct resend goes unnumbered.
+    void write_broadcast(BodyWriter& body, const JobRecord& job, const BroadcastRun& run) const;
+    void publish_broadcasts(const std::vector<Job*>& jobs);
+    void resend_broadcasts();
+    void restore_broadcast(Job& job);
+    static std::string pack_outcomes(const BroadcastRun& run);
+    static BroadcastRun unpack_outcomes(std::string_view packed);
+    void note_event(const JobRecord& job);
     void to_peer(const std::string& node, protocol::Command command, std::string body);
     void acknowledge(const std::string& owner, std::string_view id);
     // Resends FORWARDs not yet TAKEN, terminal reports not yet acknowledged and cancels not
@@ -222,9 +269,14 @@ private:
     Timer retry_timer_;
     std::uint64_t rejected_ = 0;
     std::uint64_t undeliverable_ = 0;
+    Publisher* publisher_ = nullptr;
+    // Broadcasts this node originated that still wait for outcomes, by id.
+    std::map<std::string, BroadcastRun, std::less<>> broadcasts_;
 };
 
 // The body of STATE, and the job map in control replies: {id, st, task, node, res?, err?}.
 void write_job(BodyWriter& body, const JobRecord& job);
+// A new job, queued on `node`, from a task envelope.
+JobRecord record_from(Task&& task, std::int64_t now, const std::string& node);
 
 }  // namespace zq::node

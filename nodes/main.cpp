@@ -3,6 +3,7 @@
 //   zq-node run [--config FILE] [--name NAME] [--data DIR] [--bind ENDPOINT]... [--peer ENDPOINT]...
 //               [--queues Q1,Q2] [--min-workers N] [--max-workers N] [--worker "CMD ARG..."]
 //   zq-node status|running|peers|reload [--node ENDPOINT] [--json]
+//   zq-node trace on|off [--node ENDPOINT] [--json]
 #include "config.hpp"
 #include "node.hpp"
 
@@ -41,6 +42,8 @@ struct RunOptions {
     unsigned max_workers = 0;
     std::string worker;
     std::string log_level;
+    bool trace = false;
+    std::uint64_t test_drop_broadcast = 0;
 };
 
 std::vector<std::string> split_commas(const std::string& text) {
@@ -69,6 +72,8 @@ zq::Result<Config> build_config(const RunOptions& options) {
     if (options.max_workers) config.max_workers = options.max_workers;
     if (!options.worker.empty()) config.worker_command = zq::node::split_command(options.worker);
     if (!options.log_level.empty()) config.log_level = options.log_level;
+    if (options.trace) config.trace = true;
+    if (options.test_drop_broadcast) config.test_drop_broadcast = options.test_drop_broadcast;
     if (auto finished = zq::node::finish_config(config); !finished) return zq::Error{finished.error()};
     return config;
 }
@@ -157,6 +162,8 @@ int run_operator_command(const std::string& operation, const std::string& endpoi
         for (const auto& id : data) std::printf("%s\n", id.get<std::string>().c_str());
     } else if (operation == "peers") {
         print_peers(data);
+    } else if (operation.starts_with("trace")) {
+        std::printf("trace %s\n", data["trace"].get<bool>() ? "on" : "off");
     } else {
         std::printf("%s: ok\n", operation.c_str());
     }
@@ -181,6 +188,9 @@ int main(int argc, char** argv) {
     run->add_option("--max-workers", options.max_workers, "pool ceiling (default 4 x cores, at least 8)");
     run->add_option("--worker", options.worker, "worker command, split on spaces (default: zq-worker)");
     run->add_option("--log-level", options.log_level, "trace, debug, info, warn, error");
+    run->add_flag("--trace", options.trace, "start with the protocol tap on (see zq-node trace)");
+    // For tests of gap repair: publishes broadcast number N to nobody, as if PUB/SUB had lost it.
+    run->add_option("--test-drop-broadcast", options.test_drop_broadcast)->group("");
 
     std::string endpoint = zq::default_node_endpoint();
     bool json = false;
@@ -191,6 +201,12 @@ int main(int argc, char** argv) {
         command->add_flag("--json", json, "one JSON object on stdout");
         command->callback([&operation, name] { operation = name; });
     }
+    std::string trace_switch;
+    CLI::App* trace = app.add_subcommand("trace", "turn a running node's protocol tap on or off (see zq-trace)");
+    trace->add_option("SWITCH", trace_switch, "on or off")->required()->check(CLI::IsMember({"on", "off"}));
+    trace->add_option("--node", endpoint, "node endpoint (default: $ZQ_NODE or the local node)");
+    trace->add_flag("--json", json, "one JSON object on stdout");
+    trace->callback([&operation, &trace_switch] { operation = "trace-" + trace_switch; });
 
     try {
         app.parse(argc, argv);

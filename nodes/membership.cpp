@@ -43,8 +43,8 @@ std::string_view to_string(PeerState state) {
 }
 
 Membership::Membership(uv_loop_t* loop, zmq::context_t& context, const Config& config, std::string incarnation,
-                       std::function<LocalOffer()> local_offer, Events events)
-    : config_(config), context_(context), incarnation_(std::move(incarnation)),
+                       Publisher& publisher, std::function<LocalOffer()> local_offer, Events events)
+    : config_(config), context_(context), incarnation_(std::move(incarnation)), publisher_(publisher),
       local_offer_(std::move(local_offer)), events_(std::move(events)), ticker_(loop, [this] { tick(); }) {
     // Peers reach this node where it says it listens: the configured advertise endpoint,
     // else the first --bind, else its ipc socket (enough for nodes on one host).
@@ -109,7 +109,9 @@ std::vector<PeerView> Membership::views() const {
 
 bool Membership::send_to(std::string_view name, Command command, std::string_view body) {
     Peer* peer = find_by_name(name);
-    return peer && send_message(*peer->link, command, body);
+    if (!peer || !send_message(*peer->link, command, body)) return false;
+    publisher_.tap(Direction::out, peer->name, command, body);
+    return true;
 }
 
 bool Membership::alive(std::string_view name) const {
@@ -125,7 +127,17 @@ void Membership::take_capacity(std::string_view name) {
 }
 
 void Membership::send(Peer& peer, Command command, std::string_view body) {
-    if (send_message(*peer.link, command, body)) peer.last_sent_ms = steady_ms();
+    if (!send_message(*peer.link, command, body)) return;
+    peer.last_sent_ms = steady_ms();
+    publisher_.tap(Direction::out, peer.name.empty() ? peer.endpoint : peer.name, command, body);
+}
+
+void Membership::write_introduction(BodyWriter& body) const {
+    body.add(f::node, config_.name)
+        .add(f::incarnation, incarnation_)
+        .add(f::endpoint, advertised_)
+        .add(f::publish, publisher_.endpoint())
+        .add(f::sequence, publisher_.last_broadcast());
 }
 
 std::vector<std::string> Membership::served_queues() const {
@@ -136,13 +148,13 @@ std::vector<std::string> Membership::served_queues() const {
 
 void Membership::send_hello(Peer& peer) {
     BodyWriter body;
-    body.add(f::node, config_.name).add(f::incarnation, incarnation_).add(f::endpoint, advertised_);
+    write_introduction(body);
     send(peer, Command::hello, body.finish());
 }
 
 void Membership::send_welcome(Peer& peer) {
     BodyWriter body;
-    body.add(f::node, config_.name).add(f::incarnation, incarnation_);
+    write_introduction(body);
     auto& members = body.begin(f::members);
     std::vector<const Peer*> alive;
     for (const auto& [endpoint, other] : peers_) {
@@ -212,6 +224,9 @@ void Membership::heard_from(Peer& peer, const Message& message) {
         peer.state = PeerState::alive;
     }
     peer.last_heard_ms = steady_ms();
+    if (auto publish = message.string(f::publish); publish && events_.on_peer_publisher) {
+        events_.on_peer_publisher(peer, *publish, message.unsigned_integer(f::sequence).value_or(0));
+    }
     bool offer = message.unsigned_integer(f::capacity).has_value();
     if (auto capacity = message.unsigned_integer(f::capacity)) peer.capacity = *capacity;
     if (auto load = message.unsigned_integer(f::load)) peer.load = *load;
@@ -268,10 +283,8 @@ void Membership::tick() {
             continue;
         }
         BodyWriter body;
-        body.add(f::node, config_.name)
-            .add(f::incarnation, incarnation_)
-            .add(f::endpoint, advertised_)
-            .add(f::capacity, offer.capacity)
+        write_introduction(body);
+        body.add(f::capacity, offer.capacity)
             .add(f::load, offer.load)
             .add_value(f::queues, served_queues());
         send(peer, Command::heartbeat, body.finish());

@@ -13,6 +13,7 @@
 #include "config.hpp"
 #include "event_loop.hpp"
 #include "placement.hpp"
+#include "publisher.hpp"
 
 #include <zq/codec.hpp>
 
@@ -62,10 +63,14 @@ public:
         std::function<void(const Peer& peer, const std::string& old_incarnation)> on_peer_restarted;
         // A peer is alive again or advertised its capacity: placement may change.
         std::function<void()> on_peer_offer;
+        // A peer told its PUB endpoint and the last broadcast it published.
+        std::function<void(const Peer& peer, std::string_view endpoint, std::uint64_t last_broadcast)> on_peer_publisher;
     };
 
+    // Every message sent on a peer link is mirrored to the publisher's tap (when it is on),
+    // and HELLO, WELCOME and HEARTBEAT carry the publisher's endpoint and last broadcast.
     Membership(uv_loop_t* loop, zmq::context_t& context, const Config& config, std::string incarnation,
-               std::function<LocalOffer()> local_offer, Events events);
+               Publisher& publisher, std::function<LocalOffer()> local_offer, Events events);
 
     // Connects to the configured peers and starts heartbeating.
     void start();
@@ -95,6 +100,8 @@ private:
     void send(Peer& peer, protocol::Command command, std::string_view body);
     void send_hello(Peer& peer);
     void send_welcome(Peer& peer);
+    // Adds what every introduction carries: name, incarnation, endpoints, last broadcast.
+    void write_introduction(BodyWriter& body) const;
     void heard_from(Peer& peer, const Message& message);
     void learn_members(const Message& message);
     void mark_lost(Peer& peer, const std::string& explanation);
@@ -104,6 +111,7 @@ private:
     const Config& config_;
     zmq::context_t& context_;
     std::string incarnation_;
+    Publisher& publisher_;
     std::string advertised_;
     std::function<LocalOffer()> local_offer_;
     Events events_;

@@ -26,6 +26,27 @@ constexpr double kDrainCheckInterval = 0.05;
 // Seconds workers get to exit after SIGTERM before SIGKILL, once the node is stopping.
 constexpr double kWorkerStopGrace = 2.0;
 
+// How the tap names a client: by its routing identity, in hex.
+std::string client_name(const std::string& identity) {
+    static const char* const kDigits = "0123456789abcdef";
+    std::string name = "client:";
+    for (unsigned char byte : identity) {
+        name += kDigits[byte >> 4];
+        name += kDigits[byte & 15];
+    }
+    return name;
+}
+
+// The tap's name for who sent a message: a peer names itself in `node`; anything else is a
+// client. (SUBMIT and CONTROL come from clients; a SUBMIT's `node` is not its sender.)
+std::string peer_or_client(const std::string& identity, const Message& message) {
+    auto node = message.string(protocol::field::node);
+    bool from_client = message.command() == Command::submit || message.command() == Command::control ||
+                       (message.command() == Command::broadcast && !message.find(protocol::field::targets)) ||
+                       (message.command() == Command::cancel && !node);
+    return from_client || !node ? client_name(identity) : std::string(*node);
+}
+
 }  // namespace
 
 Node::Node(Config config) : config_(std::move(config)), incarnation_(new_job_id()), context_(1) {
@@ -34,11 +55,13 @@ Node::Node(Config config) : config_(std::move(config)), incarnation_(new_job_id(
 
 Node::~Node() {
     control_.reset();
+    subscriber_.reset();
     membership_.reset();
     dispatcher_.reset();
     pool_.reset();
     if (port_) port_->close();
     port_.reset();
+    publisher_.reset();
     purge_timer_.reset();
     shutdown_timer_.reset();
     drain_check_.reset();
@@ -77,6 +100,8 @@ Status Node::start() {
     if (!journal) return Error{journal.error()};
     journal_ = std::move(*journal);
 
+    publisher_ = std::make_unique<Publisher>(context_, config_, incarnation_);
+    if (auto bound = publisher_->bind(); !bound) return bound;
     port_ = std::make_unique<ClientPort>(context_, config_.limits);
     std::vector<std::string> endpoints{config_.local_endpoint()};
     endpoints.insert(endpoints.end(), config_.binds.begin(), config_.binds.end());
@@ -94,10 +119,13 @@ Status Node::start() {
     dispatcher_ = std::make_unique<Dispatcher>(
         &loop_, config_, *journal_, *pool_,
         [this](const std::string& client, Command command, std::string_view body) {
-            return port_->send(client, command, body);
+            if (!port_->send(client, command, body)) return false;
+            publisher_->tap(Direction::out, client_name(client), command, body);
+            return true;
         });
+    dispatcher_->set_publisher(*publisher_);
     membership_ = std::make_unique<Membership>(
-        &loop_, context_, config_, incarnation_,
+        &loop_, context_, config_, incarnation_, *publisher_,
         [this] {
             std::size_t busy = pool_->busy();
             // A node that is shutting down takes nothing new, but stays a member until its
@@ -118,6 +146,17 @@ Status Node::start() {
                     true);
             },
             [this] { dispatcher_->placement_changed(); },
+            [this](const Peer& peer, std::string_view endpoint, std::uint64_t last_broadcast) {
+                subscriber_->advertised(peer.name, peer.incarnation, endpoint, last_broadcast);
+            },
+        });
+    subscriber_ = std::make_unique<Subscriber>(
+        &loop_, context_, config_, *publisher_,
+        Subscriber::Events{
+            [this](const Message& message) { dispatcher_->on_broadcast(message); },
+            [this](std::string_view name, Command command, std::string_view body) {
+                return membership_->send_to(name, command, body);
+            },
         });
     dispatcher_->set_peer_links(PeerLinks{
         [this] { return membership_->views(); },
@@ -128,7 +167,8 @@ Status Node::start() {
         [this](std::string_view name) { membership_->take_capacity(name); },
     });
     control_ = std::make_unique<ControlContext>(ControlContext{config_, incarnation_, *dispatcher_, *pool_, *port_,
-                                                               *membership_, [this] { return reload(); }});
+                                                               *membership_, *publisher_, *subscriber_,
+                                                               [this] { return reload(); }});
 
     if (auto recovered = dispatcher_->recover(); !recovered) return recovered;
     dispatcher_->end_turn();
@@ -136,6 +176,7 @@ Status Node::start() {
     port_->start(&loop_, [this](const std::string& client, const Message& message) { on_message(client, message); });
     pool_->start();
     membership_->start();
+    subscriber_->start();
 
     // A turn ends right after the poll phase (replies go out at once), and again before the
     // loop may block, for work that timers or a drain before the poll started: nothing is
@@ -183,31 +224,40 @@ int Node::run() {
     return exit_code_;
 }
 
+void Node::reject(const std::string& client, const std::string& reason, std::string_view id) {
+    BodyWriter body;
+    body.add(f::reason, reason);
+    if (!id.empty()) body.add(f::id, id);
+    dispatcher_->reply(client, Command::rejected, std::string(body.finish()));
+}
+
 void Node::on_message(const std::string& client, const Message& message) {
+    if (publisher_->tapping()) {
+        publisher_->tap(Direction::in, peer_or_client(client, message), message.command(), pack(message.body()));
+    }
     switch (message.command()) {
         case Command::submit:
             if (shutting_down_) {
-                BodyWriter body;
-                body.add(f::reason, "node shutting down").add(f::id, message.string(f::id).value_or(""));
-                dispatcher_->reply(client, Command::rejected, std::string(body.finish()));
+                reject(client, "node shutting down", message.string(f::id).value_or(""));
                 return;
             }
             dispatcher_->submit(client, message);
             return;
+        case Command::broadcast: on_broadcast(client, message); return;
         case Command::cancel: dispatcher_->cancel(client, message); return;
-        // From peers: jobs placed across the cluster. A client may not speak for a peer: the
-        // sender must name a node this one knows.
+        // From peers: jobs placed across the cluster, and broadcast repair. A client may not
+        // speak for a peer: the sender must name a node this one knows.
         case Command::forward:
         case Command::taken:
         case Command::state:
-        case Command::state_ack: {
+        case Command::state_ack:
+        case Command::repair:
+        case Command::gone: {
             std::string sender(message.string(f::node).value_or(""));
             if (sender.empty() || !membership_->knows(sender)) {
-                BodyWriter body;
-                body.add(f::reason, std::string(protocol::command_name(message.command())) +
-                                        " is not accepted on the client port (from '" + sender +
-                                        "', which is not a known peer)");
-                dispatcher_->reply(client, Command::rejected, std::string(body.finish()));
+                reject(client, std::string(protocol::command_name(message.command())) +
+                                   " is not accepted on the client port (from '" + sender +
+                                   "', which is not a known peer)");
                 return;
             }
             on_peer_message(message);
@@ -218,12 +268,33 @@ void Node::on_message(const std::string& client, const Message& message) {
         case Command::heartbeat:
         case Command::disconnect: membership_->on_message(message); return;
         case Command::control: handle_control(*control_, client, message); return;
-        default: {
-            BodyWriter body;
-            body.add(f::reason, std::string(protocol::command_name(message.command())) +
-                                    " is not accepted on the client port");
-            dispatcher_->reply(client, Command::rejected, std::string(body.finish()));
+        default:
+            reject(client, std::string(protocol::command_name(message.command())) + " is not accepted on the client port");
+    }
+}
+
+void Node::on_broadcast(const std::string& client, const Message& message) {
+    // A peer's broadcast names its targets; a client's request does not.
+    if (!message.find(f::targets)) {
+        if (shutting_down_) {
+            reject(client, "node shutting down", message.string(f::id).value_or(""));
+            return;
         }
+        dispatcher_->broadcast(client, message);
+        return;
+    }
+    std::string origin(message.string(f::node).value_or(""));
+    if (origin.empty() || !membership_->knows(origin)) {
+        reject(client, "BROADCAST with targets is accepted only from a known peer (from '" + origin + "')");
+        return;
+    }
+    if (shutting_down_) return;  // the origin counts this node as lost or left
+    // Numbered: an answer to REPAIR, accounted by the subscriber. Unnumbered: the origin's
+    // direct resend to a target that had not taken it.
+    if (message.unsigned_integer(f::sequence)) {
+        subscriber_->on_repaired(message);
+    } else {
+        dispatcher_->on_broadcast(message);
     }
 }
 
@@ -236,8 +307,33 @@ void Node::on_peer_message(const Message& message) {
         case Command::taken: dispatcher_->on_taken(message); return;
         case Command::state: dispatcher_->on_peer_state(message); return;
         case Command::state_ack: dispatcher_->on_state_ack(message); return;
+        case Command::repair: repair(message); return;
+        case Command::gone: subscriber_->on_gone(message); return;
         default: return;
     }
+}
+
+void Node::repair(const Message& message) {
+    std::string subscriber(*message.string(f::node));
+    if (*message.string(f::incarnation) != incarnation_) {
+        // Asked about an earlier life of this node: none of it is kept.
+        BodyWriter body;
+        body.add(f::node, config_.name)
+            .add(f::incarnation, *message.string(f::incarnation))
+            .add(f::from, *message.unsigned_integer(f::from))
+            .add(f::to, *message.unsigned_integer(f::to));
+        membership_->send_to(subscriber, Command::gone, body.finish());
+        return;
+    }
+    auto repair = publisher_->repair_range(*message.unsigned_integer(f::from), *message.unsigned_integer(f::to));
+    for (auto [from, to] : repair.gone) {
+        BodyWriter body;
+        body.add(f::node, config_.name).add(f::incarnation, incarnation_).add(f::from, from).add(f::to, to);
+        membership_->send_to(subscriber, Command::gone, body.finish());
+    }
+    for (std::string_view broadcast : repair.bodies) membership_->send_to(subscriber, Command::broadcast, broadcast);
+    spdlog::info("repair for {}: {} broadcasts sent again, {} ranges no longer kept", subscriber,
+                 repair.bodies.size(), repair.gone.size());
 }
 
 Status Node::reload() {

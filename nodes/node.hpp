@@ -13,6 +13,8 @@
 #include "journal.hpp"
 #include "membership.hpp"
 #include "pool.hpp"
+#include "publisher.hpp"
+#include "subscriber.hpp"
 
 #include <uv.h>
 #include <zmq.hpp>
@@ -39,6 +41,11 @@ private:
     void on_message(const std::string& client, const Message& message);
     // FORWARD, TAKEN, STATE or STATE-ACK from a known peer.
     void on_peer_message(const Message& message);
+    // BROADCAST: a client's request, or a peer's broadcast over the link (repaired or resent).
+    void on_broadcast(const std::string& client, const Message& message);
+    // REPAIR from a subscriber: the kept broadcasts of the range, and GONE for the rest.
+    void repair(const Message& message);
+    void reject(const std::string& client, const std::string& reason, std::string_view id = {});
     void begin_shutdown(const char* why);
     void finish_shutdown();
     Status reload();
@@ -51,6 +58,8 @@ private:
     int lock_fd_ = -1;
     std::unique_ptr<Journal> journal_;
     std::unique_ptr<ClientPort> port_;
+    std::unique_ptr<Publisher> publisher_;
+    std::unique_ptr<Subscriber> subscriber_;
     std::unique_ptr<Pool> pool_;
     std::unique_ptr<Dispatcher> dispatcher_;
     std::unique_ptr<Membership> membership_;

@@ -383,7 +383,13 @@ const std::string& Client::endpoint() const {
     return impl_ ? impl_->endpoint : none;
 }
 
-Result<Submitted> Client::submit(Task task, Milliseconds timeout) {
+Result<Submitted> Client::submit(Task task, Milliseconds timeout) { return hand_over(std::move(task), false, timeout); }
+
+Result<Submitted> Client::broadcast(Task task, Milliseconds timeout) {
+    return hand_over(std::move(task), true, timeout);
+}
+
+Result<Submitted> Client::hand_over(Task task, bool broadcast, Milliseconds timeout) {
     return guarded<Submitted>(impl_, [&](Impl& impl) -> Result<Submitted> {
         const auto deadline = Clock::now() + timeout;
         const auto received_before = impl.messages_received;
@@ -391,7 +397,7 @@ Result<Submitted> Client::submit(Task task, Milliseconds timeout) {
         BodyWriter body;
         write_task(body, task);
         body.add(f::watch, false);
-        const auto sequence = impl.enqueue(Command::submit, body.finish());
+        const auto sequence = impl.enqueue(broadcast ? Command::broadcast : Command::submit, body.finish());
         while (auto message = impl.receive(deadline)) {
             const auto id = message->string(f::id);
             if (message->command() == Command::accepted && id == task.id) {

@@ -1,5 +1,8 @@
 #include <zq/job.hpp>
 
+#include <zq/codec.hpp>
+#include <zq/protocol.hpp>
+
 #include <array>
 
 namespace zq {
@@ -21,6 +24,24 @@ std::optional<JobState> job_state_from_string(std::string_view name) {
 bool is_terminal(JobState state) {
     return state == JobState::succeeded || state == JobState::failed || state == JobState::error ||
            state == JobState::canceled;
+}
+
+std::vector<NodeOutcome> broadcast_outcomes(const JobInfo& job) {
+    namespace f = protocol::field;
+    std::vector<NodeOutcome> outcomes;
+    auto unpacked = unpack_bounded(job.result);
+    if (!unpacked || unpacked->get().type != msgpack::type::MAP) return outcomes;
+    const auto& map = unpacked->get().via.map;
+    for (std::uint32_t i = 0; i < map.size; ++i) {
+        const auto& entry = map.ptr[i];
+        if (entry.key.type != msgpack::type::STR || entry.val.type != msgpack::type::MAP) continue;
+        FieldReader fields(entry.val);
+        auto state = fields.string(f::state);
+        if (!state || !job_state_from_string(*state)) return {};  // not a map of outcomes
+        outcomes.push_back({entry.key.as<std::string>(), *job_state_from_string(*state),
+                            fields.packed(f::result).value_or(""), std::string(fields.string(f::error).value_or(""))});
+    }
+    return outcomes;
 }
 
 }  // namespace zq

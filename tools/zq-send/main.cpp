@@ -60,8 +60,8 @@ constexpr std::array<std::string_view, 3> kJobCommands = {"status", "result", "c
 constexpr std::array<std::string_view, 9> kValueOptions = {"--node",     "--data",     "--queue",
                                                            "--target",   "--timeout",  "--priority",
                                                            "--id",       "--soft-limit", "--hard-limit"};
-constexpr std::array<std::string_view, 7> kSubmitOnlyOptions = {"--queue", "--target", "--wait", "--priority",
-                                                                "--id",    "--soft-limit", "--hard-limit"};
+constexpr std::array<std::string_view, 8> kSubmitOnlyOptions = {
+    "--queue", "--target", "--wait", "--priority", "--id", "--soft-limit", "--hard-limit", "--broadcast"};
 
 const char* const kExitCodesHelp =
     "Exit codes: 0 success; 1 the job failed, ended in error or was canceled, the node rejected the\n"
@@ -206,6 +206,34 @@ public:
         return exit_code_for(error.code);
     }
 
+    // A broadcast's outcome: one line per node, then the broadcast's own line; with --json
+    // one object with `outcomes: [{node, state, result, error}]`.
+    void broadcast(const zq::JobInfo& job, const nlohmann::json& extra) const {
+        auto outcomes = zq::broadcast_outcomes(job);
+        nlohmann::json runs = nlohmann::json::array();
+        for (const zq::NodeOutcome& outcome : outcomes) {
+            zq::JobInfo run{job.id + "@" + outcome.node, job.task, outcome.state, outcome.result, outcome.error,
+                            outcome.node};
+            if (json_) {
+                runs.push_back(zq::to_json(run));
+            } else {
+                std::cout << describe(run) << std::endl;
+            }
+        }
+        zq::JobInfo summary = job;
+        summary.result.clear();  // the outcomes above, not repeated
+        if (json_) {
+            nlohmann::json object = zq::to_json(summary);
+            object.update(extra);
+            object["outcomes"] = runs;
+            std::cout << zq::dump_json(object) << std::endl;
+        } else if (summary.succeeded()) {
+            std::cout << job.id << " succeeded on all " << outcomes.size() << " nodes" << std::endl;
+        } else {
+            std::cout << describe(summary) << std::endl;
+        }
+    }
+
     // "ID succeeded on NODE: RESULT", "ID failed on NODE: ERROR", "ID is running on NODE".
     static std::string describe(const zq::JobInfo& job) {
         const std::string where = job.node.empty() ? std::string() : " on " + job.node;
@@ -339,6 +367,10 @@ int run_submit(const char* program, const CommandLine& line) {
     app.add_option("--queue", task.queue, "queue")->capture_default_str();
     app.add_option("--target", task.target, "name of the node that must run the task");
     app.add_flag("--wait", wait, "wait for the job to finish and print its outcome");
+    bool broadcast = false;
+    app.add_flag("--broadcast", broadcast,
+                 "run the task once on every live node (this one too); with --wait, print one outcome per "
+                 "node (exit 1 unless all succeeded)");
     app.add_option("--timeout", timeout_seconds,
                    "with --wait, the most seconds to spend in all (default 30; the node must accept the "
                    "task within 5); without it, seconds for the node to accept the task (default 5)")
@@ -393,7 +425,7 @@ int run_submit(const char* program, const CommandLine& line) {
     const Milliseconds accept_timeout = wait ? std::min(budget, zq::kDefaultTimeout) : budget;
 
     zq::Client client(node);
-    auto submitted = client.submit(task, accept_timeout);
+    auto submitted = broadcast ? client.broadcast(task, accept_timeout) : client.submit(task, accept_timeout);
     if (!submitted) return print.error(submitted.failure(), task.id);
     if (submitted->duplicate) print.note("job " + task.id + " was already submitted: nothing new runs");
 
@@ -416,7 +448,11 @@ int run_submit(const char* program, const CommandLine& line) {
     auto job = client.wait(submitted->id, left);
     if (!job) return print.error(job.failure(), submitted->id);
     if (job->task.empty()) job->task = task.name;
-    print.job(*job, {{"duplicate", submitted->duplicate}});
+    if (broadcast) {
+        print.broadcast(*job, {{"duplicate", submitted->duplicate}});
+    } else {
+        print.job(*job, {{"duplicate", submitted->duplicate}});
+    }
     return job_exit_code(*job);
 }
 

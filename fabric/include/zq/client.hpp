@@ -72,6 +72,10 @@ public:
     // Sends the task and waits for ACCEPTED. A task without an id gets a new UUIDv7.
     // Resubmitting an id returns the existing job (duplicate = true) and runs nothing.
     Result<Submitted> submit(Task task, Milliseconds timeout = kDefaultTimeout);
+    // Runs the task once on every node alive now, this one too. Waits for ACCEPTED; wait()
+    // on the id then returns when every node has reported, with broadcast_outcomes(job)
+    // giving one outcome per node (a node lost before it reported counts as failed).
+    Result<Submitted> broadcast(Task task, Milliseconds timeout = kDefaultTimeout);
     // Waits until the job is terminal; ErrorCode::timed_out if it is not by then. Asks the
     // node for the job first (not_found if unknown, at once if already terminal), then
     // watches it for its STATE.
@@ -98,6 +102,9 @@ public:
     Result<Reply> next_reply(Milliseconds timeout);
 
 private:
+    // Sends SUBMIT or BROADCAST and waits for ACCEPTED.
+    Result<Submitted> hand_over(Task task, bool broadcast, Milliseconds timeout);
+
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <msgpack.hpp>
 
@@ -49,5 +50,17 @@ struct JobInfo {
         return handle.get().as<T>();
     }
 };
+
+// One node's outcome of a broadcast: the job ID@NODE that ran there.
+struct NodeOutcome {
+    std::string node;
+    JobState state = JobState::pending;  // pending: the node has not reported yet
+    std::string result;                  // msgpack bytes
+    std::string error;
+};
+
+// A broadcast's outcomes by node, read from its result ({NODE: {st, res?, err?}}); empty for
+// a job that is not a broadcast.
+std::vector<NodeOutcome> broadcast_outcomes(const JobInfo& job);
 
 }  // namespace zq

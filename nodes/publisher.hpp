@@ -1,0 +1,103 @@
+// The node's publisher: one PUB socket carrying three streams, broadcasts (topic `B`), job
+// events (`E/STATE/QUEUE/TASK`) and the protocol tap (`T/COMMAND`).
+//
+// PUB/SUB drops silently (slow joiners, high-water mark), so each stream is numbered 1, 2,
+// 3... per incarnation and its last `fanout_history` messages are kept: subscribers see gaps
+// in the numbers, and a node that missed broadcasts asks for them again (REPAIR, answered
+// from repair_range()). The kept events and taps also answer `history`, so that zq-trace can
+// show a job's path after the fact. See "Fanout" in docs/protocol.md.
+#pragma once
+
+#include "config.hpp"
+
+#include <zq/codec.hpp>
+#include <zq/protocol.hpp>
+#include <zq/result.hpp>
+
+#include <nlohmann/json.hpp>
+#include <zmq.hpp>
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace zq::node {
+
+enum class Stream : std::uint8_t { broadcast, event, tap };
+enum class Direction : std::uint8_t { in, out };
+
+// One job transition, as the event stream tells it.
+struct JobEvent {
+    std::string id;
+    std::string state;
+    std::string task;
+    std::string queue;
+    std::string error;
+};
+
+class Publisher {
+public:
+    Publisher(zmq::context_t& context, const Config& config, std::string incarnation);
+
+    // Binds ipc://DATA/pub.sock and a free port on the host of each tcp client endpoint (or
+    // the configured `publish` endpoints) and chooses the endpoint peers are told about.
+    Status bind();
+    const std::string& endpoint() const { return advertised_; }
+
+    // Numbers, keeps and sends a BROADCAST whose envelope `body` already holds; returns its
+    // sequence number.
+    std::uint64_t publish_broadcast(BodyWriter& body);
+    void publish_event(const JobEvent& event);
+    // Mirrors a message this node sent or received to the tap stream, when the tap is on.
+    void tap(Direction direction, std::string_view peer, protocol::Command command, std::string_view body);
+    bool tapping() const { return tapping_; }
+    void set_tapping(bool on) { tapping_ = on; }
+
+    // The last sequence number published on the broadcast stream (0 before the first).
+    std::uint64_t last_broadcast() const { return last_sequence_[index(Stream::broadcast)]; }
+    // The kept broadcasts numbered from..to, and the part of the range no longer kept.
+    struct Repair {
+        std::vector<std::string_view> bodies;
+        std::vector<std::pair<std::uint64_t, std::uint64_t>> gone;
+    };
+    Repair repair_range(std::uint64_t from, std::uint64_t to) const;
+    // The kept events and taps, oldest first, as [command name, body]; with a job id only
+    // those about that job (or its broadcast runs ID@NODE), as msgpack bytes.
+    std::string history(std::string_view job_id) const;
+
+    nlohmann::json status_json() const;
+
+    // Test hook: the broadcast with this sequence number is kept but not sent, as if PUB/SUB
+    // had dropped it (0: none).
+    void drop_broadcast(std::uint64_t sequence) { drop_broadcast_ = sequence; }
+
+private:
+    struct Kept {
+        std::uint64_t sequence;
+        std::uint64_t time_us;
+        protocol::Command command;
+        std::string id;  // the job the message is about, for history
+        std::string body;
+    };
+    static std::size_t index(Stream stream) { return static_cast<std::size_t>(stream); }
+    // Adds inc, seq and t, finishes the body, keeps it and sends it under `topic`.
+    std::uint64_t publish(Stream stream, protocol::Command command, std::string_view topic, std::string id,
+                          BodyWriter& body);
+    Status bind_one(const std::string& endpoint);
+
+    zmq::socket_t socket_;
+    const Config& config_;
+    std::string incarnation_;
+    std::vector<std::string> endpoints_;
+    std::string advertised_;
+    bool tapping_;
+    std::array<std::uint64_t, 3> last_sequence_{};
+    std::array<std::deque<Kept>, 3> kept_;
+    std::uint64_t drop_broadcast_ = 0;
+};
+
+}  // namespace zq::node

@@ -1,0 +1,192 @@
+#include "subscriber.hpp"
+
+#include "clock.hpp"
+
+#include <zq/wire.hpp>
+
+#include <spdlog/spdlog.h>
+
+namespace zq::node {
+namespace {
+
+namespace f = protocol::field;
+using protocol::Command;
+
+constexpr std::string_view kBroadcastTopic = "B";
+// Gaps are checked this many times per heartbeat interval.
+constexpr double kTicksPerInterval = 4;
+// Messages queued from all publishers before SUB drops (and a gap is seen).
+constexpr int kReceiveHighWater = 100000;
+// Broadcasts handled per wake-up before the loop turns (replies and commits go out).
+constexpr int kBatchLimit = 1024;
+// Missing numbers tracked per publisher; a larger gap is counted lost at once.
+constexpr std::uint64_t kMaxMissing = 100000;
+
+}  // namespace
+
+Subscriber::Subscriber(uv_loop_t* loop, zmq::context_t& context, const Config& config, Publisher& publisher,
+                       Events events)
+    : config_(config), publisher_(publisher), events_(std::move(events)), socket_(context, zmq::socket_type::sub),
+      loop_(loop), ticker_(loop, [this] { tick(); }) {
+    socket_.set(zmq::sockopt::linger, 0);
+    socket_.set(zmq::sockopt::rcvhwm, kReceiveHighWater);
+    socket_.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(config.limits.max_message_bytes) * 2);
+    socket_.set(zmq::sockopt::subscribe, kBroadcastTopic);
+}
+
+void Subscriber::start() {
+    watcher_ = std::make_unique<ZmqWatcher>(loop_, socket_, [this] { drain(); });
+    ticker_.start(config_.heartbeat_interval / kTicksPerInterval, true);
+}
+
+void Subscriber::advertised(const std::string& node, std::string_view incarnation, std::string_view endpoint,
+                            std::uint64_t last_published) {
+    Source& source = sources_[node];
+    if (!endpoint.empty() && endpoint != source.endpoint) {
+        try {
+            if (!source.endpoint.empty()) socket_.disconnect(source.endpoint);
+            socket_.connect(std::string(endpoint));
+            spdlog::info("subscribed to the broadcasts of {} at {}", node, endpoint);
+            source.endpoint = std::string(endpoint);
+        } catch (const zmq::error_t& error) {
+            spdlog::error("cannot subscribe to {} at {}: {}", node, endpoint, error.what());
+        }
+    }
+    if (incarnation != source.incarnation) {
+        // Broadcasts it published before this node heard of it are not this node's business.
+        restart(source, incarnation, last_published + 1);
+        return;
+    }
+    if (last_published < source.expected) {
+        source.ahead_since_ms = 0;
+    } else if (source.ahead_since_ms == 0) {
+        // Maybe only in flight: a gap if it has not arrived a quarter interval from now.
+        source.ahead_since_ms = steady_ms();
+        source.ahead_to = last_published;
+    }
+}
+
+void Subscriber::restart(Source& source, std::string_view incarnation, std::uint64_t expected) {
+    source.lost += source.missing.size();
+    source.missing.clear();
+    source.incarnation = std::string(incarnation);
+    source.expected = expected;
+    source.ahead_since_ms = 0;
+}
+
+void Subscriber::drain() {
+    for (int i = 0; i < kBatchLimit; ++i) {
+        auto received = receive_message(socket_, true, config_.limits);
+        if (!received) return;
+        if (!received->message || received->message->command() != Command::broadcast) {
+            spdlog::warn("unreadable message on the broadcast subscription: {}",
+                         received->message ? "not a BROADCAST" : received->message.error());
+            continue;
+        }
+        const Message& message = *received->message;
+        std::string node(message.string(f::node).value_or(""));
+        if (node.empty() || !message.unsigned_integer(f::sequence) || !message.string(f::incarnation)) {
+            spdlog::warn("BROADCAST without node, seq or inc on the subscription; ignored");
+            continue;
+        }
+        if (publisher_.tapping()) publisher_.tap(Direction::in, node, Command::broadcast, pack(message.body()));
+        accept(node, message, false);
+    }
+}
+
+void Subscriber::on_repaired(const Message& message) {
+    std::string node(message.string(f::node).value_or(""));
+    if (node.empty() || !message.unsigned_integer(f::sequence) || !message.string(f::incarnation)) return;
+    accept(node, message, true);
+}
+
+void Subscriber::accept(const std::string& node, const Message& message, bool repaired) {
+    std::uint64_t sequence = *message.unsigned_integer(f::sequence);
+    std::string_view incarnation = *message.string(f::incarnation);
+    Source& source = sources_[node];
+    if (incarnation != source.incarnation) restart(source, incarnation, sequence);
+    if (source.missing.erase(sequence) > 0) {
+        ++source.repaired;
+    } else if (sequence >= source.expected) {
+        if (sequence > source.expected) mark_missing(node, source, source.expected, sequence - 1);
+        source.expected = sequence + 1;
+        ++(repaired ? source.repaired : source.received);
+    } else {
+        return;  // already had it
+    }
+    events_.on_broadcast(message);
+}
+
+void Subscriber::on_gone(const Message& message) {
+    auto found = sources_.find(*message.string(f::node));
+    if (found == sources_.end() || found->second.incarnation != *message.string(f::incarnation)) return;
+    Source& source = found->second;
+    std::uint64_t from = *message.unsigned_integer(f::from), to = *message.unsigned_integer(f::to);
+    auto first = source.missing.lower_bound(from), last = source.missing.upper_bound(to);
+    auto count = static_cast<std::uint64_t>(std::distance(first, last));
+    source.missing.erase(first, last);
+    source.lost += count;
+    if (count > 0) {
+        spdlog::warn("{} broadcasts of {} are lost: no longer kept by the publisher ({}..{})", count, found->first,
+                     from, to);
+    }
+}
+
+void Subscriber::mark_missing(const std::string& node, Source& source, std::uint64_t from, std::uint64_t to) {
+    spdlog::info("broadcasts {}..{} of {} missed; asking for them again", from, to, node);
+    // Beyond what could be tracked, the oldest part of the gap is given up at once.
+    if (to - from + 1 > kMaxMissing) {
+        source.lost += to - from + 1 - kMaxMissing;
+        from = to - kMaxMissing + 1;
+    }
+    std::int64_t now = steady_ms();
+    for (std::uint64_t sequence = from; sequence <= to; ++sequence) source.missing[sequence] = now;
+    request_repair(node, source, from, to);
+}
+
+void Subscriber::request_repair(const std::string& node, const Source& source, std::uint64_t from, std::uint64_t to) {
+    BodyWriter body;
+    body.add(f::node, config_.name).add(f::incarnation, source.incarnation).add(f::from, from).add(f::to, to);
+    events_.send_to(node, Command::repair, body.finish());
+}
+
+void Subscriber::tick() {
+    std::int64_t now = steady_ms();
+    auto interval_ms = static_cast<std::int64_t>(config_.heartbeat_interval * 1000);
+    for (auto& [node, source] : sources_) {
+        if (source.ahead_since_ms != 0 && now - source.ahead_since_ms >= interval_ms / kTicksPerInterval) {
+            source.ahead_since_ms = 0;
+            if (source.ahead_to >= source.expected) {
+                mark_missing(node, source, source.expected, source.ahead_to);
+                source.expected = source.ahead_to + 1;
+            }
+        }
+        // Requests (or their answers) can be lost too, on a link that went down meanwhile:
+        // what is still missing an interval later is asked for again, range by range.
+        std::uint64_t from = 0, to = 0;
+        for (auto& [sequence, asked_ms] : source.missing) {
+            if (now - asked_ms < interval_ms) continue;
+            asked_ms = now;
+            if (from != 0 && sequence == to + 1) {
+                to = sequence;
+                continue;
+            }
+            if (from != 0) request_repair(node, source, from, to);
+            from = to = sequence;
+        }
+        if (from != 0) request_repair(node, source, from, to);
+    }
+}
+
+nlohmann::json Subscriber::status_json() const {
+    nlohmann::json publishers = nlohmann::json::object();
+    for (const auto& [node, source] : sources_) {
+        publishers[node] = {{"incarnation", source.incarnation}, {"endpoint", source.endpoint},
+                            {"received", source.received},       {"repaired", source.repaired},
+                            {"lost", source.lost},               {"missing", source.missing.size()},
+                            {"next", source.expected}};
+    }
+    return publishers;
+}
+
+}  // namespace zq::node
