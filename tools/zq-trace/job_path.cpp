@@ -2,6 +2,7 @@
 
 #include "event_format.hpp"
 
+#include <zq/codec.hpp>
 #include <zq/json.hpp>
 
 #include <algorithm>
@@ -13,6 +14,15 @@ namespace zq::trace {
 namespace {
 
 constexpr std::string_view kClientPeerPrefix = "client:";
+
+// A CONTROL asking a node for the job's history (zq-trace's own, among others) names the job
+// but is no step of it: without this, every trace of a job would end with its own requests.
+bool is_history_request(const Event& event) {
+    if (event.kind != EventKind::tap || event.command != "CONTROL" || event.body.empty()) return false;
+    auto body = unpack_bounded(event.body);
+    if (!body || body->get().type != msgpack::type::MAP) return false;
+    return FieldReader(body->get()).string("op") == "history";
+}
 
 bool happened_before(const Event& left, const Event& right) {
     return std::tie(left.time_us, left.node, left.seq) < std::tie(right.time_us, right.node, right.seq);
@@ -39,7 +49,7 @@ void JobPath::add(const Event& event) {
         gaps_.push_back(event);
         return;
     }
-    if (!about_job_.matches(event)) return;
+    if (!about_job_.matches(event) || is_history_request(event)) return;
     if (!seen_.emplace(event.node, event.incarnation, std::string(stream_of(event)), event.seq).second) return;
     hops_.push_back(event);
 }

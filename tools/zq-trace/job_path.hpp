@@ -4,7 +4,8 @@
 // The same message can arrive twice, from a node's history and live; (node, incarnation,
 // stream, seq) names one message, so the second copy is dropped. The path ends when the
 // job's end is seen at its origin, the node that published the first record of it: a
-// terminal EVENT of the job from that node, or a terminal STATE sent to a client.
+// terminal EVENT of the job from that node, or a terminal STATE sent to a client. Requests
+// for the job's history (CONTROL history) name the job but are not part of its path.
 #pragma once
 
 #include <zq/events.hpp>
