@@ -64,6 +64,7 @@ Result<std::unique_ptr<EventSource>> open_live(const LiveOptions& options,
     subscription.filter.events = options.events;
     subscription.filter.tap = options.tap;
     subscription.filter.broadcasts = options.broadcasts;
+    subscription.timeout = options.timeout;
     // Subscribed first and history second: whatever happens in between is in both, and
     // the trace keeps one copy, rather than in neither.
     auto events = Events::open(std::move(subscription));
@@ -73,7 +74,7 @@ Result<std::unique_ptr<EventSource>> open_live(const LiveOptions& options,
     if (!options.history_of_job.empty()) {
         for (const auto& node : options.nodes) {
             Client client(node);
-            auto kept = fetch_history(client, options.history_of_job);
+            auto kept = fetch_history(client, options.history_of_job, options.timeout);
             if (!kept) {
                 if (kept.error_code() == ErrorCode::unreachable) return kept.failure();
                 warn("no history from " + node + ", following it live only: " + kept.error());

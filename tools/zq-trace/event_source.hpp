@@ -35,6 +35,8 @@ struct LiveOptions {
     bool broadcasts = false;
     // When set, each node's retained history of this job comes first.
     std::string history_of_job;
+    // For each node's answers and for the connections to its publisher.
+    Milliseconds timeout = kDefaultTimeout;
 };
 
 // Subscribes (and fetches the history) before it returns. A node that refuses the history

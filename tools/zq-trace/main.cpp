@@ -232,6 +232,8 @@ int run(const Options& given) {
                                     .tap = options.filter.tap,
                                     .broadcasts = options.filter.broadcasts,
                                     .history_of_job = options.job};
+        // A trace told to end within S seconds does not wait longer than that for a node.
+        if (options.timeout_seconds) live.timeout = std::min(live.timeout, to_milliseconds(*options.timeout_seconds));
         source = zq::trace::open_live(live, warn);
     }
     if (!source) return fail(source.failure());
