@@ -8,11 +8,13 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
 
 using namespace zq::test;
+using zq::Client;
 using zq::Event;
 using zq::EventKind;
 using zq::Events;
@@ -164,4 +166,92 @@ TEST_CASE("opening a subscription to a node that does not answer fails with a re
     events = Events::open(subscription);
     REQUIRE_FALSE(events);
     CHECK(events.error_code() == zq::ErrorCode::bad_input);
+}
+
+TEST_CASE("a node's events arrive numbered from 1 without gaps, and a filter lets only its matches through") {
+    NodeProcess node({.min_workers = 1, .max_workers = 2});
+    Subscription everything;
+    everything.nodes = {node.endpoint()};
+    everything.filter.tap = false;
+    auto all = Events::open(everything);
+    REQUIRE(all);
+    Subscription echoes_done = everything;
+    echoes_done.filter.states = {"succeeded"};
+    echoes_done.filter.tasks = {"zq.echo"};
+    auto matching = Events::open(echoes_done);
+    REQUIRE(matching);
+
+    Client client(node.endpoint());
+    std::vector<std::string> echoes, others;
+    for (int i = 0; i < 3; ++i) {
+        auto echo = client.submit(Task("zq.echo").with_args(i));
+        auto noop = client.submit(Task("zq.noop"));
+        REQUIRE(echo);
+        REQUIRE(noop);
+        echoes.push_back(echo->id);
+        others.push_back(noop->id);
+    }
+    auto failing = client.submit(Task("zq.fail").with_args("on purpose"));
+    REQUIRE(failing);
+    others.push_back(failing->id);
+    std::vector<std::string> ids = echoes;
+    ids.insert(ids.end(), others.begin(), others.end());
+    for (const auto& id : ids) REQUIRE(client.wait(id, kDeadline));
+
+    // Every job is created queued, then runs and ends: three events each, numbered 1, 2, 3...
+    // from this node's start, since nothing was published before the subscription.
+    std::map<std::string, std::vector<std::string>> states_of;
+    std::uint64_t expected_seq = 1;
+    while (expected_seq <= 3 * ids.size()) {
+        auto event = all->next(kDeadline);
+        REQUIRE(event);
+        REQUIRE(event->kind == EventKind::event);
+        CHECK(event->seq == expected_seq++);
+        CHECK(event->node == "test");
+        states_of[event->id].push_back(event->state);
+    }
+    for (const auto& id : echoes) CHECK(states_of[id] == std::vector<std::string>{"queued", "running", "succeeded"});
+    CHECK(states_of[failing->id] == std::vector<std::string>{"queued", "running", "failed"});
+    CHECK(all->counters().at(0).missed == 0);
+
+    std::vector<std::string> matched;
+    while (matched.size() < echoes.size()) {
+        auto event = matching->next(kDeadline);
+        REQUIRE(event);
+        CHECK(event->state == "succeeded");
+        CHECK(event->task == "zq.echo");
+        matched.push_back(event->id);
+    }
+    CHECK_THAT(matched, Catch::UnorderedEquals(echoes));
+    CHECK_FALSE(matching->next(100ms));
+    // The rest were received and dropped: the subscriber counted all of them.
+    CHECK(matching->counters().at(0).received == 3 * ids.size());
+}
+
+TEST_CASE("a node's history of a job lists its events and taps, oldest first") {
+    NodeProcess node({.min_workers = 1, .max_workers = 2, .extra_args = {"--trace"}});
+    Client client(node.endpoint());
+    auto echo = client.submit(Task("zq.echo").with_args(1));
+    REQUIRE(echo);
+    REQUIRE(client.wait(echo->id, kDeadline));
+
+    auto history = zq::fetch_history(client, echo->id);
+    INFO((history ? "" : history.error()));
+    REQUIRE(history);
+    std::vector<std::string> steps;
+    for (const Event& event : *history) {
+        CHECK(event.id == echo->id);
+        steps.push_back(event.kind == EventKind::tap ? event.command + " " + event.direction : event.state);
+    }
+    // The client's SUBMIT and the node's answers, then the job's transitions (the history
+    // request itself may come last).
+    REQUIRE(steps.size() >= 5);
+    CHECK(steps[0] == "SUBMIT in");
+    CHECK(std::find(steps.begin(), steps.end(), "ACCEPTED out") != steps.end());
+    CHECK(std::find(steps.begin(), steps.end(), "succeeded") != steps.end());
+    for (std::size_t i = 1; i < history->size(); ++i) CHECK((*history)[i - 1].time_us <= (*history)[i].time_us);
+
+    auto endpoint = zq::publisher_endpoint(client);
+    REQUIRE(endpoint);
+    CHECK(*endpoint == "ipc://" + node.data_dir() + "/pub.sock");
 }
