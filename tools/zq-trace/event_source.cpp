@@ -30,6 +30,7 @@ public:
     }
 
     bool finished() const override { return false; }
+    bool live() const override { return true; }
     std::vector<StreamCounters> counters() const override { return events_.counters(); }
 
 private:
@@ -47,6 +48,7 @@ public:
     }
 
     bool finished() const override { return next_ == events_.size(); }
+    bool live() const override { return false; }
 
 private:
     std::vector<Event> events_;

@@ -23,6 +23,9 @@ public:
     virtual Result<std::optional<Event>> next(Milliseconds timeout) = 0;
     // Whether nothing more will come (the end of a recording).
     virtual bool finished() const = 0;
+    // Whether events arrive in real time, so that --timeout applies. A replay runs to its
+    // end however long that takes, so that it prints what the live run printed.
+    virtual bool live() const = 0;
     // What was received and missed of each publisher's stream (live only).
     virtual std::vector<StreamCounters> counters() const { return {}; }
 };

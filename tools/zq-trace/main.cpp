@@ -29,9 +29,11 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -139,15 +141,17 @@ void report_losses(const EventSource& source) {
     }
 }
 
-// Reads events until `keep_going` says stop, the deadline passes (live only), the recording
-// ends or a signal comes. Every event read is recorded first. Returns a failure to exit with.
+// Reads events until `keep_going` says stop, the deadline or `stop_at` passes (live only),
+// the recording ends or a signal comes. Every event read is recorded first. Returns a failure
+// to exit with.
 std::optional<int> read_events(EventSource& source, zq::trace::Recorder* recorder,
                                std::optional<Clock::time_point> deadline,
                                const std::function<bool(const Event&)>& keep_going,
                                const std::function<std::optional<Clock::time_point>()>& stop_at = {}) {
     while (stop_requested == 0) {
-        std::optional<Clock::time_point> until = deadline;
-        if (stop_at) {
+        std::optional<Clock::time_point> until;
+        if (source.live()) until = deadline;
+        if (source.live() && stop_at) {
             if (auto sooner = stop_at(); sooner && (!until || *sooner < *until)) until = sooner;
         }
         Milliseconds wait = kPollSlice;
@@ -275,7 +279,7 @@ int main(int argc, char** argv) {
         ->check(CLI::PositiveNumber)
         ->excludes(job);
     app.add_option("--timeout", options.timeout_seconds,
-                   "stop after this many seconds (with --job, default 10)")
+                   "stop after this many seconds (with --job, default 10); a replay runs to its end")
         ->check(CLI::PositiveNumber);
     auto* record = app.add_option("--record", options.record,
                                   "also write every message received (before the filters) to FILE, one JSON "
