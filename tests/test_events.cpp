@@ -107,6 +107,28 @@ TEST_CASE("a jump in a stream's sequence numbers comes out as a gap before the m
     CHECK(events.counters().at(0).missed == 2);
 }
 
+TEST_CASE("run hands each event to a callback until the callback says stop") {
+    FakePublisher publisher;
+    Events events = subscribe(publisher);
+    for (std::uint64_t seq = 1; seq <= 5; ++seq) publisher.event({.seq = seq, .id = "job-" + std::to_string(seq)});
+
+    std::vector<std::string> seen;
+    auto handed_out = events.run(
+        [&](const Event& event) {
+            seen.push_back(event.id);
+            return event.id != "job-3";
+        },
+        kDeadline);
+    REQUIRE(handed_out);
+    CHECK(*handed_out == 3);
+    CHECK(seen == std::vector<std::string>{"job-1", "job-2", "job-3"});
+
+    // A stop predicate ends it too, also while nothing arrives.
+    auto stopped = events.run([](const Event&) { return true; }, kDeadline, [&] { return seen.size() >= 3; });
+    REQUIRE(stopped);
+    CHECK(*stopped == 0);
+}
+
 TEST_CASE("a tap names the tapped command, keeps its body and takes the queue from the envelope") {
     FakePublisher publisher;
     zq::EventFilter filter;

@@ -265,7 +265,10 @@ TEST_CASE("zq-trace --job on a forwarded job shows every hop in order with plaus
     CHECK(job["node"] == "b");
     const std::string id = job["id"];
 
-    auto traced = run_command(zq_trace({"--job", id, "--node", endpoint_a, "--node", endpoint_b, "--json"}));
+    TempDir scratch;
+    const std::string recording = scratch.path() + "/job.jsonl";
+    auto traced = run_command(
+        zq_trace({"--job", id, "--node", endpoint_a, "--node", endpoint_b, "--json", "--record", recording}));
     INFO(traced.out << traced.err << a->log() << b->log());
     REQUIRE(traced.exit_code == 0);
     std::vector<nlohmann::json> hops;
@@ -337,6 +340,11 @@ TEST_CASE("zq-trace --job on a forwarded job shows every hop in order with plaus
     CHECK(total["total_us"] == sum_us);
     CHECK(sum_us >= static_cast<std::int64_t>(task_seconds * 1e6));
     CHECK(sum_us < 3'000'000);
+
+    // The recording replays to the same path.
+    auto replayed = run_command(zq_trace({"--job", id, "--json", "--replay", recording}));
+    CHECK(replayed.exit_code == 0);
+    CHECK(replayed.out == traced.out);
 
     // The same path as text: one line per hop and the total.
     auto text = run_command(zq_trace({"--job", id, "--node", endpoint_a, "--node", endpoint_b}));
