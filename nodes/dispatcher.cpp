@@ -147,7 +147,7 @@ void Dispatcher::submit(const std::string& client, const Message& message) {
         return;
     }
     bool watch = message.boolean(f::watch).value_or(false);
-    if (answer_known(client, id, watch)) return;
+    if (answer_active(client, id, watch)) return;
     if (active_.size() >= config_.max_pending) {
         reply_rejected(client, id,
                        "node busy: " + std::to_string(active_.size()) + " jobs pending (max_pending " +
@@ -156,14 +156,7 @@ void Dispatcher::submit(const std::string& client, const Message& message) {
     }
     auto job = std::make_unique<Job>();
     job->record = record_from(std::move(*task), wall_ms(), config_.name);
-    auto inserted = journal_.insert_job(job->record);
-    if (!inserted || !*inserted) {
-        if (!inserted) journal_write(Status(Error{inserted.error()}));
-        reply_rejected(client, id,
-                       inserted ? "job id exists in the journal but cannot be read"
-                                : "journal unwritable: " + inserted.error());
-        return;
-    }
+    if (!insert_submitted(client, job->record, watch)) return;
     Job& ref = *job;
     if (watch) add_watcher(ref, client);
     active_.emplace(ref.record.id, std::move(job));
@@ -174,7 +167,7 @@ void Dispatcher::submit(const std::string& client, const Message& message) {
     turn_.accepted_by.push_back(client);
 }
 
-bool Dispatcher::answer_known(const std::string& client, const std::string& id, bool watch) {
+bool Dispatcher::answer_active(const std::string& client, const std::string& id, bool watch) {
     if (Job* known = active(id)) {
         if (watch) add_watcher(*known, client);
         // Submitted twice within one turn: the second submitter's answer, like the first's,
@@ -187,12 +180,26 @@ bool Dispatcher::answer_known(const std::string& client, const std::string& id, 
         reply_accepted(client, known->record, true);
         return true;
     }
+    return false;
+}
+
+bool Dispatcher::insert_submitted(const std::string& client, const JobRecord& job, bool watch) {
+    auto inserted = journal_.insert_job(job);
+    if (!inserted) {
+        journal_write(Status(Error{inserted.error()}));
+        reply_rejected(client, job.id, "journal unwritable: " + inserted.error());
+        return false;
+    }
+    if (*inserted) return true;
     // Known to the journal but no longer active: it finished earlier. Nothing runs again.
-    auto existing = journal_.find(id);
-    if (!existing || !*existing) return false;
+    auto existing = journal_.find(job.id);
+    if (!existing || !*existing) {
+        reply_rejected(client, job.id, "job id exists in the journal but cannot be read");
+        return false;
+    }
     reply_accepted(client, **existing, true);
     if (watch) reply_state(client, **existing);
-    return true;
+    return false;
 }
 
 void Dispatcher::cancel(const std::string& client, const Message& message) {
@@ -932,7 +939,7 @@ void Dispatcher::send_turn(Turn& turn) {
 }
 
 void Dispatcher::note_event(const JobRecord& job) {
-    if (!publisher_) return;
+    if (!publisher_ || !publisher_->wants_events()) return;
     turn_.events.push_back({job.id, std::string(to_string(job.state)), job.task, job.queue, job.error});
 }
 

@@ -193,8 +193,12 @@ private:
     // Journals and queues a job run here for `origin` (a forwarded job or a broadcast run),
     // answering TAKEN; a job it already has is answered TAKEN again and runs nothing.
     void run_for_origin(const std::string& origin, Task&& task);
-    // Answers a SUBMIT or BROADCAST of an id this node already knows; false when unknown.
-    bool answer_known(const std::string& client, const std::string& id, bool watch);
+    // Answers a SUBMIT or BROADCAST of an id this node holds; false when it holds none.
+    bool answer_active(const std::string& client, const std::string& id, bool watch);
+    // Journals a new job submitted by `client` (SUBMIT or BROADCAST). An id the journal
+    // already has (the job finished earlier) is answered as a duplicate, nothing runs, and
+    // the result is false; so is a journal failure, answered REJECTED.
+    bool insert_submitted(const std::string& client, const JobRecord& job, bool watch);
     void wait_for_capacity(Job& job, const std::string& reason);
     void write_envelope(BodyWriter& body, const JobRecord& job) const;
     std::string forward_body(const JobRecord& job) const;

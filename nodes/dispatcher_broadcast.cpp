@@ -69,7 +69,7 @@ void Dispatcher::broadcast(const std::string& client, const Message& message) {
         return;
     }
     bool watch = message.boolean(f::watch).value_or(false);
-    if (answer_known(client, id, watch)) return;
+    if (answer_active(client, id, watch)) return;
     if (active_.size() >= config_.max_pending) {
         reply_rejected(client, id,
                        "node busy: " + std::to_string(active_.size()) + " jobs pending (max_pending " +
@@ -92,14 +92,7 @@ void Dispatcher::broadcast(const std::string& client, const Message& message) {
     job->record.state = JobState::running;
     job->record.result = pack_outcomes(run);
     job->owner = "*";
-    auto inserted = journal_.insert_job(job->record);
-    if (!inserted || !*inserted) {
-        if (!inserted) journal_write(Status(Error{inserted.error()}));
-        reply_rejected(client, id,
-                       inserted ? "job id exists in the journal but cannot be read"
-                                : "journal unwritable: " + inserted.error());
-        return;
-    }
+    if (!insert_submitted(client, job->record, watch)) return;
     Job& ref = *job;
     if (watch) add_watcher(ref, client);
     active_.emplace(id, std::move(job));

@@ -120,7 +120,7 @@ Status Node::start() {
         &loop_, config_, *journal_, *pool_,
         [this](const std::string& client, Command command, std::string_view body) {
             if (!port_->send(client, command, body)) return false;
-            publisher_->tap(Direction::out, client_name(client), command, body);
+            if (publisher_->tapping()) publisher_->tap(Direction::out, client_name(client), command, body);
             return true;
         });
     dispatcher_->set_publisher(*publisher_);
@@ -175,6 +175,7 @@ Status Node::start() {
 
     port_->start(&loop_, [this](const std::string& client, const Message& message) { on_message(client, message); });
     pool_->start();
+    publisher_->start(&loop_);
     membership_->start();
     subscriber_->start();
 

@@ -39,7 +39,7 @@ std::string free_port_beside(const std::string& endpoint) {
 }  // namespace
 
 Publisher::Publisher(zmq::context_t& context, const Config& config, std::string incarnation)
-    : socket_(context, zmq::socket_type::pub), config_(config), incarnation_(std::move(incarnation)),
+    : socket_(context, zmq::socket_type::xpub), config_(config), incarnation_(std::move(incarnation)),
       tapping_(config.trace), drop_broadcast_(config.test_drop_broadcast) {
     socket_.set(zmq::sockopt::linger, 0);
     socket_.set(zmq::sockopt::sndhwm, kSendHighWater);
@@ -81,6 +81,27 @@ Status Publisher::bind() {
         advertised_ = peer_endpoint.substr(0, host_end) + advertised_.substr(advertised_.rfind(':'));
     }
     return success();
+}
+
+void Publisher::start(uv_loop_t* loop) {
+    watcher_ = std::make_unique<ZmqWatcher>(loop, socket_, [this] { read_subscriptions(); });
+}
+
+void Publisher::read_subscriptions() {
+    for (;;) {
+        zmq::message_t message;
+        auto received = retry_interrupted([&] { return socket_.recv(message, zmq::recv_flags::dontwait); });
+        if (!received) return;
+        // XPUB hands up [1 or 0][topic]: subscribe or unsubscribe.
+        if (message.size() == 0) continue;
+        const auto* bytes = static_cast<const char*>(message.data());
+        std::string topic(bytes + 1, message.size() - 1);
+        bool subscribed = bytes[0] == 1;
+        // A prefix subscription covers events when it is a prefix of "E/" or starts with it.
+        bool covers_events = std::string_view("E/").starts_with(topic) || topic.starts_with("E/");
+        bool changed = subscribed ? topics_.insert(topic).second : topics_.erase(topic) > 0;
+        if (changed && covers_events) subscribed ? ++event_subscriptions_ : --event_subscriptions_;
+    }
 }
 
 std::uint64_t Publisher::publish(Stream stream, Command command, std::string_view topic, std::string id,
@@ -194,7 +215,7 @@ nlohmann::json Publisher::status_json() const {
         kept[stream_name(stream)] = kept_[stream].size();
     }
     return {{"endpoint", advertised_}, {"endpoints", endpoints_}, {"trace", tapping_},
-            {"published", published}, {"kept", kept}};
+            {"published", published}, {"kept", kept},   {"topics", topics_}};
 }
 
 }  // namespace zq::node
