@@ -153,7 +153,10 @@ Status Node::start() {
     subscriber_ = std::make_unique<Subscriber>(
         &loop_, context_, config_, *publisher_,
         Subscriber::Events{
-            [this](const Message& message) { dispatcher_->on_broadcast(message); },
+            [this](const Message& message) {
+                // A node shutting down runs nothing new; the origin counts it as left.
+                if (!shutting_down_) dispatcher_->on_broadcast(message);
+            },
             [this](std::string_view name, Command command, std::string_view body) {
                 return membership_->send_to(name, command, body);
             },
