@@ -146,6 +146,10 @@ void Dispatcher::submit(const std::string& client, const Message& message) {
         reply_rejected(client, id, "bad task: " + task.error());
         return;
     }
+    if (id.find(kRunSeparator) != std::string::npos) {
+        reply_rejected(client, id, "bad task: a job id may not contain '@' (it names broadcast runs, ID@NODE)");
+        return;
+    }
     bool watch = message.boolean(f::watch).value_or(false);
     if (answer_active(client, id, watch)) return;
     if (active_.size() >= config_.max_pending) {
@@ -524,7 +528,7 @@ void Dispatcher::on_peer_state(const Message& message) {
     if (BroadcastRun* run = broadcast_run_of(id, &target); run && target == owner) {
         run->untaken.erase(owner);
         if (is_terminal(*state)) {
-            record_outcome(id.substr(0, id.size() - owner.size() - 1), owner, *state,
+            record_outcome(std::string(broadcast_of_run(id)), owner, *state,
                            message.packed(f::result).value_or(""), message.string(f::error).value_or(""));
             acknowledge(owner, id);
         }
@@ -661,6 +665,7 @@ void Dispatcher::finish(Job& job, JobState state, std::string_view result, std::
 }
 
 void Dispatcher::journal_write(const Status& status) {
+    turn_.wrote = true;
     if (!status && turn_.journal_error.empty()) turn_.journal_error = status.error();
 }
 
@@ -806,7 +811,7 @@ void Dispatcher::reply_state(const std::string& client, const JobRecord& job) {
 }
 
 void Dispatcher::end_turn() {
-    if (!unwritten_.empty()) rejournal_unwritten();
+    if (!unwritten_.empty() || !unwritten_outcomes_.empty()) rejournal_unwritten();
     start_ready_jobs();
     if (turn_.empty()) return;
     Turn turn = std::move(turn_);
@@ -868,11 +873,16 @@ void Dispatcher::commit_failed(Turn& turn, const std::string& reason) {
     // Outcomes stay in memory and are journaled again until the journal takes them; their
     // watchers hear nothing until then.
     for (Job* job : turn.finished) unwritten_.push_back(job);
+    unwritten_outcomes_.insert(unwritten_outcomes_.end(), turn.outcome_writes.begin(), turn.outcome_writes.end());
     turn.finished.clear();
     rejournal_timer_.start(kRejournalInterval);
 }
 
 void Dispatcher::rejournal_unwritten() {
+    for (const auto& id : unwritten_outcomes_) {
+        if (Job* job = active(id); job && !is_terminal(job->record.state)) write_outcomes(*job);
+    }
+    unwritten_outcomes_.clear();
     for (Job* job : unwritten_) {
         journal_write(journal_.update_state(job->record.id, job->record.state, job->record.result,
                                             job->record.error, job->record.node, job->record.updated_ms));
@@ -899,7 +909,9 @@ void Dispatcher::send_turn(Turn& turn) {
         BodyWriter body;
         const JobRecord& job = turn.accepted[i]->record;
         if (turn.accepted_by[i].empty()) continue;  // forwarded by a peer: TAKEN goes to it
-        body.add(f::id, job.id).add(f::state, to_string(JobState::queued)).add(f::node, config_.name);
+        // A job's state when it was accepted: a broadcast is running at once.
+        JobState accepted = is_broadcast(job) ? JobState::running : JobState::queued;
+        body.add(f::id, job.id).add(f::state, to_string(accepted)).add(f::node, config_.name);
         deliver(turn.accepted_by[i], Command::accepted, body.finish());
     }
     for (auto& outgoing : turn.replies) deliver(outgoing.client, outgoing.command, outgoing.body);
@@ -913,8 +925,7 @@ void Dispatcher::send_turn(Turn& turn) {
         if (job->record.origin == config_.name) {
             // This node's run of its own broadcast.
             const JobRecord& run = job->record;
-            record_outcome(run.id.substr(0, run.id.size() - config_.name.size() - 1), config_.name, run.state,
-                           run.result, run.error);
+            record_outcome(std::string(broadcast_of_run(run.id)), config_.name, run.state, run.result, run.error);
         } else if (!job->record.origin.empty()) {
             // Store and forward: the outcome is resent until the origin acknowledges it.
             BodyWriter body;

@@ -20,6 +20,8 @@ constexpr int kSendHighWater = 100000;
 constexpr std::size_t kMaxTappedBody = 4096;
 // EVENT carries at most this much of an error text; the whole text is in the job.
 constexpr std::size_t kMaxEventError = 512;
+// Broadcasts sent again in answer to one REPAIR.
+constexpr std::uint64_t kMaxRepairBatch = 1000;
 // A history reply fills at most this share of the largest message a client accepts.
 constexpr std::size_t kHistoryShare = 2;
 
@@ -163,13 +165,20 @@ void Publisher::tap(Direction direction, std::string_view peer, Command command,
 
 Publisher::Repair Publisher::repair_range(std::uint64_t from, std::uint64_t to) const {
     Repair repair;
+    if (from == 0 || from > to) return repair;
     const auto& kept = kept_[index(Stream::broadcast)];
-    to = std::min(to, last_sequence_[index(Stream::broadcast)]);
+    std::uint64_t last = last_sequence_[index(Stream::broadcast)];
+    // Numbers never published are gone too, so that the subscriber stops asking.
+    if (to > last) repair.gone.emplace_back(std::max(from, last + 1), to);
+    to = std::min(to, last);
     if (from > to) return repair;
     // Kept broadcasts are consecutive: the oldest one kept bounds what can be sent again.
     std::uint64_t oldest = kept.empty() ? to + 1 : kept.front().sequence;
     if (from < oldest) repair.gone.emplace_back(from, std::min(to, oldest - 1));
-    for (std::uint64_t sequence = std::max(from, oldest); sequence <= to; ++sequence) {
+    // One answer sends a bounded batch; the subscriber asks again for the rest.
+    std::uint64_t first = std::max(from, oldest);
+    to = std::min(to, first + kMaxRepairBatch - 1);
+    for (std::uint64_t sequence = first; sequence <= to; ++sequence) {
         repair.bodies.push_back(kept[sequence - oldest].body);
     }
     return repair;
