@@ -209,6 +209,9 @@ Status finish_config(Config& config) {
                      std::to_string(config.min_workers) + ")"};
     }
     if (config.name.size() > config.limits.max_name_bytes) return Error{"node name is too long"};
+    if (config.name.find('@') != std::string::npos) {
+        return Error{"node name '" + config.name + "' may not contain '@' (broadcast runs are named ID@NODE)"};
+    }
     if (config.queues.empty()) config.queues = {"default"};
     if (config.fanout_history == 0 || config.fanout_history > 1'000'000) {
         return Error{"fanout_history must be between 1 and 1000000 messages"};

@@ -146,8 +146,12 @@ void Dispatcher::submit(const std::string& client, const Message& message) {
         reply_rejected(client, id, "bad task: " + task.error());
         return;
     }
+    if (id.find(kRunSeparator) != std::string::npos) {
+        reply_rejected(client, id, "bad task: a job id may not contain '@' (it names broadcast runs, ID@NODE)");
+        return;
+    }
     bool watch = message.boolean(f::watch).value_or(false);
-    if (answer_known(client, id, watch)) return;
+    if (answer_active(client, id, watch)) return;
     if (active_.size() >= config_.max_pending) {
         reply_rejected(client, id,
                        "node busy: " + std::to_string(active_.size()) + " jobs pending (max_pending " +
@@ -156,14 +160,7 @@ void Dispatcher::submit(const std::string& client, const Message& message) {
     }
     auto job = std::make_unique<Job>();
     job->record = record_from(std::move(*task), wall_ms(), config_.name);
-    auto inserted = journal_.insert_job(job->record);
-    if (!inserted || !*inserted) {
-        if (!inserted) journal_write(Status(Error{inserted.error()}));
-        reply_rejected(client, id,
-                       inserted ? "job id exists in the journal but cannot be read"
-                                : "journal unwritable: " + inserted.error());
-        return;
-    }
+    if (!insert_submitted(client, job->record, watch)) return;
     Job& ref = *job;
     if (watch) add_watcher(ref, client);
     active_.emplace(ref.record.id, std::move(job));
@@ -174,7 +171,7 @@ void Dispatcher::submit(const std::string& client, const Message& message) {
     turn_.accepted_by.push_back(client);
 }
 
-bool Dispatcher::answer_known(const std::string& client, const std::string& id, bool watch) {
+bool Dispatcher::answer_active(const std::string& client, const std::string& id, bool watch) {
     if (Job* known = active(id)) {
         if (watch) add_watcher(*known, client);
         // Submitted twice within one turn: the second submitter's answer, like the first's,
@@ -187,12 +184,26 @@ bool Dispatcher::answer_known(const std::string& client, const std::string& id, 
         reply_accepted(client, known->record, true);
         return true;
     }
+    return false;
+}
+
+bool Dispatcher::insert_submitted(const std::string& client, const JobRecord& job, bool watch) {
+    auto inserted = journal_.insert_job(job);
+    if (!inserted) {
+        journal_write(Status(Error{inserted.error()}));
+        reply_rejected(client, job.id, "journal unwritable: " + inserted.error());
+        return false;
+    }
+    if (*inserted) return true;
     // Known to the journal but no longer active: it finished earlier. Nothing runs again.
-    auto existing = journal_.find(id);
-    if (!existing || !*existing) return false;
+    auto existing = journal_.find(job.id);
+    if (!existing || !*existing) {
+        reply_rejected(client, job.id, "job id exists in the journal but cannot be read");
+        return false;
+    }
     reply_accepted(client, **existing, true);
     if (watch) reply_state(client, **existing);
-    return true;
+    return false;
 }
 
 void Dispatcher::cancel(const std::string& client, const Message& message) {
@@ -517,7 +528,7 @@ void Dispatcher::on_peer_state(const Message& message) {
     if (BroadcastRun* run = broadcast_run_of(id, &target); run && target == owner) {
         run->untaken.erase(owner);
         if (is_terminal(*state)) {
-            record_outcome(id.substr(0, id.size() - owner.size() - 1), owner, *state,
+            record_outcome(std::string(broadcast_of_run(id)), owner, *state,
                            message.packed(f::result).value_or(""), message.string(f::error).value_or(""));
             acknowledge(owner, id);
         }
@@ -654,6 +665,7 @@ void Dispatcher::finish(Job& job, JobState state, std::string_view result, std::
 }
 
 void Dispatcher::journal_write(const Status& status) {
+    turn_.wrote = true;
     if (!status && turn_.journal_error.empty()) turn_.journal_error = status.error();
 }
 
@@ -799,7 +811,7 @@ void Dispatcher::reply_state(const std::string& client, const JobRecord& job) {
 }
 
 void Dispatcher::end_turn() {
-    if (!unwritten_.empty()) rejournal_unwritten();
+    if (!unwritten_.empty() || !unwritten_outcomes_.empty()) rejournal_unwritten();
     start_ready_jobs();
     if (turn_.empty()) return;
     Turn turn = std::move(turn_);
@@ -861,11 +873,16 @@ void Dispatcher::commit_failed(Turn& turn, const std::string& reason) {
     // Outcomes stay in memory and are journaled again until the journal takes them; their
     // watchers hear nothing until then.
     for (Job* job : turn.finished) unwritten_.push_back(job);
+    unwritten_outcomes_.insert(unwritten_outcomes_.end(), turn.outcome_writes.begin(), turn.outcome_writes.end());
     turn.finished.clear();
     rejournal_timer_.start(kRejournalInterval);
 }
 
 void Dispatcher::rejournal_unwritten() {
+    for (const auto& id : unwritten_outcomes_) {
+        if (Job* job = active(id); job && !is_terminal(job->record.state)) write_outcomes(*job);
+    }
+    unwritten_outcomes_.clear();
     for (Job* job : unwritten_) {
         journal_write(journal_.update_state(job->record.id, job->record.state, job->record.result,
                                             job->record.error, job->record.node, job->record.updated_ms));
@@ -892,7 +909,9 @@ void Dispatcher::send_turn(Turn& turn) {
         BodyWriter body;
         const JobRecord& job = turn.accepted[i]->record;
         if (turn.accepted_by[i].empty()) continue;  // forwarded by a peer: TAKEN goes to it
-        body.add(f::id, job.id).add(f::state, to_string(JobState::queued)).add(f::node, config_.name);
+        // A job's state when it was accepted: a broadcast is running at once.
+        JobState accepted = is_broadcast(job) ? JobState::running : JobState::queued;
+        body.add(f::id, job.id).add(f::state, to_string(accepted)).add(f::node, config_.name);
         deliver(turn.accepted_by[i], Command::accepted, body.finish());
     }
     for (auto& outgoing : turn.replies) deliver(outgoing.client, outgoing.command, outgoing.body);
@@ -906,8 +925,7 @@ void Dispatcher::send_turn(Turn& turn) {
         if (job->record.origin == config_.name) {
             // This node's run of its own broadcast.
             const JobRecord& run = job->record;
-            record_outcome(run.id.substr(0, run.id.size() - config_.name.size() - 1), config_.name, run.state,
-                           run.result, run.error);
+            record_outcome(std::string(broadcast_of_run(run.id)), config_.name, run.state, run.result, run.error);
         } else if (!job->record.origin.empty()) {
             // Store and forward: the outcome is resent until the origin acknowledges it.
             BodyWriter body;
@@ -932,7 +950,7 @@ void Dispatcher::send_turn(Turn& turn) {
 }
 
 void Dispatcher::note_event(const JobRecord& job) {
-    if (!publisher_) return;
+    if (!publisher_ || !publisher_->wants_events()) return;
     turn_.events.push_back({job.id, std::string(to_string(job.state)), job.task, job.queue, job.error});
 }
 

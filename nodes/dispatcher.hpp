@@ -172,10 +172,14 @@ private:
         std::vector<PeerMessage> to_peers;
         std::vector<Job*> broadcasts;  // to publish
         std::vector<JobEvent> events;
+        // Broadcasts whose outcomes so far were written this turn (written again if the
+        // commit fails).
+        std::vector<std::string> outcome_writes;
+        bool wrote = false;         // the journal has uncommitted writes
         std::string journal_error;  // first journal failure of the turn
         bool empty() const {
             return accepted.empty() && started.empty() && finished.empty() && replies.empty() && to_peers.empty() &&
-                   broadcasts.empty() && events.empty() && journal_error.empty();
+                   broadcasts.empty() && events.empty() && !wrote && journal_error.empty();
         }
     };
 
@@ -193,8 +197,12 @@ private:
     // Journals and queues a job run here for `origin` (a forwarded job or a broadcast run),
     // answering TAKEN; a job it already has is answered TAKEN again and runs nothing.
     void run_for_origin(const std::string& origin, Task&& task);
-    // Answers a SUBMIT or BROADCAST of an id this node already knows; false when unknown.
-    bool answer_known(const std::string& client, const std::string& id, bool watch);
+    // Answers a SUBMIT or BROADCAST of an id this node holds; false when it holds none.
+    bool answer_active(const std::string& client, const std::string& id, bool watch);
+    // Journals a new job submitted by `client` (SUBMIT or BROADCAST). An id the journal
+    // already has (the job finished earlier) is answered as a duplicate, nothing runs, and
+    // the result is false; so is a journal failure, answered REJECTED.
+    bool insert_submitted(const std::string& client, const JobRecord& job, bool watch);
     void wait_for_capacity(Job& job, const std::string& reason);
     void write_envelope(BodyWriter& body, const JobRecord& job) const;
     std::string forward_body(const JobRecord& job) const;
@@ -202,6 +210,9 @@ private:
     static bool is_broadcast(const JobRecord& job) { return job.target == "*"; }
     // "ID@NODE" -> the broadcast's run map and NODE, when ID is a broadcast of this origin.
     BroadcastRun* broadcast_run_of(std::string_view run_id, std::string* node);
+    // A node's result kept in a broadcast's outcomes, at most this many bytes (the whole
+    // result stays in that node's job ID@NODE).
+    std::size_t outcome_result_limit(const BroadcastRun& run) const;
     void record_outcome(const std::string& id, const std::string& node, JobState state, std::string_view result,
                         std::string_view error);
     // The envelope and the targets; the publisher numbers it, a direct resend goes unnumbered.
@@ -209,6 +220,8 @@ private:
     void publish_broadcasts(const std::vector<Job*>& jobs);
     void resend_broadcasts();
     void restore_broadcast(Job& job);
+    // Journals a broadcast's outcomes so far (its result), within the turn.
+    void write_outcomes(Job& job);
     static std::string pack_outcomes(const BroadcastRun& run);
     static BroadcastRun unpack_outcomes(std::string_view packed);
     void note_event(const JobRecord& job);
@@ -263,6 +276,7 @@ private:
     Turn turn_;
     // Terminal jobs whose final state a failed commit did not record; written again.
     std::vector<Job*> unwritten_;
+    std::vector<std::string> unwritten_outcomes_;
     Timer rejournal_timer_;
     // Jobs waiting out their retry delay, by the unix ms at which they are queued again.
     std::multimap<std::int64_t, Job*> retries_due_;
@@ -276,6 +290,14 @@ private:
 
 // The body of STATE, and the job map in control replies: {id, st, task, node, res?, err?}.
 void write_job(BodyWriter& body, const JobRecord& job);
+// The broadcast id of a broadcast's run "ID@NODE" (empty for another id). Node names and
+// job ids may not contain '@', so the first one separates them.
+inline constexpr char kRunSeparator = '@';
+inline std::string_view broadcast_of_run(std::string_view run_id) {
+    auto separator = run_id.find(kRunSeparator);
+    return separator == std::string_view::npos ? std::string_view() : run_id.substr(0, separator);
+}
+
 // A new job, queued on `node`, from a task envelope.
 JobRecord record_from(Task&& task, std::int64_t now, const std::string& node);
 

@@ -16,8 +16,8 @@ namespace {
 namespace f = protocol::field;
 using protocol::Command;
 
-// The separator between a broadcast's id and the node of one of its runs.
-constexpr char kRunSeparator = '@';
+// Room for what the publisher adds to a broadcast (incarnation, sequence number, time).
+constexpr std::size_t kPublishedFieldsBytes = 128;
 
 std::string run_id(std::string_view broadcast_id, std::string_view node) {
     return std::string(broadcast_id) + kRunSeparator + std::string(node);
@@ -43,6 +43,8 @@ std::string Dispatcher::pack_outcomes(const BroadcastRun& run) {
 
 Dispatcher::BroadcastRun Dispatcher::unpack_outcomes(std::string_view packed) {
     BroadcastRun run;
+    // Outcome results are cut to fit one message (outcome_result_limit), so the default
+    // bounds hold them.
     auto unpacked = unpack_bounded(packed);
     if (!unpacked || unpacked->get().type != msgpack::type::MAP) return run;
     const auto& map = unpacked->get().via.map;
@@ -69,8 +71,9 @@ void Dispatcher::broadcast(const std::string& client, const Message& message) {
         return;
     }
     bool watch = message.boolean(f::watch).value_or(false);
-    if (answer_known(client, id, watch)) return;
-    if (active_.size() >= config_.max_pending) {
+    if (answer_active(client, id, watch)) return;
+    // Room for the broadcast and for this node's own run of it.
+    if (active_.size() + 2 > config_.max_pending) {
         reply_rejected(client, id,
                        "node busy: " + std::to_string(active_.size()) + " jobs pending (max_pending " +
                            std::to_string(config_.max_pending) + "); retry later");
@@ -92,14 +95,16 @@ void Dispatcher::broadcast(const std::string& client, const Message& message) {
     job->record.state = JobState::running;
     job->record.result = pack_outcomes(run);
     job->owner = "*";
-    auto inserted = journal_.insert_job(job->record);
-    if (!inserted || !*inserted) {
-        if (!inserted) journal_write(Status(Error{inserted.error()}));
+    // What the targets receive must fit in one message, with the numbers the publisher adds.
+    BodyWriter published;
+    write_broadcast(published, job->record, run);
+    if (published.finish().size() + kPublishedFieldsBytes > config_.limits.max_message_bytes) {
         reply_rejected(client, id,
-                       inserted ? "job id exists in the journal but cannot be read"
-                                : "journal unwritable: " + inserted.error());
+                       "bad task: too large to broadcast (over max_message_bytes with the list of " +
+                           std::to_string(run.outcomes.size()) + " target nodes)");
         return;
     }
+    if (!insert_submitted(client, job->record, watch)) return;
     Job& ref = *job;
     if (watch) add_watcher(ref, client);
     active_.emplace(id, std::move(job));
@@ -145,11 +150,11 @@ void Dispatcher::on_broadcast(const Message& message) {
 }
 
 Dispatcher::BroadcastRun* Dispatcher::broadcast_run_of(std::string_view id, std::string* node) {
-    auto separator = id.rfind(kRunSeparator);
-    if (separator == std::string_view::npos) return nullptr;
-    auto found = broadcasts_.find(id.substr(0, separator));
+    std::string_view broadcast = broadcast_of_run(id);
+    if (broadcast.empty()) return nullptr;
+    auto found = broadcasts_.find(broadcast);
     if (found == broadcasts_.end()) return nullptr;
-    *node = std::string(id.substr(separator + 1));
+    *node = std::string(id.substr(broadcast.size() + 1));
     return &found->second;
 }
 
@@ -166,6 +171,12 @@ void Dispatcher::record_outcome(const std::string& id, const std::string& node, 
     auto outcome = run.outcomes.find(node);
     if (outcome == run.outcomes.end() || is_terminal(outcome->second.state)) return;
     outcome->second = Outcome{state, std::string(result), std::string(error)};
+    if (result.size() > outcome_result_limit(run)) {
+        outcome->second.result.clear();
+        outcome->second.error = "result of " + std::to_string(result.size()) +
+                                " bytes left out here; `zq-send status " + id + "@" + node + "` on " + node +
+                                " shows it";
+    }
     run.untaken.erase(node);
     job->record.result = pack_outcomes(run);
 
@@ -181,9 +192,8 @@ void Dispatcher::record_outcome(const std::string& id, const std::string& node, 
     }
     if (open > 0) {
         // Recorded as it comes, so that a restart of the origin keeps the outcomes so far.
-        job->record.updated_ms = wall_ms();
-        journal_write(journal_.update_state(id, job->record.state, job->record.result, {}, job->record.node,
-                                            job->record.updated_ms));
+        write_outcomes(*job);
+        turn_.outcome_writes.push_back(id);
         return;
     }
     broadcasts_.erase(found);
@@ -195,6 +205,18 @@ void Dispatcher::record_outcome(const std::string& id, const std::string& node, 
         std::string outcomes = job->record.result;
         finish(*job, JobState::failed, outcomes, explanation);
     }
+}
+
+void Dispatcher::write_outcomes(Job& job) {
+    job.record.updated_ms = wall_ms();
+    journal_write(journal_.update_state(job.record.id, job.record.state, job.record.result, {}, job.record.node,
+                                        job.record.updated_ms));
+}
+
+std::size_t Dispatcher::outcome_result_limit(const BroadcastRun& run) const {
+    // Every outcome together fills at most half of a message, so that STATE and the job
+    // reply carrying them stay decodable.
+    return config_.limits.max_message_bytes / 2 / std::max<std::size_t>(1, run.outcomes.size());
 }
 
 void Dispatcher::publish_broadcasts(const std::vector<Job*>& jobs) {

@@ -120,7 +120,7 @@ Status Node::start() {
         &loop_, config_, *journal_, *pool_,
         [this](const std::string& client, Command command, std::string_view body) {
             if (!port_->send(client, command, body)) return false;
-            publisher_->tap(Direction::out, client_name(client), command, body);
+            if (publisher_->tapping()) publisher_->tap(Direction::out, client_name(client), command, body);
             return true;
         });
     dispatcher_->set_publisher(*publisher_);
@@ -153,7 +153,10 @@ Status Node::start() {
     subscriber_ = std::make_unique<Subscriber>(
         &loop_, context_, config_, *publisher_,
         Subscriber::Events{
-            [this](const Message& message) { dispatcher_->on_broadcast(message); },
+            [this](const Message& message) {
+                // A node shutting down runs nothing new; the origin counts it as left.
+                if (!shutting_down_) dispatcher_->on_broadcast(message);
+            },
             [this](std::string_view name, Command command, std::string_view body) {
                 return membership_->send_to(name, command, body);
             },
@@ -175,6 +178,7 @@ Status Node::start() {
 
     port_->start(&loop_, [this](const std::string& client, const Message& message) { on_message(client, message); });
     pool_->start();
+    publisher_->start(&loop_);
     membership_->start();
     subscriber_->start();
 

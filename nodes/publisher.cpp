@@ -20,6 +20,8 @@ constexpr int kSendHighWater = 100000;
 constexpr std::size_t kMaxTappedBody = 4096;
 // EVENT carries at most this much of an error text; the whole text is in the job.
 constexpr std::size_t kMaxEventError = 512;
+// Broadcasts sent again in answer to one REPAIR.
+constexpr std::uint64_t kMaxRepairBatch = 1000;
 // A history reply fills at most this share of the largest message a client accepts.
 constexpr std::size_t kHistoryShare = 2;
 
@@ -39,7 +41,7 @@ std::string free_port_beside(const std::string& endpoint) {
 }  // namespace
 
 Publisher::Publisher(zmq::context_t& context, const Config& config, std::string incarnation)
-    : socket_(context, zmq::socket_type::pub), config_(config), incarnation_(std::move(incarnation)),
+    : socket_(context, zmq::socket_type::xpub), config_(config), incarnation_(std::move(incarnation)),
       tapping_(config.trace), drop_broadcast_(config.test_drop_broadcast) {
     socket_.set(zmq::sockopt::linger, 0);
     socket_.set(zmq::sockopt::sndhwm, kSendHighWater);
@@ -81,6 +83,27 @@ Status Publisher::bind() {
         advertised_ = peer_endpoint.substr(0, host_end) + advertised_.substr(advertised_.rfind(':'));
     }
     return success();
+}
+
+void Publisher::start(uv_loop_t* loop) {
+    watcher_ = std::make_unique<ZmqWatcher>(loop, socket_, [this] { read_subscriptions(); });
+}
+
+void Publisher::read_subscriptions() {
+    for (;;) {
+        zmq::message_t message;
+        auto received = retry_interrupted([&] { return socket_.recv(message, zmq::recv_flags::dontwait); });
+        if (!received) return;
+        // XPUB hands up [1 or 0][topic]: subscribe or unsubscribe.
+        if (message.size() == 0) continue;
+        const auto* bytes = static_cast<const char*>(message.data());
+        std::string topic(bytes + 1, message.size() - 1);
+        bool subscribed = bytes[0] == 1;
+        // A prefix subscription covers events when it is a prefix of "E/" or starts with it.
+        bool covers_events = std::string_view("E/").starts_with(topic) || topic.starts_with("E/");
+        bool changed = subscribed ? topics_.insert(topic).second : topics_.erase(topic) > 0;
+        if (changed && covers_events) subscribed ? ++event_subscriptions_ : --event_subscriptions_;
+    }
 }
 
 std::uint64_t Publisher::publish(Stream stream, Command command, std::string_view topic, std::string id,
@@ -142,13 +165,20 @@ void Publisher::tap(Direction direction, std::string_view peer, Command command,
 
 Publisher::Repair Publisher::repair_range(std::uint64_t from, std::uint64_t to) const {
     Repair repair;
+    if (from == 0 || from > to) return repair;
     const auto& kept = kept_[index(Stream::broadcast)];
-    to = std::min(to, last_sequence_[index(Stream::broadcast)]);
+    std::uint64_t last = last_sequence_[index(Stream::broadcast)];
+    // Numbers never published are gone too, so that the subscriber stops asking.
+    if (to > last) repair.gone.emplace_back(std::max(from, last + 1), to);
+    to = std::min(to, last);
     if (from > to) return repair;
     // Kept broadcasts are consecutive: the oldest one kept bounds what can be sent again.
     std::uint64_t oldest = kept.empty() ? to + 1 : kept.front().sequence;
     if (from < oldest) repair.gone.emplace_back(from, std::min(to, oldest - 1));
-    for (std::uint64_t sequence = std::max(from, oldest); sequence <= to; ++sequence) {
+    // One answer sends a bounded batch; the subscriber asks again for the rest.
+    std::uint64_t first = std::max(from, oldest);
+    to = std::min(to, first + kMaxRepairBatch - 1);
+    for (std::uint64_t sequence = first; sequence <= to; ++sequence) {
         repair.bodies.push_back(kept[sequence - oldest].body);
     }
     return repair;
@@ -194,7 +224,7 @@ nlohmann::json Publisher::status_json() const {
         kept[stream_name(stream)] = kept_[stream].size();
     }
     return {{"endpoint", advertised_}, {"endpoints", endpoints_}, {"trace", tapping_},
-            {"published", published}, {"kept", kept}};
+            {"published", published}, {"kept", kept},   {"topics", topics_}};
 }
 
 }  // namespace zq::node

@@ -6,9 +6,14 @@
 // in the numbers, and a node that missed broadcasts asks for them again (REPAIR, answered
 // from repair_range()). The kept events and taps also answer `history`, so that zq-trace can
 // show a job's path after the fact. See "Fanout" in docs/protocol.md.
+//
+// The socket is an XPUB, so the publisher knows which topics someone subscribed to: job
+// events cost a few microseconds each, and are made only while someone listens to them (or
+// the tap is on), not on every job of a node nobody watches.
 #pragma once
 
 #include "config.hpp"
+#include "event_loop.hpp"
 
 #include <zq/codec.hpp>
 #include <zq/protocol.hpp>
@@ -20,6 +25,8 @@
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <set>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -46,7 +53,11 @@ public:
     // Binds ipc://DATA/pub.sock and a free port on the host of each tcp client endpoint (or
     // the configured `publish` endpoints) and chooses the endpoint peers are told about.
     Status bind();
+    // Starts reading subscriptions (which topics anyone listens to).
+    void start(uv_loop_t* loop);
     const std::string& endpoint() const { return advertised_; }
+    // Whether job events are wanted: someone subscribed to them, or the tap is on.
+    bool wants_events() const { return tapping_ || event_subscriptions_ > 0; }
 
     // Numbers, keeps and sends a BROADCAST whose envelope `body` already holds; returns its
     // sequence number.
@@ -88,6 +99,7 @@ private:
     std::uint64_t publish(Stream stream, protocol::Command command, std::string_view topic, std::string id,
                           BodyWriter& body);
     Status bind_one(const std::string& endpoint);
+    void read_subscriptions();
 
     zmq::socket_t socket_;
     const Config& config_;
@@ -98,6 +110,11 @@ private:
     std::array<std::uint64_t, 3> last_sequence_{};
     std::array<std::deque<Kept>, 3> kept_;
     std::uint64_t drop_broadcast_ = 0;
+    std::unique_ptr<ZmqWatcher> watcher_;
+    // Topics subscribed to by anyone (XPUB reports the first subscription to a topic and
+    // the last unsubscription), and how many of them cover job events.
+    std::set<std::string> topics_;
+    std::size_t event_subscriptions_ = 0;
 };
 
 }  // namespace zq::node

@@ -19,8 +19,10 @@ constexpr double kTicksPerInterval = 4;
 constexpr int kReceiveHighWater = 100000;
 // Broadcasts handled per wake-up before the loop turns (replies and commits go out).
 constexpr int kBatchLimit = 1024;
-// Missing numbers tracked per publisher; a larger gap is counted lost at once.
+// Missing numbers tracked per publisher; beyond it the oldest of a gap are counted lost at once.
 constexpr std::uint64_t kMaxMissing = 100000;
+// No publisher numbers this far; a larger number is a peer's bug or a forgery, ignored.
+constexpr std::uint64_t kMaxSequence = std::uint64_t{1} << 62;
 
 }  // namespace
 
@@ -41,6 +43,7 @@ void Subscriber::start() {
 
 void Subscriber::advertised(const std::string& node, std::string_view incarnation, std::string_view endpoint,
                             std::uint64_t last_published) {
+    if (last_published >= kMaxSequence) return;
     Source& source = sources_[node];
     if (!endpoint.empty() && endpoint != source.endpoint) {
         try {
@@ -96,15 +99,23 @@ void Subscriber::drain() {
 
 void Subscriber::on_repaired(const Message& message) {
     std::string node(message.string(f::node).value_or(""));
-    if (node.empty() || !message.unsigned_integer(f::sequence) || !message.string(f::incarnation)) return;
+    auto found = sources_.find(node);
+    // An answer about an earlier incarnation than the one followed now is of no use.
+    if (found == sources_.end() || !message.unsigned_integer(f::sequence) ||
+        message.string(f::incarnation) != found->second.incarnation) {
+        return;
+    }
     accept(node, message, true);
 }
 
 void Subscriber::accept(const std::string& node, const Message& message, bool repaired) {
     std::uint64_t sequence = *message.unsigned_integer(f::sequence);
     std::string_view incarnation = *message.string(f::incarnation);
+    if (sequence == 0 || sequence >= kMaxSequence) return;
     Source& source = sources_[node];
-    if (incarnation != source.incarnation) restart(source, incarnation, sequence);
+    // A publisher that restarted on the same endpoint: its numbers start again at 1, and
+    // those before this one are asked for (they were published after it came back).
+    if (incarnation != source.incarnation) restart(source, incarnation, 1);
     if (source.missing.erase(sequence) > 0) {
         ++source.repaired;
     } else if (sequence >= source.expected) {
@@ -122,6 +133,7 @@ void Subscriber::on_gone(const Message& message) {
     if (found == sources_.end() || found->second.incarnation != *message.string(f::incarnation)) return;
     Source& source = found->second;
     std::uint64_t from = *message.unsigned_integer(f::from), to = *message.unsigned_integer(f::to);
+    if (from > to) return;
     auto first = source.missing.lower_bound(from), last = source.missing.upper_bound(to);
     auto count = static_cast<std::uint64_t>(std::distance(first, last));
     source.missing.erase(first, last);
@@ -133,11 +145,15 @@ void Subscriber::on_gone(const Message& message) {
 }
 
 void Subscriber::mark_missing(const std::string& node, Source& source, std::uint64_t from, std::uint64_t to) {
+    if (from > to) return;
     spdlog::info("broadcasts {}..{} of {} missed; asking for them again", from, to, node);
-    // Beyond what could be tracked, the oldest part of the gap is given up at once.
-    if (to - from + 1 > kMaxMissing) {
-        source.lost += to - from + 1 - kMaxMissing;
-        from = to - kMaxMissing + 1;
+    // Beyond what can be tracked, the oldest part of the gap is given up at once.
+    std::uint64_t room = kMaxMissing - std::min<std::uint64_t>(kMaxMissing, source.missing.size());
+    if (to - from >= room) {
+        std::uint64_t kept = std::min(room, to - from + 1);
+        source.lost += (to - from + 1) - kept;
+        if (kept == 0) return;
+        from = to - kept + 1;
     }
     std::int64_t now = steady_ms();
     for (std::uint64_t sequence = from; sequence <= to; ++sequence) source.missing[sequence] = now;

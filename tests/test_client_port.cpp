@@ -74,3 +74,44 @@ TEST_CASE("malformed messages are rejected with a reason and counted, and the no
     REQUIRE(job);
     CHECK(job->state == zq::JobState::succeeded);
 }
+
+TEST_CASE("fanout commands from a client are refused with a reason, and '@' ids are refused") {
+    NodeProcess node({.name = "solo", .min_workers = 1, .max_workers = 1});
+    zmq::context_t context;
+    zmq::socket_t dealer(context, zmq::socket_type::dealer);
+    dealer.set(zmq::sockopt::linger, 0);
+    dealer.connect(node.endpoint());
+
+    // REPAIR and GONE name a peer; a client that names an unknown one is refused, however
+    // absurd its range.
+    zq::BodyWriter repair;
+    repair.add("node", "intruder").add("inc", "x").add("from", std::uint64_t{1}).add("to", ~std::uint64_t{0});
+    CHECK_THAT(rejection_for(dealer, {"ZQP1", std::string(1, '\x33'), std::string(repair.finish())}),
+               Catch::Contains("not a known peer"));
+    zq::BodyWriter gone;
+    gone.add("node", "intruder").add("inc", "x").add("from", std::uint64_t{9}).add("to", std::uint64_t{1});
+    CHECK_THAT(rejection_for(dealer, {"ZQP1", std::string(1, '\x34'), std::string(gone.finish())}),
+               Catch::Contains("not a known peer"));
+    // A published broadcast (it names its targets) is accepted only from a peer.
+    zq::BodyWriter published;
+    published.add("id", "b1").add("task", "zq.noop").add("node", "intruder").add_value("tgts", std::vector<std::string>{"solo"});
+    CHECK_THAT(rejection_for(dealer, {"ZQP1", std::string(1, '\x30'), std::string(published.finish())}),
+               Catch::Contains("only from a known peer"));
+    // EVENT and TAP go out on the PUB socket only.
+    zq::BodyWriter event;
+    event.add("node", "solo").add("seq", std::uint64_t{1});
+    CHECK_THAT(rejection_for(dealer, {"ZQP1", std::string(1, '\x31'), std::string(event.finish())}),
+               Catch::Contains("not accepted on the client port"));
+    // Ids with '@' are reserved for broadcast runs.
+    zq::BodyWriter submit;
+    submit.add("id", "job@solo").add("task", "zq.noop");
+    CHECK_THAT(rejection_for(dealer, {"ZQP1", std::string(1, '\x10'), std::string(submit.finish())}),
+               Catch::Contains("may not contain '@'"));
+
+    zq::Client client(node.endpoint());
+    auto status = client.control("status");
+    REQUIRE(status);
+    auto fanout = zq::packed_to_json(*status)["fanout"];
+    CHECK(fanout["publishers"].empty());
+    CHECK(fanout["published"]["broadcast"] == 0);
+}

@@ -1,11 +1,15 @@
 // zq-bench: the throughput and round-trip latency of one zq-node, as anyone can rerun them.
 //
 //   zq-bench [--node ENDPOINT] [-n N] [--window W] [--task NAME] [--json]
+//   zq-bench --broadcast [--node ENDPOINT] [-n N] [--task NAME] [--json]
 //
 // Phase 1, throughput: N submissions of TASK with watch set, at most W in flight; a task
 // counts as done when its STATE arrives, and tasks/s is N over the time from the first
 // submission to the last STATE. Phase 2, latency: min(N, 2000) sequential round trips, each
 // a submission followed by its STATE; p50 and p99 in milliseconds.
+//
+// With --broadcast, only latency: min(N, 2000) broadcasts one after the other, each timed
+// from the call to Client::broadcast until Client::wait returns with every node's outcome.
 //
 // Exit codes: 0 every task succeeded; 1 some task failed or was rejected (they are counted and
 // the first reason is shown); 2 bad usage (including a malformed endpoint); 3 the node did not
@@ -43,6 +47,7 @@ struct Options {
     std::size_t window = 1000;
     std::string task = "zq.noop";
     bool json = false;
+    bool broadcast = false;
 };
 
 // Tasks that did not succeed, with the first reason seen.
@@ -152,6 +157,46 @@ zq::Result<Latency> measure_latency(zq::Client& client, const Options& options, 
     return result;
 }
 
+// --broadcast: one broadcast at a time, through the public API, until every node reported.
+zq::Result<Latency> measure_broadcasts(zq::Client& client, const Options& options, Failures& failures) {
+    const std::size_t rounds = std::min(options.tasks, kMaxLatencySamples);
+    std::vector<double> milliseconds;
+    for (std::size_t round = 0; round < rounds; ++round) {
+        const auto started = Clock::now();
+        auto submitted = client.broadcast(zq::Task(options.task));
+        if (!submitted) return submitted.failure();
+        auto job = client.wait(submitted->id, kReplyTimeout);
+        if (!job) return job.failure();
+        if (!job->succeeded()) {
+            failures.add(job->id, describe_failure(*job));
+            continue;
+        }
+        milliseconds.push_back(seconds_since(started) * 1000.0);
+    }
+    std::sort(milliseconds.begin(), milliseconds.end());
+    return Latency{milliseconds.size(), percentile(milliseconds, 0.50), percentile(milliseconds, 0.99),
+                   milliseconds.empty() ? 0 : milliseconds.back()};
+}
+
+int report_broadcasts(const Latency& latency, const Failures& failures, double seconds, const Options& options) {
+    if (options.json) {
+        nlohmann::json summary = {{"node", options.node},     {"task", options.task},
+                                  {"broadcasts", latency.samples + failures.count},
+                                  {"seconds", seconds},       {"broadcasts_per_s", static_cast<double>(latency.samples) / seconds},
+                                  {"p50_ms", latency.p50_ms}, {"p99_ms", latency.p99_ms},
+                                  {"max_ms", latency.max_ms}, {"failed", failures.count}};
+        if (failures.count > 0) summary["first_failure"] = failures.first;
+        std::cout << zq::dump_json(summary) << std::endl;
+    } else {
+        std::printf("zq-bench: broadcast %s from %s\n", options.task.c_str(), options.node.c_str());
+        std::printf("latency:    %zu broadcasts, each until every node reported: p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
+                    latency.samples, latency.p50_ms, latency.p99_ms, latency.max_ms);
+        std::printf("failed:     %zu%s%s\n", failures.count, failures.count > 0 ? ", first: " : "",
+                    failures.first.c_str());
+    }
+    return failures.count > 0 ? exit_failed : exit_success;
+}
+
 int report_error(const zq::Error& error, const Options& options) {
     std::cerr << "zq-bench: " << error.message << std::endl;
     if (options.json) {
@@ -177,6 +222,9 @@ int main(int argc, char** argv) {
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
     app.add_option("--task", options.task, "task to run")->capture_default_str();
+    app.add_flag("--broadcast", options.broadcast,
+                 "time broadcasts instead (one at a time, until every node reported): broadcasts, seconds, "
+                 "broadcasts_per_s, p50_ms, p99_ms, max_ms, failed");
     app.add_flag("--json", options.json,
                  "print one JSON object: tasks, seconds, tasks_per_s, window, latency_samples, p50_ms, p99_ms, "
                  "failed");
@@ -197,6 +245,12 @@ int main(int argc, char** argv) {
         }
 
         Failures failures;
+        if (options.broadcast) {
+            const auto started = Clock::now();
+            auto latency = measure_broadcasts(client, options, failures);
+            if (!latency) return report_error(latency.failure(), options);
+            return report_broadcasts(*latency, failures, seconds_since(started), options);
+        }
         auto throughput = measure_throughput(client, options, failures);
         if (!throughput) return report_error(throughput.failure(), options);
         auto latency = measure_latency(client, options, failures);

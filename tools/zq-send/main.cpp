@@ -411,6 +411,10 @@ int run_submit(const char* program, const CommandLine& line) {
     if (!line.positionals.empty()) arguments.assign(line.positionals.begin() + 1, line.positionals.end());
 
     const Printer print(json);
+    if (broadcast && !task.target.empty()) {
+        std::cerr << "zq-send: --target does not go with --broadcast (a broadcast runs on every node)" << std::endl;
+        return exit_usage;
+    }
     task.name = task_name;
     nlohmann::json args = nlohmann::json::array();
     for (const auto& argument : arguments) args.push_back(zq::parse_cli_argument(argument));

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Broadcast figures: starts N nodes on this machine in a full mesh, waits until each sees the
+# others alive, then times broadcasts from the first node with zq-bench --broadcast (each one
+# from the call until every node has reported its outcome), and prints each node's
+# received/repaired/lost counts.
+#
+#   bench/fanout.sh [BIN_DIR] [NODES] [BROADCASTS]
+set -euo pipefail
+bin=${1:-build/bin}
+nodes=${2:-3}
+broadcasts=${3:-500}
+dir=$(mktemp -d /tmp/zq-fanout-XXXXXX)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+
+endpoint() { echo "ipc://$dir/n$1/node.sock"; }
+alive_peers() {
+    "$bin/zq-node" peers --json --node "$(endpoint "$1")" 2>/dev/null | grep -o '"state":"alive"' | wc -l
+}
+
+for i in $(seq 0 $((nodes - 1))); do
+    peer=()
+    [ "$i" -gt 0 ] && peer=(--peer "$(endpoint 0)")
+    "$bin/zq-node" run --name "n$i" --data "$dir/n$i" --min-workers 1 --max-workers 2 \
+        --log-level warn "${peer[@]}" 2>>"$dir/log" &
+    pids+=($!)
+done
+for _ in $(seq 600); do
+    formed=1
+    for i in $(seq 0 $((nodes - 1))); do
+        [ "$(alive_peers "$i")" -eq $((nodes - 1)) ] || { formed=0; break; }
+    done
+    [ "$formed" -eq 1 ] && break
+    sleep 0.1
+done
+[ "$formed" -eq 1 ] || { echo "the mesh did not form; log:"; cat "$dir/log"; exit 1; }
+
+echo "== $nodes nodes, $broadcasts broadcasts of zq.noop from n0, one at a time"
+"$bin/zq-bench" --broadcast --node "$(endpoint 0)" -n "$broadcasts"
+for i in $(seq 1 $((nodes - 1))); do
+    "$bin/zq-node" status --json --node "$(endpoint "$i")" |
+        python3 -c 'import json, sys; s = json.load(sys.stdin); p = s["fanout"]["publishers"]["n0"]; print(s["name"], "from n0: received", p["received"], "repaired", p["repaired"], "lost", p["lost"])'
+done
