@@ -156,7 +156,7 @@ TEST_CASE("zq-trace filters by state, queue, task and command, and --json carrie
     CHECK(result.out.empty());
 }
 
-TEST_CASE("--record then --replay prints the same lines, and a replay can be filtered differently") {
+TEST_CASE("zq-trace --record then --replay prints the same lines, and a replay can be filtered differently") {
     FakePublisher publisher;
     TempDir scratch;
     const std::string recording = scratch.path() + "/trace.jsonl";
@@ -356,16 +356,22 @@ TEST_CASE("zq-trace --job on a forwarded job shows every hop in order with plaus
 }
 
 TEST_CASE("zq-trace --job gives up after --timeout with exit 3 when the job has not ended") {
-    NodeProcess node({.min_workers = 1, .max_workers = 1});
+    // With the tap on, the node publishes (and keeps) the job's events although nobody
+    // subscribed when it was submitted.
+    NodeProcess node({.min_workers = 1, .max_workers = 1, .extra_args = {"--trace"}});
     Client client(node.endpoint());
     const std::string running = occupy_worker(node, client);
     auto traced = run_command(zq_trace({"--job", running, "--node", node.endpoint(), "--timeout", "0.5"}));
     INFO(traced.out << traced.err);
     CHECK(traced.exit_code == 3);
     CHECK_THAT(traced.out, Catch::Contains("running") && Catch::EndsWith("; its end was not seen\n"));
+
+    auto unknown = run_command(zq_trace({"--job", "no-such-job", "--node", node.endpoint(), "--timeout", "0.2"}));
+    CHECK(unknown.exit_code == 3);
+    CHECK(unknown.out == "no trace of job no-such-job on these nodes\n");
 }
 
-TEST_CASE("--record then --replay of a live trace prints the same lines") {
+TEST_CASE("zq-trace --record then --replay of a live trace prints the same lines") {
     NodeProcess node({.min_workers = 1, .max_workers = 2});
     REQUIRE(turn_tap_on(node.endpoint()));
     TempDir scratch;
