@@ -11,6 +11,11 @@
 // per publisher incarnation. A subscriber is given a node's client endpoint and asks it (CONTROL
 // `status`, `fanout.endpoint`) where it publishes, or is given the publisher endpoint itself.
 //
+// A node publishes job events only while someone subscribes to them (its PUB socket is an
+// XPUB) or its tap is on: open() returns once the connections are made, and the node starts
+// publishing events as soon as it has read the subscription, normally before anything the
+// caller does next reaches it.
+//
 // Events and taps are not repaired: when a stream's sequence number jumps, next() hands out an
 // Event of kind `gap` naming the missing range before the message that revealed it, and
 // counters() keeps the totals. That is only meaningful when the whole stream is received, so
