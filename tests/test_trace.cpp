@@ -307,15 +307,17 @@ TEST_CASE("zq-trace --job on a forwarded job shows every hop in order with plaus
         }
     }
     CHECK_THAT(hops[index_of["STATE out at a (succeeded)"]]["peer"].get<std::string>(), Catch::StartsWith("client:"));
-    // Each message between the nodes was sent before it was received. TAKEN and the first
-    // STATE leave b back to back, so a may see them in either order relative to b's steps.
+    // Each message between the nodes was sent before it was received (a TAP's `t` is when the
+    // message was sent or received). TAKEN and the first STATE leave b back to back, so a may
+    // see them in either order relative to b's steps.
     for (const auto& [sent, received] : std::vector<std::pair<std::string, std::string>>{
              {"FORWARD out at a", "FORWARD in at b"},
              {"TAKEN out at b", "TAKEN in at a"},
              {"STATE out at b (running)", "STATE in at a (running)"},
              {"STATE out at b (succeeded)", "STATE in at a (succeeded)"},
          }) {
-        INFO(sent << " before " << received);
+        INFO(sent << " before " << received
+                  << " (if the sender's time is the later one: does the node stamp an out TAP after the send?)");
         CHECK(index_of[sent] < index_of[received]);
     }
     // Both nodes' events are in the path: queued, running and succeeded at each.
