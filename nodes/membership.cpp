@@ -109,8 +109,9 @@ std::vector<PeerView> Membership::views() const {
 
 bool Membership::send_to(std::string_view name, Command command, std::string_view body) {
     Peer* peer = find_by_name(name);
+    std::uint64_t sent_at = publisher_.tap_clock();
     if (!peer || !send_message(*peer->link, command, body)) return false;
-    publisher_.tap(Direction::out, peer->name, command, body);
+    if (sent_at) publisher_.tap(Direction::out, peer->name, command, body, sent_at);
     return true;
 }
 
@@ -127,9 +128,10 @@ void Membership::take_capacity(std::string_view name) {
 }
 
 void Membership::send(Peer& peer, Command command, std::string_view body) {
+    std::uint64_t sent_at = publisher_.tap_clock();
     if (!send_message(*peer.link, command, body)) return;
     peer.last_sent_ms = steady_ms();
-    publisher_.tap(Direction::out, peer.name.empty() ? peer.endpoint : peer.name, command, body);
+    if (sent_at) publisher_.tap(Direction::out, peer.name.empty() ? peer.endpoint : peer.name, command, body, sent_at);
 }
 
 void Membership::write_introduction(BodyWriter& body) const {

@@ -119,8 +119,9 @@ Status Node::start() {
     dispatcher_ = std::make_unique<Dispatcher>(
         &loop_, config_, *journal_, *pool_,
         [this](const std::string& client, Command command, std::string_view body) {
+            std::uint64_t sent_at = publisher_->tap_clock();
             if (!port_->send(client, command, body)) return false;
-            if (publisher_->tapping()) publisher_->tap(Direction::out, client_name(client), command, body);
+            if (sent_at) publisher_->tap(Direction::out, client_name(client), command, body, sent_at);
             return true;
         });
     dispatcher_->set_publisher(*publisher_);

@@ -106,11 +106,13 @@ void Publisher::read_subscriptions() {
     }
 }
 
+std::uint64_t Publisher::tap_clock() const { return tapping_ ? static_cast<std::uint64_t>(wall_us()) : 0; }
+
 std::uint64_t Publisher::publish(Stream stream, Command command, std::string_view topic, std::string id,
-                                 BodyWriter& body) {
+                                 BodyWriter& body, std::uint64_t at_us) {
     std::size_t at = index(stream);
     std::uint64_t sequence = ++last_sequence_[at];
-    auto now = static_cast<std::uint64_t>(wall_us());
+    auto now = at_us != 0 ? at_us : static_cast<std::uint64_t>(wall_us());
     body.add(f::incarnation, incarnation_).add(f::sequence, sequence).add(f::time_us, now);
     std::string_view bytes = body.finish();
     auto& kept = kept_[at];
@@ -128,7 +130,8 @@ std::uint64_t Publisher::publish(Stream stream, Command command, std::string_vie
 
 std::uint64_t Publisher::publish_broadcast(BodyWriter& body) {
     std::uint64_t sequence = publish(Stream::broadcast, Command::broadcast, "B", {}, body);
-    if (tapping_) tap(Direction::out, "*", Command::broadcast, kept_[index(Stream::broadcast)].back().body);
+    const Kept& published = kept_[index(Stream::broadcast)].back();
+    if (tapping_) tap(Direction::out, "*", Command::broadcast, published.body, published.time_us);
     return sequence;
 }
 
@@ -144,7 +147,8 @@ void Publisher::publish_event(const JobEvent& event) {
     publish(Stream::event, Command::event, topic, event.id, body);
 }
 
-void Publisher::tap(Direction direction, std::string_view peer, Command command, std::string_view tapped) {
+void Publisher::tap(Direction direction, std::string_view peer, Command command, std::string_view tapped,
+                    std::uint64_t at_us) {
     if (!tapping_) return;
     BodyWriter body;
     std::string_view name = protocol::command_name(command);
@@ -160,7 +164,7 @@ void Publisher::tap(Direction direction, std::string_view peer, Command command,
         if (auto value = fields.string(f::state)) body.add(f::state, *value);
         if (tapped.size() <= kMaxTappedBody) body.add_packed(f::body, tapped);
     }
-    publish(Stream::tap, Command::tap, "T/" + std::string(name), std::move(id), body);
+    publish(Stream::tap, Command::tap, "T/" + std::string(name), std::move(id), body, at_us);
 }
 
 Publisher::Repair Publisher::repair_range(std::uint64_t from, std::uint64_t to) const {

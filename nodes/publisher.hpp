@@ -64,8 +64,13 @@ public:
     std::uint64_t publish_broadcast(BodyWriter& body);
     void publish_event(const JobEvent& event);
     // Mirrors a message this node sent or received to the tap stream, when the tap is on.
-    void tap(Direction direction, std::string_view peer, protocol::Command command, std::string_view body);
+    // `at_us` is when it was sent (taken before the send: the receiver may stamp its copy
+    // before the send returns here) or received; 0 means now.
+    void tap(Direction direction, std::string_view peer, protocol::Command command, std::string_view body,
+             std::uint64_t at_us = 0);
     bool tapping() const { return tapping_; }
+    // The time to give tap() for a message about to be sent (0 while the tap is off).
+    std::uint64_t tap_clock() const;
     void set_tapping(bool on) { tapping_ = on; }
 
     // The last sequence number published on the broadcast stream (0 before the first).
@@ -97,7 +102,7 @@ private:
     static std::size_t index(Stream stream) { return static_cast<std::size_t>(stream); }
     // Adds inc, seq and t, finishes the body, keeps it and sends it under `topic`.
     std::uint64_t publish(Stream stream, protocol::Command command, std::string_view topic, std::string id,
-                          BodyWriter& body);
+                          BodyWriter& body, std::uint64_t at_us = 0);
     Status bind_one(const std::string& endpoint);
     void read_subscriptions();
 
