@@ -1,6 +1,7 @@
 // Three real nodes on loopback: jobs placed by queue and by target, forwarded to their owner
 // with the outcome flowing home to the origin's client, jobs reaped when their owner is
 // killed, frozen or restarted, jobs waiting for an offline node, and cancels across nodes.
+#include "support/cluster.hpp"
 #include "support/node_process.hpp"
 
 #include <zq/client.hpp>
@@ -23,8 +24,7 @@ using zq::Task;
 
 namespace {
 
-// Heartbeats fast enough that a test sees a loss in about a second.
-constexpr const char* kFastHeartbeats = "heartbeat_interval = 0.2\nheartbeat_liveness = 3\n";
+// The loss window of kFastHeartbeats (3 heartbeats of 0.2 s), plus a second.
 constexpr auto kLossDeadline = std::chrono::milliseconds(600 + 1000);
 
 // A node serving its own queue `q<name>` (so that each queue has one home).
@@ -47,12 +47,6 @@ nlohmann::json peer_entry(NodeProcess& node, const std::string& name) {
         if (peer["name"] == name) return peer;
     }
     return nullptr;
-}
-
-// `node` sees `name` alive and has heard its capacity.
-bool offers(NodeProcess& node, const std::string& name) {
-    auto peer = peer_entry(node, name);
-    return !peer.is_null() && peer["state"] == "alive" && peer["capacity"].get<int>() >= 1;
 }
 
 std::uint64_t tasks_sent_to_workers(NodeProcess& node) {
@@ -90,7 +84,7 @@ struct Cluster {
         a = start_node("a", {}, a_config);
         b = start_node("b", {a->endpoint()});
         c = start_node("c", {a->endpoint()});
-        REQUIRE(wait_until([&] { return offers(*a, "b") && offers(*a, "c"); }));
+        REQUIRE(wait_until([&] { return sees_capacity(*a, "b") && sees_capacity(*a, "c"); }));
     }
 };
 
@@ -158,7 +152,7 @@ TEST_CASE("a frozen owner's job fails as lost, and its late report after it thaw
     CHECK_THAT(job->error, Catch::StartsWith("node b lost"));
 
     cluster.b->signal(SIGCONT);
-    CHECK(wait_until([&] { return offers(*cluster.a, "b"); }));
+    CHECK(wait_until([&] { return sees_capacity(*cluster.a, "b"); }));
     // The worker finished the sleep while its node was frozen; the success reaches the origin
     // late and changes nothing.
     CHECK(wait_until([&] { return cluster.a->log().find("late STATE succeeded for job " + id) != std::string::npos; }));

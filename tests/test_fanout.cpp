@@ -1,6 +1,7 @@
 // Broadcasts over PUB/SUB on real nodes: each live node runs a broadcast once, a message the
 // publisher's PUB drops is repaired from its history over the peer link, a node that joins
 // later runs no earlier broadcast, and a target lost before it reports counts as failed.
+#include "support/cluster.hpp"
 #include "support/node_process.hpp"
 
 #include <zq/client.hpp>
@@ -22,7 +23,6 @@ using zq::Task;
 
 namespace {
 
-constexpr const char* kFastHeartbeats = "heartbeat_interval = 0.2\nheartbeat_liveness = 3\n";
 
 std::unique_ptr<NodeProcess> start_node(const std::string& name, const std::vector<std::string>& peers,
                                         const std::vector<std::string>& more_args = {}) {

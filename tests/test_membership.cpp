@@ -1,5 +1,6 @@
 // Membership between nodes on loopback: peers learn each other, heartbeat, and see a node
 // that is killed, frozen or restarted for what it is, within liveness × interval + 1 s.
+#include "support/cluster.hpp"
 #include "support/node_process.hpp"
 
 #include <catch2/catch.hpp>
@@ -15,8 +16,6 @@ using namespace zq::test;
 
 namespace {
 
-// Heartbeats fast enough that a test sees a loss in about a second.
-constexpr const char* kFastHeartbeats = "heartbeat_interval = 0.2\nheartbeat_liveness = 3\n";
 constexpr auto kLossDeadline = std::chrono::milliseconds(600 + 1000);
 
 std::unique_ptr<NodeProcess> start_node(const std::string& name, const std::vector<std::string>& peers) {

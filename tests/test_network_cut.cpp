@@ -2,6 +2,7 @@
 // the test): each side sees the other lost once the cut outlasts liveness × interval, and
 // they rejoin when the link heals.
 #include "support/network_namespaces.hpp"
+#include "support/cluster.hpp"
 #include "support/node_process.hpp"
 
 #include <zq/json.hpp>
@@ -14,7 +15,6 @@ using namespace zq::test;
 
 namespace {
 
-constexpr const char* kFastHeartbeats = "heartbeat_interval = 0.2\nheartbeat_liveness = 3\n";
 constexpr int kPeerPort = 7711;
 
 std::string tcp(const std::string& address) { return "tcp://" + address + ":" + std::to_string(kPeerPort); }
