@@ -9,36 +9,10 @@ set -euo pipefail
 bin=${1:-build/bin}
 nodes=${2:-3}
 broadcasts=${3:-500}
-dir=$(mktemp -d /tmp/zq-fanout-XXXXXX)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$dir"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/mesh-lib.sh"
 
-endpoint() { echo "ipc://$dir/n$1/node.sock"; }
-alive_peers() {
-    "$bin/zq-node" peers --json --node "$(endpoint "$1")" 2>/dev/null | grep -o '"state":"alive"' | wc -l
-}
-
-for i in $(seq 0 $((nodes - 1))); do
-    peer=()
-    [ "$i" -gt 0 ] && peer=(--peer "$(endpoint 0)")
-    "$bin/zq-node" run --name "n$i" --data "$dir/n$i" --min-workers 1 --max-workers 2 \
-        --log-level warn "${peer[@]}" 2>>"$dir/log" &
-    pids+=($!)
-done
-for _ in $(seq 600); do
-    formed=1
-    for i in $(seq 0 $((nodes - 1))); do
-        [ "$(alive_peers "$i")" -eq $((nodes - 1)) ] || { formed=0; break; }
-    done
-    [ "$formed" -eq 1 ] && break
-    sleep 0.1
-done
-[ "$formed" -eq 1 ] || { echo "the mesh did not form; log:"; cat "$dir/log"; exit 1; }
+start_mesh "$nodes" 2
+wait_mesh "$nodes"
 
 echo "== $nodes nodes, $broadcasts broadcasts of zq.noop from n0, one at a time"
 "$bin/zq-bench" --broadcast --node "$(endpoint 0)" -n "$broadcasts"

@@ -9,19 +9,8 @@ set -euo pipefail
 bin=${1:-build/bin}
 nodes=${2:-20}
 idle=${3:-10}
-dir=$(mktemp -d /tmp/zq-mesh-XXXXXX)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$dir"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/mesh-lib.sh"
 
-endpoint() { echo "ipc://$dir/n$1/node.sock"; }
-alive_peers() {
-    "$bin/zq-node" peers --json --node "$(endpoint "$1")" 2>/dev/null | grep -o '"state":"alive"' | wc -l
-}
 lost_seen() {
     "$bin/zq-node" peers --json --node "$(endpoint "$1")" 2>/dev/null |
         grep -o "\"name\":\"n$2\",\"queues\":[^]]*\],\"state\":\"lost\"" | wc -l
@@ -29,18 +18,10 @@ lost_seen() {
 calc() { awk "BEGIN { printf \"%.3f\", $1 }"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-for i in $(seq 0 $((nodes - 1))); do
-    peer=()
-    [ "$i" -gt 0 ] && peer=(--peer "$(endpoint 0)")
-    "$bin/zq-node" run --name "n$i" --data "$dir/n$i" --min-workers 1 --max-workers 1 \
-        --log-level warn "${peer[@]}" 2>>"$dir/log" &
-    pids+=($!)
-done
+start_mesh "$nodes" 1
 
 start=$(date +%s.%N)
-for i in $(seq 0 $((nodes - 1))); do
-    until [ "$(alive_peers "$i")" -eq $((nodes - 1)) ]; do sleep 0.1; done
-done
+wait_mesh "$nodes"
 echo "mesh of $nodes nodes formed in $(calc "$(date +%s.%N) - $start") s"
 
 ticks_per_second=$(getconf CLK_TCK)

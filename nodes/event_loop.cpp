@@ -37,7 +37,13 @@ ZmqWatcher::ZmqWatcher(uv_loop_t* loop, zmq::socket_t& socket, std::function<voi
     prepare_->data = this;
     uv_prepare_start(prepare_.get(), [](uv_prepare_t* handle) {
         auto* self = static_cast<ZmqWatcher*>(handle->data);
-        if (self->readable()) self->drain(true);
+        if (self->readable()) {
+            self->drain(true);
+        } else {
+            // Nothing left: the poll may block again. (The idle handle started by an earlier
+            // drain must not outlive it, or a socket that goes quiet keeps the loop spinning.)
+            uv_idle_stop(self->idle_.get());
+        }
     });
 
     uv_idle_init(loop, idle_.get());
