@@ -1,6 +1,7 @@
 // Broadcasts over PUB/SUB on real nodes: each live node runs a broadcast once, a message the
 // publisher's PUB drops is repaired from its history over the peer link, a node that joins
-// later runs no earlier broadcast, and a target lost before it reports counts as failed.
+// later runs no earlier broadcast, a target lost before it reports counts as failed, and the
+// sockets of the fanout leave an idle node idle.
 #include "support/cluster.hpp"
 #include "support/node_process.hpp"
 
@@ -8,10 +9,17 @@
 #include <zq/json.hpp>
 
 #include <catch2/catch.hpp>
+#include <zmq.hpp>
 
 #include <signal.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <iterator>
 #include <map>
+#include <sstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -209,4 +217,42 @@ TEST_CASE("a broadcast is refused with a reason when its id could not name its r
     auto alone = broadcast_and_wait(node, Task("zq.echo").with_args(3));
     CHECK(alone.state == JobState::succeeded);
     CHECK(outcome_states(alone) == std::map<std::string, JobState>{{"solo", JobState::succeeded}});
+}
+
+TEST_CASE("nodes that have broadcast and subscribed sit idle afterwards: no busy loop") {
+    auto a = start_node("a", {});
+    auto b = start_node("b", {a->endpoint()});
+    REQUIRE(wait_until([&] { return knows_alive(*a, {"b"}) && knows_alive(*b, {"a"}); }));
+    auto done = broadcast_and_wait(*a, Task("zq.noop"));
+    REQUIRE(done.state == JobState::succeeded);
+    // Subscribers come and go (as zq-trace does): each one's subscription reaches a's XPUB.
+    std::string publisher = a->status()["fanout"]["endpoint"];
+    zmq::context_t context;
+    for (int round = 0; round < 10; ++round) {
+        zmq::socket_t listener(context, zmq::socket_type::sub);
+        listener.set(zmq::sockopt::linger, 0);
+        listener.set(zmq::sockopt::subscribe, "E/");
+        listener.connect(publisher);
+        REQUIRE(wait_until([&] {
+            auto topics = a->status()["fanout"]["topics"];
+            return std::find(topics.begin(), topics.end(), "E/") != topics.end();
+        }));
+    }
+
+    // CPU time over one second of wall time, from /proc: a loop that spins uses the whole
+    // second; heartbeats every 0.2 s use a few milliseconds.
+    auto cpu_seconds = [](int pid) {
+        std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+        std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+        std::istringstream fields(text.substr(text.rfind(')') + 2));
+        std::vector<std::string> values{std::istream_iterator<std::string>(fields), {}};
+        return static_cast<double>(std::stoull(values.at(11)) + std::stoull(values.at(12))) /
+               static_cast<double>(sysconf(_SC_CLK_TCK));
+    };
+    double a_before = cpu_seconds(a->pid()), b_before = cpu_seconds(b->pid());
+    auto started = std::chrono::steady_clock::now();
+    wait_until([&] { return std::chrono::steady_clock::now() - started >= std::chrono::seconds(1); });
+    double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    CHECK((cpu_seconds(a->pid()) - a_before) / wall < 0.1);
+    CHECK((cpu_seconds(b->pid()) - b_before) / wall < 0.1);
 }
