@@ -155,6 +155,34 @@ TEST_CASE("a broadcast the publisher's PUB drops is repaired from its history ov
     CHECK(cluster.a->log().find("repair for b") != std::string::npos);
 }
 
+TEST_CASE("a dropped broadcast no longer in the publisher's history is counted lost, and still runs once") {
+    // a keeps one broadcast: when b asks for number 1, a has only number 2 left. Its
+    // heartbeats are slow, so that none tells b about number 1 before number 2 arrives.
+    NodeOptions options{.name = "a", .config = "fanout_history = 1\n",
+                        .min_workers = 1, .max_workers = 2, .extra_args = {"--test-drop-broadcast", "1"}};
+    auto a = std::make_unique<NodeProcess>(options);
+    auto b = start_node("b", {a->endpoint()});
+    REQUIRE(wait_until([&] { return knows_alive(*a, {"b"}) && knows_alive(*b, {"a"}); }));
+    Client client(a->endpoint());
+    auto dropped = client.broadcast(Task("zq.echo").with_args(1));
+    auto next = client.broadcast(Task("zq.echo").with_args(2));
+    REQUIRE(dropped);
+    REQUIRE(next);
+    // The origin sends it straight to b, which has not taken its run, a heartbeat later.
+    for (const auto& id : {dropped->id, next->id}) {
+        auto job = client.wait(id, kDeadline);
+        REQUIRE(job);
+        CHECK(job->state == JobState::succeeded);
+    }
+    auto counts = publisher_counts(*b, "a");
+    INFO(counts.dump() << b->log());
+    CHECK(counts["lost"] == 1);
+    CHECK(counts["received"] == 1);
+    CHECK(counts["missing"] == 0);
+    CHECK(jobs_in_state(*b, "succeeded") == 2);
+    CHECK(b->log().find("lost: no longer kept by the publisher") != std::string::npos);
+}
+
 TEST_CASE("a node that joins later runs no broadcast published before it joined") {
     auto a = start_node("a", {});
     auto b = start_node("b", {a->endpoint()});
