@@ -7,6 +7,9 @@
 // If the commit fails, new submissions of the turn are rejected with the journal's reason,
 // jobs about to start go back to the queue, and finished jobs are journaled again later.
 //
+// The parts live in three files: dispatcher.cpp (jobs on this node and the turn),
+// dispatcher_cluster.cpp (placement on peers, reports, reaping) and dispatcher_broadcast.cpp.
+//
 // In a cluster the dispatcher is both origin and owner. As origin it places each ready job
 // (placement.hpp): on a local worker, forwarded to a peer (FORWARD, answered by TAKEN), kept
 // queued here, or `waiting` with a reason until capacity returns; it journals the states the
