@@ -445,14 +445,23 @@ void Dispatcher::requeue_due_retries() {
 }
 
 void Dispatcher::fail_running(const std::string& explanation) {
+    std::vector<Job*> queued_runs;
     for (auto& [id, job] : active_) {
         // Jobs running on a peer go on there; the owner reports them when this node is back.
         if (job->record.state == JobState::running && job->owner.empty()) {
             finish(*job, JobState::failed, {}, explanation);
         }
+        // Another node's broadcast not yet started here: its origin counts this node as left,
+        // and a broadcast is not kept for a node's return.
+        bool queued = job->record.state == JobState::queued || job->record.state == JobState::retrying;
+        if (queued && !job->record.origin.empty() && !broadcast_of_run(id).empty()) queued_runs.push_back(job.get());
+    }
+    for (Job* job : queued_runs) {
+        remove_from_queue(*job);
+        std::erase_if(retries_due_, [job](const auto& due) { return due.second == job; });
+        finish(*job, JobState::canceled, {}, explanation + " before the broadcast ran here");
     }
 }
-
 
 std::vector<std::string> Dispatcher::running_jobs() const {
     std::vector<std::string> ids;
@@ -582,6 +591,7 @@ void Dispatcher::rejournal_unwritten() {
     for (Job* job : unwritten_) {
         journal_write(journal_.update_state(job->record.id, job->record.state, job->record.result,
                                             job->record.error, job->record.node, job->record.updated_ms));
+        note_event(job->record);  // the event of the failed turn was dropped with it
         turn_.finished.push_back(job);
     }
     unwritten_.clear();

@@ -120,6 +120,7 @@ public:
     // Reads the counts by state from the journal again (after a purge).
     void recount_states();
     // Fails what still runs with `explanation` (graceful shutdown after the grace period).
+    // Also cancels the runs of other nodes' broadcasts still queued here.
     void fail_running(const std::string& explanation);
     // Queues a reply that goes out with this turn's other replies, after the commit.
     void reply(const std::string& client, protocol::Command command, std::string body);

@@ -236,6 +236,38 @@ TEST_CASE("a broadcast target killed before it reports counts as failed, naming 
     CHECK(outcomes[1].error.find("node b lost") != std::string::npos);
 }
 
+TEST_CASE("a node that stops gracefully cancels the broadcast runs it had not started, and never runs them") {
+    auto a = start_node("a", {});
+    NodeOptions b_options{.name = "b", .config = std::string(kFastHeartbeats) + "shutdown_grace = 0.5\n",
+                          .min_workers = 1, .max_workers = 1, .extra_args = {"--peer", a->endpoint()}};
+    NodeProcess b(b_options);
+    REQUIRE(wait_until([&] { return knows_alive(*a, {"b"}) && knows_alive(b, {"a"}); }));
+    Client at_b(b.endpoint());
+    occupy_worker(b, at_b);  // b's only worker: its run of the broadcast waits behind it
+    Client client(a->endpoint());
+    auto submitted = client.broadcast(Task("zq.echo").with_args(1));
+    REQUIRE(submitted);
+    std::string run = submitted->id + "@b";
+    REQUIRE(wait_until([&] {
+        auto queued = at_b.status(run);
+        return queued && queued->state == JobState::queued;
+    }));
+
+    b.signal(SIGTERM);
+    REQUIRE(b.wait_exit() == 0);
+    auto job = client.wait(submitted->id, kDeadline);
+    REQUIRE(job);
+    CHECK(job->state == JobState::failed);
+    CHECK(outcome_states(*job)["a"] == JobState::succeeded);
+    CHECK(outcome_states(*job)["b"] != JobState::succeeded);
+
+    b.start();
+    auto after = Client(b.endpoint()).status(run);
+    REQUIRE(after);
+    CHECK(after->state == JobState::canceled);
+    CHECK_THAT(after->error, Catch::Contains("before the broadcast ran here"));
+}
+
 TEST_CASE("a broadcast is refused with a reason when its id could not name its runs") {
     NodeProcess node({.name = "solo", .min_workers = 1, .max_workers = 1});
     auto sent = zq_send({"--broadcast", "zq.noop", "--id", "job@x", "--node", node.endpoint(), "--json"});
