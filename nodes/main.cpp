@@ -131,6 +131,17 @@ void print_status(const nlohmann::json& status) {
     for (const auto& job : status["waiting"]) {
         std::printf("waiting %s: %s\n", job["id"].get<std::string>().c_str(), job["reason"].get<std::string>().c_str());
     }
+    const auto& fanout = status["fanout"];
+    std::printf("fanout %s trace=%s published broadcast=%llu event=%llu tap=%llu\n",
+                fanout["endpoint"].get<std::string>().c_str(), fanout["trace"].get<bool>() ? "on" : "off",
+                fanout["published"]["broadcast"].get<unsigned long long>(),
+                fanout["published"]["event"].get<unsigned long long>(),
+                fanout["published"]["tap"].get<unsigned long long>());
+    for (const auto& [node, counts] : fanout["publishers"].items()) {
+        std::printf("broadcasts from %s: received=%llu repaired=%llu lost=%llu missing=%llu\n", node.c_str(),
+                    counts["received"].get<unsigned long long>(), counts["repaired"].get<unsigned long long>(),
+                    counts["lost"].get<unsigned long long>(), counts["missing"].get<unsigned long long>());
+    }
 }
 
 void print_peers(const nlohmann::json& peers) {

@@ -131,6 +131,8 @@ TEST_CASE("a broadcast on a three-node cluster runs exactly once on each node an
     CHECK(run_on_c->state == JobState::succeeded);
     CHECK(publisher_counts(*cluster.a, "b")["received"] == 1);
     CHECK(publisher_counts(*cluster.c, "b")["received"] == 1);
+    auto status = run_command({ZQ_BIN_DIR "/zq-node", "status", "--node", cluster.a->endpoint()});
+    CHECK_THAT(status.out, Catch::Contains("broadcasts from b: received=1 repaired=0 lost=0"));
 }
 
 TEST_CASE("a broadcast the publisher's PUB drops is repaired from its history over the peer link") {
