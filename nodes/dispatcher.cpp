@@ -151,9 +151,7 @@ void Dispatcher::submit(const std::string& client, const Message& message) {
     bool watch = message.boolean(f::watch).value_or(false);
     if (answer_active(client, id, watch)) return;
     if (active_.size() >= config_.max_pending) {
-        reply_rejected(client, id,
-                       "node busy: " + std::to_string(active_.size()) + " jobs pending (max_pending " +
-                           std::to_string(config_.max_pending) + "); retry later");
+        reply_rejected(client, id, busy_reason());
         return;
     }
     auto job = std::make_unique<Job>();
@@ -167,6 +165,11 @@ void Dispatcher::submit(const std::string& client, const Message& message) {
     enqueue(ref);
     turn_.accepted.push_back(&ref);
     turn_.accepted_by.push_back(client);
+}
+
+std::string Dispatcher::busy_reason() const {
+    return "node busy: " + std::to_string(active_.size()) + " jobs pending (max_pending " +
+           std::to_string(config_.max_pending) + "); retry later";
 }
 
 bool Dispatcher::answer_active(const std::string& client, const std::string& id, bool watch) {

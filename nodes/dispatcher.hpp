@@ -203,6 +203,8 @@ private:
     void run_for_origin(const std::string& origin, Task&& task);
     // Answers a SUBMIT or BROADCAST of an id this node holds; false when it holds none.
     bool answer_active(const std::string& client, const std::string& id, bool watch);
+    // REJECTED's reason when max_pending jobs are held.
+    std::string busy_reason() const;
     // Journals a new job submitted by `client` (SUBMIT or BROADCAST). An id the journal
     // already has (the job finished earlier) is answered as a duplicate, nothing runs, and
     // the result is false; so is a journal failure, answered REJECTED.

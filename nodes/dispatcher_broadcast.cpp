@@ -74,9 +74,7 @@ void Dispatcher::broadcast(const std::string& client, const Message& message) {
     if (answer_active(client, id, watch)) return;
     // Room for the broadcast and for this node's own run of it.
     if (active_.size() + 2 > config_.max_pending) {
-        reply_rejected(client, id,
-                       "node busy: " + std::to_string(active_.size()) + " jobs pending (max_pending " +
-                           std::to_string(config_.max_pending) + "); retry later");
+        reply_rejected(client, id, busy_reason());
         return;
     }
     // The targets are this node and every peer alive now; a node that joins later does not
