@@ -16,14 +16,11 @@ using zq::Task;
 TEST_CASE("a running task that honours the cancel ends canceled and its worker lives on") {
     NodeProcess node({.min_workers = 1, .max_workers = 1});
     Client client(node.endpoint());
-    auto submitted = client.submit(Task("zq.sleep").with_args(60));
-    REQUIRE(submitted);
-    int worker = node.worker_running(submitted->id);
-    REQUIRE(worker > 0);
+    auto [id, worker] = occupy_worker(node, client);
 
-    auto requested = client.cancel(submitted->id);
+    auto requested = client.cancel(id);
     REQUIRE(requested);
-    auto job = client.wait(submitted->id, kDeadline);
+    auto job = client.wait(id, kDeadline);
     REQUIRE(job);
     CHECK(job->state == JobState::canceled);
     CHECK(node.worker_pids() == std::vector<int>{worker});

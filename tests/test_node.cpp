@@ -122,13 +122,10 @@ TEST_CASE("exec tasks run argv without a shell, capture output and fail on a non
 TEST_CASE("a worker killed mid-task fails its job naming signal 9 and is replaced") {
     NodeProcess node({.min_workers = 1, .max_workers = 1});
     Client client(node.endpoint());
-    auto submitted = client.submit(Task("zq.sleep").with_args(60));
-    REQUIRE(submitted);
-    int victim = node.worker_running(submitted->id);
-    REQUIRE(victim > 0);
+    auto [id, victim] = occupy_worker(node, client);
 
     REQUIRE(::kill(victim, SIGKILL) == 0);
-    auto job = client.wait(submitted->id, kDeadline);
+    auto job = client.wait(id, kDeadline);
     REQUIRE(job);
     CHECK(job->state == JobState::failed);
     CHECK_THAT(job->error, Catch::Contains("signal 9"));

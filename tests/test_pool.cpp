@@ -274,10 +274,7 @@ TEST_CASE(
 TEST_CASE("submissions beyond max_pending are rejected with node busy and nothing accepted is lost") {
     NodeProcess node({.config = "max_pending = 5\n", .min_workers = 1, .max_workers = 1});
     Client client(node.endpoint());
-    auto blocker = client.submit(Task("zq.sleep").with_args(60));
-    REQUIRE(blocker);
-    const int blocked_worker = node.worker_running(blocker->id);
-    REQUIRE(blocked_worker > 0);
+    const auto blocker = occupy_worker(node, client);
     std::vector<std::string> queued;
     for (int i = 0; i < 4; ++i) {
         auto submitted = client.submit(Task("zq.echo").with_args(i));
@@ -297,8 +294,8 @@ TEST_CASE("submissions beyond max_pending are rejected with node busy and nothin
     CHECK(status["messages"]["rejected"] == 2);
 
     // The blocker's worker goes; the blocker fails and every queued job still runs.
-    REQUIRE(::kill(blocked_worker, SIGKILL) == 0);
-    auto lost = client.wait(blocker->id, kDeadline);
+    REQUIRE(::kill(blocker.worker, SIGKILL) == 0);
+    auto lost = client.wait(blocker.id, kDeadline);
     REQUIRE(lost);
     CHECK(lost->state == JobState::failed);
     CHECK_THAT(lost->error, Catch::Contains("signal 9"));
@@ -315,13 +312,10 @@ TEST_CASE("submissions beyond max_pending are rejected with node busy and nothin
 TEST_CASE("SIGTERM to a busy worker fails its job naming the signal and a replacement is spawned") {
     NodeProcess node({.min_workers = 1, .max_workers = 1});
     Client client(node.endpoint());
-    auto submitted = client.submit(Task("zq.sleep").with_args(60));
-    REQUIRE(submitted);
-    const int victim = node.worker_running(submitted->id);
-    REQUIRE(victim > 0);
+    const auto [id, victim] = occupy_worker(node, client);
 
     REQUIRE(::kill(victim, SIGTERM) == 0);
-    auto job = client.wait(submitted->id, kDeadline);
+    auto job = client.wait(id, kDeadline);
     REQUIRE(job);
     CHECK(job->state == JobState::failed);
     CHECK_THAT(job->error,

@@ -362,7 +362,7 @@ TEST_CASE("zq-trace --job gives up after --timeout with exit 3 when the job has 
     // subscribed when it was submitted.
     NodeProcess node({.min_workers = 1, .max_workers = 1, .extra_args = {"--trace"}});
     Client client(node.endpoint());
-    const std::string running = occupy_worker(node, client);
+    const std::string running = occupy_worker(node, client).id;
     auto traced = run_command(zq_trace({"--job", running, "--node", node.endpoint(), "--timeout", "0.5"}));
     INFO(traced.out << traced.err);
     CHECK(traced.exit_code == 3);

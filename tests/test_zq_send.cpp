@@ -32,7 +32,7 @@ TEST_CASE("zq-send cancel --data cancels a queued job while its node is down, an
     std::string blocker_id, canceled_id, kept_id;
     {
         Client client(node.endpoint());
-        blocker_id = occupy_worker(node, client);
+        blocker_id = occupy_worker(node, client).id;
         // Queued behind the blocker, in this order: the one to cancel would run first.
         auto doomed = client.submit(Task("touch").with_args(marker));
         auto kept = client.submit(Task("zq.echo").with_args(std::string("still runs")));

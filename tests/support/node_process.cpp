@@ -182,11 +182,12 @@ void require_all_succeeded(Client& client, const std::vector<std::string>& ids) 
     }
 }
 
-std::string occupy_worker(NodeProcess& node, Client& client) {
+RunningJob occupy_worker(NodeProcess& node, Client& client) {
     auto blocker = client.submit(Task("zq.sleep").with_args(60));
     REQUIRE(blocker);
-    REQUIRE(node.worker_running(blocker->id) > 0);
-    return blocker->id;
+    const int worker = node.worker_running(blocker->id);
+    REQUIRE(worker > 0);
+    return {blocker->id, worker};
 }
 
 CommandResult run_command(const std::vector<std::string>& argv_in, std::chrono::milliseconds deadline,

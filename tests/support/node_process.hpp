@@ -91,8 +91,12 @@ private:
 
 // Waits for each job and requires that it succeeded.
 void require_all_succeeded(Client& client, const std::vector<std::string>& ids);
-// Keeps the node's (only) worker busy with zq.sleep 60; returns the job id once it runs.
-std::string occupy_worker(NodeProcess& node, Client& client);
+// Keeps a worker of the node busy with zq.sleep 60; returns once it runs.
+struct RunningJob {
+    std::string id;
+    int worker = 0;  // pid of the worker running it
+};
+RunningJob occupy_worker(NodeProcess& node, Client& client);
 
 // Runs a program to completion with its output captured (no shell). Returns exit status.
 struct CommandResult {
