@@ -14,6 +14,7 @@
 
 #include "config.hpp"
 #include "event_loop.hpp"
+#include "job_event.hpp"
 
 #include <zq/codec.hpp>
 #include <zq/protocol.hpp>
@@ -36,15 +37,6 @@ namespace zq::node {
 
 enum class Stream : std::uint8_t { broadcast, event, tap };
 enum class Direction : std::uint8_t { in, out };
-
-// One job transition, as the event stream tells it.
-struct JobEvent {
-    std::string id;
-    std::string state;
-    std::string task;
-    std::string queue;
-    std::string error;
-};
 
 class Publisher {
 public:
