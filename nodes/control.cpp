@@ -11,15 +11,11 @@ namespace f = protocol::field;
 using protocol::Command;
 
 void answer(ControlContext& node, const std::string& client, std::uint64_t request_id, const nlohmann::json& data) {
-    BodyWriter body;
-    body.add(f::request_id, request_id).add(f::ok, true).add_packed(f::data, pack_json(data));
-    node.dispatcher.reply(client, Command::control_reply, std::string(body.finish()));
+    node.dispatcher.reply(client, Command::control_reply, control_reply_body(request_id, pack_json(data)));
 }
 
 void refuse(ControlContext& node, const std::string& client, std::uint64_t request_id, const std::string& why) {
-    BodyWriter body;
-    body.add(f::request_id, request_id).add(f::ok, false).add(f::error, why);
-    node.dispatcher.reply(client, Command::control_reply, std::string(body.finish()));
+    node.dispatcher.reply(client, Command::control_reply, control_error_body(request_id, why));
 }
 
 }  // namespace
@@ -99,9 +95,8 @@ void handle_control(ControlContext& node, const std::string& client, const Messa
         node.publisher.set_tapping(operation == "trace-on");
         answer(node, client, request_id, {{"trace", node.publisher.tapping()}});
     } else if (operation == "history") {
-        BodyWriter body;
-        body.add(f::request_id, request_id).add(f::ok, true).add_packed(f::data, node.publisher.history(id));
-        node.dispatcher.reply(client, Command::control_reply, std::string(body.finish()));
+        node.dispatcher.reply(client, Command::control_reply,
+                              control_reply_body(request_id, node.publisher.history(id)));
     } else if (operation == "watch") {
         // The STATE goes out when the job ends; only an unknown id is answered here.
         if (!node.dispatcher.watch(client, id)) refuse(node, client, request_id, "no job " + id);

@@ -1,13 +1,12 @@
+// The dispatcher's requests from clients, the jobs run here, and the turn (dispatcher.hpp).
 #include "dispatcher.hpp"
 
 #include "clock.hpp"
-
-#include <zq/task.hpp>
+#include "invariant.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <tuple>
 
 namespace zq::node {
 namespace {
@@ -21,40 +20,12 @@ constexpr std::size_t kMaxWatchersPerJob = 256;
 // Seconds between attempts to journal outcomes that a failed commit left unwritten.
 constexpr double kRejournalInterval = 1.0;
 
-std::size_t index_of(JobState state) { return static_cast<std::size_t>(state); }
-
 }  // namespace
 
-JobRecord record_from(Task&& task, std::int64_t now, const std::string& node) {
-    JobRecord job;
-    job.id = std::move(task.id);
-    job.task = std::move(task.name);
-    job.queue = std::move(task.queue);
-    job.target = std::move(task.target);
-    job.priority = task.priority;
-    job.args = std::move(task.args);
-    job.kwargs = std::move(task.kwargs);
-    if (!task.headers.empty()) job.headers = pack(task.headers);
-    job.soft_time_limit = task.soft_time_limit;
-    job.hard_time_limit = task.hard_time_limit;
-    job.max_retries = task.max_retries;
-    job.retry_delay = task.retry_delay;
-    job.state = JobState::queued;
-    job.node = node;
-    job.created_ms = now;
-    job.updated_ms = now;
-    return job;
-}
-
-void write_job(BodyWriter& body, const JobRecord& job) {
-    body.add(f::id, job.id).add(f::state, to_string(job.state)).add(f::task, job.task).add(f::node, job.node);
-    if (!job.result.empty()) body.add_packed(f::result, job.result);
-    if (!job.error.empty()) body.add(f::error, job.error);
-}
-
 Dispatcher::Dispatcher(uv_loop_t* loop, const Config& config, Journal& journal, Pool& pool, ReplySender send)
-    : config_(config), journal_(journal), pool_(pool), send_(std::move(send)),
-      local_{config.name, config.queues, false}, peer_timer_(loop, [this] { resend_to_peers(); }),
+    : config_(config), journal_(journal), pool_(pool),
+      send_(std::move(send)), local_{config.name, config.queues, false},
+      broadcasts_(config.name, config.limits.max_message_bytes), peer_timer_(loop, [this] { resend_to_peers(); }),
       owner_check_timer_(loop, [this] { reap_silent_owners(); }), rejournal_timer_(loop, [this] { end_turn(); }),
       retry_timer_(loop, [this] { requeue_due_retries(); }) {}
 
@@ -70,44 +41,46 @@ void Dispatcher::recount_states() {
         spdlog::warn("cannot count jobs by state: {}", counts.error());
         return;
     }
-    counts_.fill(0);
-    for (auto& [state, count] : *counts) counts_[index_of(state)] = count;
+    jobs_.recount(*counts);
 }
 
 Status Dispatcher::recover() {
-    recount_states();
-
     auto unfinished = journal_.unfinished();
     if (!unfinished) return Error{unfinished.error()};
+    // Held before the journal is counted, so that the counts leave them out of the history.
+    std::vector<Job*> held;
+    for (JobRecord& record : *unfinished) held.push_back(&jobs_.add(std::move(record)));
+    recount_states();
+
     std::size_t resumed = 0, failed = 0, canceled = 0;
-    for (JobRecord& record : *unfinished) {
-        auto job = std::make_unique<Job>();
-        job->record = std::move(record);
-        Job& ref = *job;
-        active_.emplace(ref.record.id, std::move(job));
-        if (is_broadcast(ref.record)) {
-            restore_broadcast(ref);
+    bool placed_on_peers = false;
+    for (Job* job : held) {
+        JobRecord& record = job->record;
+        if (is_broadcast(record)) {
+            restore_broadcast(*job);
             ++resumed;
-        } else if (ref.record.origin.empty() && !ref.record.node.empty() && ref.record.node != config_.name) {
+        } else if (record.origin.empty() && !record.node.empty() && record.node != config_.name) {
             // Placed on a peer before the restart: the owner still runs it and reports to us
             // (it keeps the outcome until we acknowledge it).
-            ref.owner = ref.record.node;
-            ref.taken = true;
-            if (ref.record.cancel_requested) cancels_sent_.insert(ref.record.id);
+            job->owner = record.node;
+            if (record.cancel_requested) {
+                outbox_.cancel_sent(record.id, {job->owner, Command::cancel, job_notice(record.id, config_.name)});
+            }
             ++resumed;
-        } else if (ref.record.cancel_requested) {
-            finish(ref, JobState::canceled, {}, "canceled while the node was down");
+        } else if (record.cancel_requested) {
+            finish(*job, JobState::canceled, {}, "canceled while the node was down");
             ++canceled;
-        } else if (ref.record.state == JobState::running) {
-            finish(ref, JobState::failed, {}, kRestartedExplanation);
+        } else if (record.state == JobState::running) {
+            finish(*job, JobState::failed, {}, kRestartedExplanation);
             ++failed;
         } else {
-            if (ref.record.state != JobState::queued) change_state(ref, JobState::queued);
-            enqueue(ref);
+            if (record.state != JobState::queued) change_state(*job, JobState::queued);
+            enqueue(*job);
             ++resumed;
         }
+        placed_on_peers = placed_on_peers || !job->owner.empty();
     }
-    if (peers_.alive && std::any_of(active_.begin(), active_.end(), [](const auto& entry) { return !entry.second->owner.empty(); })) {
+    if (peers_.alive && placed_on_peers) {
         owner_check_timer_.start(config_.heartbeat_interval * (config_.heartbeat_liveness + 1));
     }
     if (resumed + failed + canceled > 0) {
@@ -115,26 +88,6 @@ Status Dispatcher::recover() {
                      kRestartedExplanation, canceled);
     }
     return load_unacknowledged_reports();
-}
-
-Status Dispatcher::load_unacknowledged_reports() {
-    auto reports = journal_.unacknowledged_reports();
-    if (!reports) return Error{reports.error()};
-    for (const JobRecord& job : *reports) {
-        BodyWriter body;
-        write_job(body, job);
-        unacknowledged_[job.id] = Report{job.origin, std::string(body.finish())};
-    }
-    if (!reports->empty()) {
-        spdlog::info("journal: {} outcomes of forwarded jobs not yet acknowledged by their origin; resending",
-                     reports->size());
-    }
-    return success();
-}
-
-Dispatcher::Job* Dispatcher::active(std::string_view id) {
-    auto found = active_.find(std::string(id));
-    return found == active_.end() ? nullptr : found->second.get();
 }
 
 void Dispatcher::submit(const std::string& client, const Message& message) {
@@ -150,42 +103,34 @@ void Dispatcher::submit(const std::string& client, const Message& message) {
     }
     bool watch = message.boolean(f::watch).value_or(false);
     if (answer_active(client, id, watch)) return;
-    if (active_.size() >= config_.max_pending) {
+    if (jobs_.size() >= config_.max_pending) {
         reply_rejected(client, id, busy_reason());
         return;
     }
-    auto job = std::make_unique<Job>();
-    job->record = record_from(std::move(*task), wall_ms(), config_.name);
-    if (!insert_submitted(client, job->record, watch)) return;
-    Job& ref = *job;
-    if (watch) add_watcher(ref, client);
-    active_.emplace(ref.record.id, std::move(job));
-    ++counts_[index_of(JobState::queued)];
-    note_event(ref.record);
-    enqueue(ref);
-    turn_.accepted.push_back(&ref);
-    turn_.accepted_by.push_back(client);
+    JobRecord record = record_from(std::move(*task), wall_ms(), config_.name);
+    if (!insert_submitted(client, record, watch)) return;
+    Job& job = hold_accepted(std::move(record), client);
+    if (watch) add_watcher(job, client);
+    enqueue(job);
 }
 
 std::string Dispatcher::busy_reason() const {
-    return "node busy: " + std::to_string(active_.size()) + " jobs pending (max_pending " +
+    return "node busy: " + std::to_string(jobs_.size()) + " jobs pending (max_pending " +
            std::to_string(config_.max_pending) + "); retry later";
 }
 
 bool Dispatcher::answer_active(const std::string& client, const std::string& id, bool watch) {
-    if (Job* known = active(id)) {
-        if (watch) add_watcher(*known, client);
-        // Submitted twice within one turn: the second submitter's answer, like the first's,
-        // waits for the commit (and becomes REJECTED if the commit fails).
-        if (std::find(turn_.accepted.begin(), turn_.accepted.end(), known) != turn_.accepted.end()) {
-            turn_.accepted.push_back(known);
-            turn_.accepted_by.push_back(client);
-            return true;
-        }
-        reply_accepted(client, known->record, true);
+    Job* known = jobs_.find(id);
+    if (!known) return false;
+    if (watch) add_watcher(*known, client);
+    // Submitted twice within one turn: the second submitter's answer, like the first's,
+    // waits for the commit (and becomes REJECTED if the commit fails).
+    if (turn_.accepts(*known)) {
+        turn_.accept(*known, client);
         return true;
     }
-    return false;
+    reply_accepted(client, known->record, true);
+    return true;
 }
 
 bool Dispatcher::insert_submitted(const std::string& client, const JobRecord& job, bool watch) {
@@ -207,24 +152,29 @@ bool Dispatcher::insert_submitted(const std::string& client, const JobRecord& jo
     return false;
 }
 
+Job& Dispatcher::hold_accepted(JobRecord record, const std::string& client) {
+    Job& job = jobs_.add(std::move(record));
+    note_event(job.record);
+    turn_.accept(job, client);
+    return job;
+}
+
 void Dispatcher::cancel(const std::string& client, const Message& message) {
     std::string id(*message.string(f::id));
     std::uint64_t request_id = message.unsigned_integer(f::request_id).value_or(0);
     // An origin canceling at its owner hears the outcome as STATE, not as a reply.
     auto origin = message.string(f::node);
-    Job* job = active(id);
-    if (origin) {
-        if (!job) {
-            spdlog::info("cancel of job {} from node {}: no such job running here; ignored", id, *origin);
-            return;
-        }
+    Job* job = jobs_.find(id);
+    if (origin && !job) {
+        spdlog::info("cancel of job {} from node {}: no such job running here; ignored", id, *origin);
+        return;
     }
     if (job && is_broadcast(job->record) && !is_terminal(job->record.state)) {
-        BodyWriter body;
-        body.add(f::request_id, request_id)
-            .add(f::ok, false)
-            .add(f::error, "a broadcast is not canceled as a whole; cancel its run on a node: " + id + "@NODE");
-        if (!origin) reply(client, Command::control_reply, std::string(body.finish()));
+        if (!origin) {
+            reply(client, Command::control_reply,
+                  control_error_body(
+                      request_id, "a broadcast is not canceled as a whole; cancel its run on a node: " + id + "@NODE"));
+        }
         return;
     }
     if (job && !job->owner.empty() && !is_terminal(job->record.state)) {
@@ -234,10 +184,9 @@ void Dispatcher::cancel(const std::string& client, const Message& message) {
         if (!job->record.cancel_requested) {
             job->record.cancel_requested = true;
             journal_write(journal_.request_cancel(id, wall_ms()));
-            cancels_sent_.insert(id);
-            BodyWriter body;
-            body.add(f::id, id).add(f::node, config_.name);
-            to_peer(job->owner, Command::cancel, std::string(body.finish()));
+            PeerMessage cancel{job->owner, Command::cancel, job_notice(id, config_.name)};
+            to_peer(cancel.node, cancel.command, cancel.body);
+            outbox_.cancel_sent(id, std::move(cancel));
         }
         reply_job(client, request_id, job->record);
         return;
@@ -248,17 +197,14 @@ void Dispatcher::cancel(const std::string& client, const Message& message) {
             reply_job(client, request_id, **stored);  // already terminal: a cancel changes nothing
             return;
         }
-        BodyWriter body;
-        body.add(f::request_id, request_id).add(f::ok, false).add(f::error, "no job " + id);
-        reply(client, Command::control_reply, std::string(body.finish()));
+        reply(client, Command::control_reply, control_error_body(request_id, "no job " + id));
         return;
     }
-    if (job->record.state == JobState::queued || job->record.state == JobState::waiting ||
-        job->record.state == JobState::retrying) {
-        remove_from_queue(*job);
-        std::erase_if(retries_due_, [job](const auto& due) { return due.second == job; });
+    JobState state = job->record.state;
+    if (state == JobState::queued || state == JobState::waiting || state == JobState::retrying) {
+        unqueue(*job);
         finish(*job, JobState::canceled, {}, "canceled before it ran");
-    } else if (job->record.state == JobState::running && !job->record.cancel_requested) {
+    } else if (state == JobState::running && !job->record.cancel_requested) {
         // The pool asks the task to stop and kills it after cancel_grace; the request is
         // journaled so that a restart in between still ends the job canceled.
         job->record.cancel_requested = true;
@@ -269,7 +215,7 @@ void Dispatcher::cancel(const std::string& client, const Message& message) {
 }
 
 bool Dispatcher::watch(const std::string& client, std::string_view id) {
-    if (Job* job = active(id)) {
+    if (Job* job = jobs_.find(id)) {
         add_watcher(*job, client);
         return true;
     }
@@ -280,7 +226,7 @@ bool Dispatcher::watch(const std::string& client, std::string_view id) {
 }
 
 Result<JobRecord> Dispatcher::find(std::string_view id) {
-    if (Job* job = active(id)) return job->record;
+    if (Job* job = jobs_.find(id)) return job->record;
     auto stored = journal_.find(id);
     if (!stored) return Error{stored.error()};
     if (!*stored) return Error{"no job " + std::string(id), ErrorCode::not_found};
@@ -291,58 +237,38 @@ void Dispatcher::enqueue(Job& job) {
     placement_dirty_ = true;
     // A job forwarded here runs here; the origin chose this node.
     if (!job.record.origin.empty() || runs_here(job.record, local_)) {
-        ready_[job.record.priority].push_back(&job);
-        ++ready_count_;
+        ready_.push(job);
     } else {
-        elsewhere_.push_back(&job);
+        elsewhere_.add(job);
     }
 }
 
-void Dispatcher::remove_from_queue(Job& job) {
-    std::erase(elsewhere_, &job);
-    auto level = ready_.find(job.record.priority);
-    if (level == ready_.end()) return;
-    auto& jobs = level->second;
-    auto found = std::find(jobs.begin(), jobs.end(), &job);
-    if (found == jobs.end()) return;
-    jobs.erase(found);
-    --ready_count_;
-    if (jobs.empty()) ready_.erase(level);
-}
-
-Dispatcher::Job* Dispatcher::pop_ready() {
-    if (ready_.empty()) return nullptr;
-    auto level = ready_.begin();
-    Job* job = level->second.front();
-    level->second.pop_front();
-    --ready_count_;
-    if (level->second.empty()) ready_.erase(level);
-    return job;
+void Dispatcher::unqueue(Job& job) {
+    ready_.remove(job);
+    elsewhere_.remove(job);
+    retries_.remove(job);
 }
 
 void Dispatcher::start_ready_jobs() {
-    while (ready_count_ > 0) {
+    while (!ready_.empty()) {
         auto worker = pool_.reserve_idle_worker();
         if (!worker) break;
-        Job* job = pop_ready();
-        job->worker = *worker;
-        ++job->record.attempts;
+        Job& job = *ready_.pop();
+        job.worker = *worker;
+        ++job.record.attempts;
         // Attempts matter only to a retry policy; skip the write on the common path.
-        if (job->record.max_retries > 0) {
-            journal_write(journal_.update_attempts(job->record.id, job->record.attempts, wall_ms()));
+        if (job.record.max_retries > 0) {
+            journal_write(journal_.update_attempts(job.record.id, job.record.attempts, wall_ms()));
         }
-        change_state(*job, JobState::running);
-        turn_.started.emplace_back(job, *worker);
+        change_state(job, JobState::running);
+        turn_.start(job, *worker);
     }
     if (placement_dirty_ && peers_.views) place_elsewhere();
-    if (ready_count_ > 0) pool_.grow_for(ready_count_);
+    if (!ready_.empty()) pool_.grow_for(ready_.size());
 }
 
-
 void Dispatcher::change_state(Job& job, JobState state, std::string_view result, std::string_view error) {
-    --counts_[index_of(job.record.state)];
-    ++counts_[index_of(state)];
-    job.record.state = state;
+    jobs_.set_state(job, state);
     job.record.result.assign(result);
     job.record.error.assign(error);
     job.record.updated_ms = wall_ms();
@@ -351,36 +277,21 @@ void Dispatcher::change_state(Job& job, JobState state, std::string_view result,
     // The owner tells the origin that the job started; terminal states go out (and are kept
     // until acknowledged) when the turn is sent.
     if (!job.record.origin.empty() && state == JobState::running) {
-        BodyWriter body;
-        write_job(body, job.record);
-        to_peer(job.record.origin, Command::state, std::string(body.finish()));
+        to_peer(job.record.origin, Command::state, job_body(job.record));
     }
 }
 
 void Dispatcher::finish(Job& job, JobState state, std::string_view result, std::string_view error) {
     change_state(job, state, result, error);
     job.worker = 0;
-    turn_.finished.push_back(&job);
+    turn_.finish(job);
 }
 
-void Dispatcher::journal_write(const Status& status) {
-    turn_.wrote = true;
-    if (!status && turn_.journal_error.empty()) turn_.journal_error = status.error();
-}
-
-namespace {
-
-std::string seconds_text(double seconds) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%gs", seconds);
-    return text;
-}
-
-}  // namespace
+void Dispatcher::journal_write(const Status& status) { turn_.journal_write(status); }
 
 void Dispatcher::on_task_done(std::string_view id, bool ok, std::string_view result, std::string_view error,
                               StopReason reason) {
-    Job* job = active(id);
+    Job* job = jobs_.find(id);
     if (!job || job->record.state != JobState::running) {
         spdlog::warn("worker reported job {} which is not running here; ignored", id);
         return;
@@ -394,89 +305,66 @@ void Dispatcher::on_task_done(std::string_view id, bool ok, std::string_view res
 }
 
 void Dispatcher::on_worker_lost(std::string_view id, const std::string& explanation, StopReason reason) {
-    Job* job = active(id);
+    Job* job = jobs_.find(id);
     if (!job || is_terminal(job->record.state)) return;
     end_unsuccessful(*job, reason, explanation);
 }
 
-std::pair<double, double> Dispatcher::time_limits(const JobRecord& record) const {
-    double soft = record.soft_time_limit, hard = record.hard_time_limit;
-    // [tasks.NAME] supplies the limits a job does not set itself.
-    if (auto settings = config_.tasks.find(record.task); settings != config_.tasks.end()) {
-        if (soft <= 0) soft = settings->second.soft_time_limit;
-        if (hard <= 0) hard = settings->second.hard_time_limit;
-    }
-    return {soft, hard};
-}
-
 void Dispatcher::end_unsuccessful(Job& job, StopReason reason, const std::string& error) {
-    const JobRecord& record = job.record;
-    auto [soft, hard] = time_limits(record);
-    if (reason == StopReason::canceled || record.cancel_requested) {
-        finish(job, JobState::canceled, {}, "canceled while running: " + error);
-    } else if (reason == StopReason::soft_time_limit) {
-        finish(job, JobState::failed, {}, "soft time limit (" + seconds_text(soft) + ") exceeded");
-    } else if (reason == StopReason::hard_time_limit) {
-        finish(job, JobState::failed, {}, "hard time limit (" + seconds_text(hard) + ") exceeded");
-    } else if (record.attempts <= record.max_retries) {
-        change_state(job, JobState::retrying, {}, error);
-        schedule_retry(job);
-    } else {
-        finish(job, JobState::failed, {}, error);
+    RunEnd end = unsuccessful_end(job.record, reason, error, config_.tasks);
+    if (end.state != JobState::retrying) {
+        finish(job, end.state, {}, end.error);
+        return;
     }
+    change_state(job, JobState::retrying, {}, end.error);
+    schedule_retry(job);
 }
 
 void Dispatcher::schedule_retry(Job& job) {
     job.worker = 0;
-    std::int64_t due = wall_ms() + static_cast<std::int64_t>(job.record.retry_delay * 1000);
-    retries_due_.emplace(due, &job);
-    std::int64_t first = retries_due_.begin()->first;
-    retry_timer_.start(static_cast<double>(std::max<std::int64_t>(0, first - wall_ms())) / 1000.0);
+    retries_.add(job, wall_ms() + static_cast<std::int64_t>(job.record.retry_delay * 1000));
+    arm_retry_timer();
 }
 
 void Dispatcher::requeue_due_retries() {
-    std::int64_t now = wall_ms();
-    while (!retries_due_.empty() && retries_due_.begin()->first <= now) {
-        Job* job = retries_due_.begin()->second;
-        retries_due_.erase(retries_due_.begin());
+    for (Job* job : retries_.take_due(wall_ms())) {
         change_state(*job, JobState::queued);
         enqueue(*job);
     }
-    if (!retries_due_.empty()) {
-        retry_timer_.start(static_cast<double>(retries_due_.begin()->first - now) / 1000.0);
-    }
+    arm_retry_timer();
+}
+
+void Dispatcher::arm_retry_timer() {
+    auto next = retries_.next_due();
+    if (!next) return;
+    retry_timer_.start(static_cast<double>(std::max<std::int64_t>(0, *next - wall_ms())) / 1000.0);
 }
 
 void Dispatcher::fail_running(const std::string& explanation) {
-    std::vector<Job*> queued_runs;
-    for (auto& [id, job] : active_) {
+    std::vector<Job*> running, queued_runs;
+    jobs_.for_each([&](Job& job) {
+        const JobRecord& record = job.record;
         // Jobs running on a peer go on there; the owner reports them when this node is back.
-        if (job->record.state == JobState::running && job->owner.empty()) {
-            finish(*job, JobState::failed, {}, explanation);
-        }
+        if (record.state == JobState::running && job.owner.empty()) running.push_back(&job);
         // Another node's broadcast not yet started here: its origin counts this node as left,
         // and a broadcast is not kept for a node's return.
-        bool queued = job->record.state == JobState::queued || job->record.state == JobState::retrying;
-        if (queued && !job->record.origin.empty() && !broadcast_of_run(id).empty()) queued_runs.push_back(job.get());
-    }
+        bool queued = record.state == JobState::queued || record.state == JobState::retrying;
+        if (queued && !record.origin.empty() && !broadcast_of_run(record.id).empty()) queued_runs.push_back(&job);
+    });
+    for (Job* job : running) finish(*job, JobState::failed, {}, explanation);
     for (Job* job : queued_runs) {
-        remove_from_queue(*job);
-        std::erase_if(retries_due_, [job](const auto& due) { return due.second == job; });
+        unqueue(*job);
         finish(*job, JobState::canceled, {}, explanation + " before the broadcast ran here");
     }
 }
 
 std::vector<std::string> Dispatcher::running_jobs() const {
     std::vector<std::string> ids;
-    for (auto& [id, job] : active_) {
-        if (job->record.state == JobState::running) ids.push_back(id);
-    }
+    jobs_.for_each([&ids](const Job& job) {
+        if (job.record.state == JobState::running) ids.push_back(job.record.id);
+    });
     std::sort(ids.begin(), ids.end());
     return ids;
-}
-
-void Dispatcher::reply(const std::string& client, Command command, std::string body) {
-    turn_.replies.push_back({client, command, std::move(body)});
 }
 
 void Dispatcher::add_watcher(Job& job, const std::string& client) {
@@ -489,42 +377,42 @@ void Dispatcher::add_watcher(Job& job, const std::string& client) {
     job.watchers.push_back(client);
 }
 
+void Dispatcher::reply(const std::string& client, Command command, std::string body) {
+    turn_.reply(client, command, std::move(body));
+}
+
 void Dispatcher::reply_job(const std::string& client, std::uint64_t request_id, const JobRecord& job) {
-    BodyWriter job_map;
-    write_job(job_map, job);
-    BodyWriter body;
-    body.add(f::request_id, request_id).add(f::ok, true).add_packed(f::data, job_map.finish());
-    reply(client, Command::control_reply, std::string(body.finish()));
+    reply(client, Command::control_reply, control_reply_body(request_id, job_body(job)));
 }
 
 void Dispatcher::reply_accepted(const std::string& client, const JobRecord& job, bool duplicate) {
-    BodyWriter body;
-    body.add(f::id, job.id).add(f::state, to_string(job.state)).add(f::node, config_.name);
-    if (duplicate) body.add(f::duplicate, true);
-    reply(client, Command::accepted, std::string(body.finish()));
+    reply(client, Command::accepted, accepted_body(job.id, job.state, config_.name, duplicate));
 }
 
 void Dispatcher::reply_rejected(const std::string& client, std::string_view id, const std::string& reason) {
+    reject(turn_, client, id, reason);
+}
+
+void Dispatcher::reject(Turn& turn, const std::string& client, std::string_view id, const std::string& reason) {
     ++rejected_;
-    BodyWriter body;
-    body.add(f::reason, reason);
-    if (!id.empty()) body.add(f::id, id);
-    reply(client, Command::rejected, std::string(body.finish()));
+    turn.reply(client, Command::rejected, rejected_body(id, reason));
 }
 
 void Dispatcher::reply_state(const std::string& client, const JobRecord& job) {
-    BodyWriter body;
-    write_job(body, job);
-    reply(client, Command::state, std::string(body.finish()));
+    reply(client, Command::state, job_body(job));
+}
+
+void Dispatcher::note_event(const JobRecord& job) {
+    if (!publisher_ || !publisher_->wants_events()) return;
+    turn_.event({job.id, std::string(to_string(job.state)), job.task, job.queue, job.error});
 }
 
 void Dispatcher::end_turn() {
-    if (!unwritten_.empty() || !unwritten_outcomes_.empty()) rejournal_unwritten();
+    if (turn_.has_rewrites()) rejournal_unwritten();
     start_ready_jobs();
     if (turn_.empty()) return;
-    Turn turn = std::move(turn_);
-    turn_ = Turn{};
-    std::string failure = turn.journal_error;
+    Turn turn = std::exchange(turn_, Turn{});
+    std::string failure = turn.journal_error();
     if (failure.empty()) {
         if (auto committed = journal_.commit(); !committed) failure = committed.error();
     } else {
@@ -532,135 +420,102 @@ void Dispatcher::end_turn() {
     }
     if (!failure.empty()) commit_failed(turn, failure);
     send_turn(turn);
+    ZQ_ASSERT(jobs_.counts_match_states(), "the counts by state equal the states of the jobs held");
 }
 
 void Dispatcher::commit_failed(Turn& turn, const std::string& reason) {
-    spdlog::error("journal write failed, {} submissions rejected: {}", turn.accepted.size(), reason);
-    // Every submitter hears first (a job submitted twice in the turn appears twice), then
-    // each job goes once.
-    for (std::size_t i = 0; i < turn.accepted.size(); ++i) {
-        if (!turn.accepted_by[i].empty()) {
-            reply_rejected(turn.accepted_by[i], turn.accepted[i]->record.id, "journal unwritable: " + reason);
-        }
+    spdlog::error("journal write failed, {} submissions rejected: {}", turn.accepted().size(), reason);
+    Turn::Undo undo = turn.fail();
+    // Every submitter hears (a job submitted twice in the turn is rejected twice), then each
+    // job the journal does not have is forgotten once.
+    for (const Turn::Accepted& each : undo.rejected) {
+        reject(turn, each.client, each.job->record.id, "journal unwritable: " + reason);
     }
-    std::sort(turn.accepted.begin(), turn.accepted.end());
-    turn.accepted.erase(std::unique(turn.accepted.begin(), turn.accepted.end()), turn.accepted.end());
-    for (Job* job : turn.accepted) {
-        remove_from_queue(*job);
-        --counts_[index_of(job->record.state)];
-        untaken_.erase(job->record.id);
-        std::erase(turn.started, std::pair<Job*, WorkerId>{job, job->worker});
-        std::erase(turn.finished, job);
+    for (Job* job : undo.dropped) {
+        // The journal does not have it: no queue, schedule, outbox or worker keeps it. A peer
+        // that forwarded it sends it again, as no TAKEN comes.
+        unqueue(*job);
+        outbox_.forget(job->record.id);
+        broadcasts_.drop(job->record.id);
         if (job->worker) pool_.release(job->worker);
-        broadcasts_.erase(job->record.id);
-        std::erase(turn.broadcasts, job);
-        active_.erase(job->record.id);
+        jobs_.drop(*job);
     }
-    // Events tell what the journal holds; this turn's changes are not in it.
-    turn.events.clear();
-    turn.replies.insert(turn.replies.end(), std::make_move_iterator(turn_.replies.begin()),
-                        std::make_move_iterator(turn_.replies.end()));
-    turn_.replies.clear();
-    turn.accepted.clear();
-    // Nothing a peer hears may get ahead of the journal: FORWARDs, reports and cancels are
-    // sent again by resend_to_peers(), TAKEN when the origin forwards again.
-    turn.to_peers.clear();
     // Jobs about to start go back to the front of their queue; nothing was sent to a worker.
-    for (auto it = turn.started.rbegin(); it != turn.started.rend(); ++it) {
-        auto [job, worker] = *it;
-        pool_.release(worker);
-        job->worker = 0;
-        --job->record.attempts;
-        --counts_[index_of(job->record.state)];
-        ++counts_[index_of(JobState::queued)];
-        job->record.state = JobState::queued;
-        ready_[job->record.priority].push_front(job);
-        ++ready_count_;
+    for (const Turn::Started& each : undo.put_back) {
+        pool_.release(each.worker);
+        each.job->worker = 0;
+        --each.job->record.attempts;
+        jobs_.set_state(*each.job, JobState::queued);
+        ready_.push_front(*each.job);
     }
-    turn.started.clear();
     // Outcomes stay in memory and are journaled again until the journal takes them; their
-    // watchers hear nothing until then.
-    for (Job* job : turn.finished) unwritten_.push_back(job);
-    unwritten_outcomes_.insert(unwritten_outcomes_.end(), turn.outcome_writes.begin(), turn.outcome_writes.end());
-    turn.finished.clear();
+    // watchers hear nothing until then. Reports and cancels to peers are resent by
+    // resend_to_peers() as usual.
+    turn_.rewrite_later(std::move(undo.unwritten), std::move(undo.unwritten_outcomes));
     rejournal_timer_.start(kRejournalInterval);
 }
 
 void Dispatcher::rejournal_unwritten() {
-    for (const auto& id : unwritten_outcomes_) {
-        if (Job* job = active(id); job && !is_terminal(job->record.state)) write_outcomes(*job);
+    Turn::Rewrites rewrites = turn_.take_rewrites();
+    for (const auto& id : rewrites.outcomes) {
+        if (Job* job = jobs_.find(id); job && !is_terminal(job->record.state)) write_outcomes(*job);
     }
-    unwritten_outcomes_.clear();
-    for (Job* job : unwritten_) {
-        journal_write(journal_.update_state(job->record.id, job->record.state, job->record.result,
-                                            job->record.error, job->record.node, job->record.updated_ms));
-        note_event(job->record);  // the event of the failed turn was dropped with it
-        turn_.finished.push_back(job);
+    for (Job* job : rewrites.jobs) {
+        const JobRecord& record = job->record;
+        journal_write(journal_.update_state(record.id, record.state, record.result, record.error, record.node,
+                                            record.updated_ms));
+        note_event(record);  // the event of the failed turn was dropped with it
+        turn_.finish(*job);
     }
-    unwritten_.clear();
 }
 
-RunRequest Dispatcher::run_request(const Job& job) const {
-    const JobRecord& record = job.record;
-    RunRequest request{record.id, record.task, record.args, record.kwargs};
-    std::tie(request.soft_time_limit, request.hard_time_limit) = time_limits(record);
-    if (auto settings = config_.tasks.find(record.task); settings != config_.tasks.end() && settings->second.exec()) {
-        request.exec = &settings->second.command;
-    }
-    return request;
+void Dispatcher::deliver(const std::string& client, Command command, std::string_view body) {
+    if (!send_(client, command, body)) ++undeliverable_;
 }
 
 void Dispatcher::send_turn(Turn& turn) {
-    auto deliver = [this](const std::string& client, Command command, std::string_view body) {
-        if (!send_(client, command, body)) ++undeliverable_;
-    };
-    for (std::size_t i = 0; i < turn.accepted.size(); ++i) {
-        BodyWriter body;
-        const JobRecord& job = turn.accepted[i]->record;
-        if (turn.accepted_by[i].empty()) continue;  // forwarded by a peer: TAKEN goes to it
+    for (const Turn::Accepted& each : turn.accepted()) {
+        if (each.client.empty()) continue;  // a peer's job: TAKEN goes to it
+        const JobRecord& job = each.job->record;
         // A job's state when it was accepted: a broadcast is running at once.
         JobState accepted = is_broadcast(job) ? JobState::running : JobState::queued;
-        body.add(f::id, job.id).add(f::state, to_string(accepted)).add(f::node, config_.name);
-        deliver(turn.accepted_by[i], Command::accepted, body.finish());
+        deliver(each.client, Command::accepted, accepted_body(job.id, accepted, config_.name, false));
     }
-    for (auto& outgoing : turn.replies) deliver(outgoing.client, outgoing.command, outgoing.body);
-    for (auto& message : turn.to_peers) {
+    for (const ClientMessage& reply : turn.replies()) deliver(reply.client, reply.command, reply.body);
+    for (const PeerMessage& message : turn.to_peers()) {
         // A peer that cannot be reached now hears it again from resend_to_peers().
         if (peers_.send && !peers_.send(message.node, message.command, message.body)) ++undeliverable_;
     }
-    for (auto& [job, worker] : turn.started) pool_.run(worker, run_request(*job));
-    publish_broadcasts(turn.broadcasts);
-    for (Job* job : turn.finished) {
-        if (job->record.origin == config_.name) {
-            // This node's run of its own broadcast.
-            const JobRecord& run = job->record;
-            record_outcome(std::string(broadcast_of_run(run.id)), config_.name, run.state, run.result, run.error);
-        } else if (!job->record.origin.empty()) {
-            // Store and forward: the outcome is resent until the origin acknowledges it.
-            BodyWriter body;
-            write_job(body, job->record);
-            Report report{job->record.origin, std::string(body.finish())};
-            if (peers_.send) peers_.send(report.origin, Command::state, report.body);
-            unacknowledged_[job->record.id] = std::move(report);
-        }
-        untaken_.erase(job->record.id);
-        cancels_sent_.erase(job->record.id);
-        if (!job->watchers.empty()) {
-            BodyWriter body;
-            write_job(body, job->record);
-            std::string_view bytes = body.finish();
-            for (const auto& client : job->watchers) deliver(client, Command::state, bytes);
-        }
-        active_.erase(job->record.id);
-    }
+    for (const Turn::Started& each : turn.started())
+        pool_.run(each.worker, run_request(each.job->record, config_.tasks));
+    publish_broadcasts(turn.broadcasts());
+    for (Job* job : turn.finished()) settle(*job);
     if (publisher_) {
-        for (const JobEvent& event : turn.events) publisher_->publish_event(event);
+        for (const JobEvent& event : turn.events()) publisher_->publish_event(event);
     }
 }
 
-void Dispatcher::note_event(const JobRecord& job) {
-    if (!publisher_ || !publisher_->wants_events()) return;
-    turn_.events.push_back({job.id, std::string(to_string(job.state)), job.task, job.queue, job.error});
+void Dispatcher::settle(Job& job) {
+    const JobRecord& record = job.record;
+    if (record.origin == config_.name) {
+        // This node's run of its own broadcast.
+        record_outcome(std::string(broadcast_of_run(record.id)), config_.name, record.state, record.result,
+                       record.error);
+    } else if (!record.origin.empty()) {
+        // Store and forward: the outcome is resent until the origin acknowledges it.
+        PeerMessage report{record.origin, Command::state, job_body(record)};
+        if (peers_.send) peers_.send(report.node, report.command, report.body);
+        outbox_.reported(record.id, std::move(report));
+    }
+    outbox_.forget(record.id);
+    if (!job.watchers.empty()) {
+        std::string body = job_body(record);
+        for (const auto& client : job.watchers) deliver(client, Command::state, body);
+    }
+    ZQ_ASSERT(!ready_.contains(job) && !elsewhere_.contains(job) && !retries_.contains(job) &&
+                  !outbox_.tracks(record.id) && !broadcasts_.holds(record.id),
+              "a finished job is in no queue, schedule or outbox when the table forgets it");
+    jobs_.release(job);
 }
 
 }  // namespace zq::node

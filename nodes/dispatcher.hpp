@@ -1,43 +1,55 @@
-// The dispatcher: owner of every job the node holds and of its life cycle.
+// The dispatcher: the life cycle of every job the node holds, from submission to outcome.
 //
-// It accepts submissions, queues them by priority, hands them to free workers, records
-// outcomes and answers the clients that watch them. Every state change is written to the
-// journal inside the current turn's transaction; replies and RUN frames wait in the turn and
-// go out only after end_turn() has committed, so nothing is acknowledged before it is durable.
-// If the commit fails, new submissions of the turn are rejected with the journal's reason,
-// jobs about to start go back to the queue, and finished jobs are journaled again later.
+// It orchestrates parts that each own their state (docs/architecture.md draws them):
+//   JobTable          the jobs held and the counts by state (job_table.hpp)
+//   ReadyQueue        the jobs that run here, by priority (ready_queue.hpp)
+//   ElsewhereQueue    the jobs only another node may run, and why they wait (elsewhere_queue.hpp)
+//   RetrySchedule     the jobs waiting out a retry delay (retry_schedule.hpp)
+//   PeerOutbox        what peers must hear until they answer (peer_outbox.hpp)
+//   BroadcastCollector the outcomes of this node's broadcasts (broadcast_collector.hpp)
+//   Turn              what the current turn sends once it is committed (turn.hpp)
+// The dispatcher decides, with the help of two pure policies (placement.hpp: where a job
+// runs; run_policy.hpp: what a run gets and how a failed one ends); the parts keep the
+// facts; message_bodies.hpp writes what is sent. Its own code is in three files:
+// dispatcher.cpp (requests, jobs run here, the turn), dispatcher_cluster.cpp (placement on
+// peers, reports, reaping) and dispatcher_broadcast.cpp (broadcasts).
 //
-// The parts live in three files: dispatcher.cpp (jobs on this node and the turn),
-// dispatcher_cluster.cpp (placement on peers, reports, reaping) and dispatcher_broadcast.cpp.
+// Every state change is written to the journal inside the current turn's transaction;
+// replies, RUN frames and peer messages wait in the turn and go out only after end_turn()
+// has committed, so nothing is acknowledged before it is durable. If the commit fails, new
+// submissions of the turn are rejected with the journal's reason, jobs about to start go
+// back to the queue, and finished jobs are journaled again later.
 //
 // In a cluster the dispatcher is both origin and owner. As origin it places each ready job
 // (placement.hpp): on a local worker, forwarded to a peer (FORWARD, answered by TAKEN), kept
 // queued here, or `waiting` with a reason until capacity returns; it journals the states the
 // owner reports (STATE), acknowledges terminal ones (STATE-ACK), and fails the jobs of a
 // peer that is lost, left or restarted. As owner it journals a forwarded job before TAKEN,
-// runs it, and resends its terminal STATE until the origin acknowledges it. Messages to
-// peers wait for the commit exactly like replies to clients.
+// runs it, and resends its terminal STATE until the origin acknowledges it.
 #pragma once
 
+#include "broadcast_collector.hpp"
 #include "config.hpp"
+#include "elsewhere_queue.hpp"
 #include "event_loop.hpp"
+#include "message_bodies.hpp"
+#include "job_table.hpp"
 #include "journal.hpp"
+#include "peer_outbox.hpp"
 #include "placement.hpp"
 #include "pool.hpp"
 #include "publisher.hpp"
+#include "ready_queue.hpp"
+#include "retry_schedule.hpp"
+#include "run_policy.hpp"
+#include "turn.hpp"
 
 #include <zq/codec.hpp>
 #include <zq/task.hpp>
 
-#include <array>
-#include <deque>
 #include <functional>
-#include <map>
-#include <memory>
-#include <set>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -89,22 +101,21 @@ public:
     void on_broadcast(const Message& message);
 
     // Peer messages (arriving on the client port from a peer's link).
-    void on_forward(const Message& message);    // owner: run this job for its origin
-    void on_taken(const Message& message);      // origin: the owner journaled the job
+    void on_forward(const Message& message);     // owner: run this job for its origin
+    void on_taken(const Message& message);       // origin: the owner journaled the job
     void on_peer_state(const Message& message);  // origin: the owner reports a transition
-    void on_state_ack(const Message& message);  // owner: the origin journaled the outcome
-    // Fails every unfinished job placed on `node` with `explanation` (lost, left, restarted).
-    // Fails the unfinished jobs placed on `node`. For a node that restarted, only the running
-    // ones: the queued jobs it journaled are resumed by it and reported as usual.
+    void on_state_ack(const Message& message);   // owner: the origin journaled the outcome
+    // Fails the unfinished jobs placed on `node` with `explanation` (lost, left). For a node
+    // that restarted, only the running ones: the queued jobs it journaled are resumed by it
+    // and reported as usual.
     void reap_node(const std::string& node, const std::string& explanation, bool running_only = false);
     // Capacity or membership changed: waiting and queued jobs are placed again this turn.
     void placement_changed() { placement_dirty_ = true; }
     // Jobs waiting for capacity, with the reason, for status.
-    std::vector<std::pair<std::string, std::string>> waiting_jobs() const;
+    std::vector<std::pair<std::string, std::string>> waiting_jobs() const { return elsewhere_.waiting(); }
 
     // Pool events.
-    void on_task_done(std::string_view id, bool ok, std::string_view result, std::string_view error,
-                      StopReason reason);
+    void on_task_done(std::string_view id, bool ok, std::string_view result, std::string_view error, StopReason reason);
     void on_worker_lost(std::string_view id, const std::string& explanation, StopReason reason);
 
     // End of a loop turn: start what can start, commit the journal, then send.
@@ -112,8 +123,8 @@ public:
 
     // For status and control.
     std::vector<std::string> running_jobs() const;
-    const std::array<std::uint64_t, 10>& counts_by_state() const { return counts_; }
-    std::size_t pending() const { return active_.size(); }
+    StateCounts counts_by_state() const { return jobs_.counts(); }
+    std::size_t pending() const { return jobs_.size(); }
     std::uint64_t rejected_count() const { return rejected_; }
     // Replies and peer messages that could not be handed to zmq (client gone, queue full).
     std::uint64_t undeliverable_count() const { return undeliverable_; }
@@ -128,79 +139,18 @@ public:
     void reply_job(const std::string& client, std::uint64_t request_id, const JobRecord& job);
 
 private:
-    struct Job {
-        JobRecord record;
-        std::vector<std::string> watchers;  // clients waiting for the outcome
-        WorkerId worker = 0;
-        // At the origin, for a job placed on a peer: the owner, whether it answered TAKEN,
-        // and when FORWARD was last sent (steady ms).
-        std::string owner;
-        bool taken = false;
-        std::int64_t forwarded_ms = 0;
-        std::string wait_reason;  // why it is waiting (logged when it changes)
-    };
-    struct PeerMessage {
-        std::string node;
-        protocol::Command command;
-        std::string body;
-    };
-    // A terminal state reported to an origin that has not acknowledged it yet.
-    struct Report {
-        std::string origin;
-        std::string body;
-    };
-    struct Outgoing {
-        std::string client;
-        protocol::Command command;
-        std::string body;
-    };
-    // One node's outcome of a broadcast, at the origin.
-    struct Outcome {
-        JobState state = JobState::pending;
-        std::string result;  // msgpack
-        std::string error;
-    };
-    // A broadcast this node originated and is collecting outcomes for.
-    struct BroadcastRun {
-        std::map<std::string, Outcome> outcomes;  // by target node
-        std::set<std::string> untaken;            // targets that have not answered TAKEN
-        std::int64_t sent_ms = 0;                 // steady ms of the last publish or resend
-    };
-    // Everything a turn will do once its journal writes are committed.
-    struct Turn {
-        std::vector<Job*> accepted;
-        std::vector<std::string> accepted_by;  // submitter of each accepted job
-        std::vector<std::pair<Job*, WorkerId>> started;
-        std::vector<Job*> finished;
-        std::vector<Outgoing> replies;
-        std::vector<PeerMessage> to_peers;
-        std::vector<Job*> broadcasts;  // to publish
-        std::vector<JobEvent> events;
-        // Broadcasts whose outcomes so far were written this turn (written again if the
-        // commit fails).
-        std::vector<std::string> outcome_writes;
-        bool wrote = false;         // the journal has uncommitted writes
-        std::string journal_error;  // first journal failure of the turn
-        bool empty() const {
-            return accepted.empty() && started.empty() && finished.empty() && replies.empty() && to_peers.empty() &&
-                   broadcasts.empty() && events.empty() && !wrote && journal_error.empty();
-        }
-    };
-
-    Job* active(std::string_view id);
+    // Jobs run here: queueing, starting, outcomes (dispatcher.cpp).
     void enqueue(Job& job);
-    void remove_from_queue(Job& job);
-    Job* pop_ready();
+    // Takes a job out of every queue and schedule (canceled, or the node stops).
+    void unqueue(Job& job);
     void start_ready_jobs();
-    // After a restart, jobs this node had placed on peers wait for their owners to be heard
-    // from; an owner still silent after liveness × interval is reaped as lost.
-    void reap_silent_owners();
-    // Forwards queued jobs to peers with free workers and re-evaluates the waiting ones.
-    void place_elsewhere();
-    void forward_to(Job& job, const std::string& peer);
-    // Journals and queues a job run here for `origin` (a forwarded job or a broadcast run),
-    // answering TAKEN; a job it already has is answered TAKEN again and runs nothing.
-    void run_for_origin(const std::string& origin, Task&& task);
+    void change_state(Job& job, JobState state, std::string_view result = {}, std::string_view error = {});
+    void finish(Job& job, JobState state, std::string_view result, std::string_view error);
+    // Ends a job that did not succeed as the run policy says (run_policy.hpp).
+    void end_unsuccessful(Job& job, StopReason reason, const std::string& error);
+    void schedule_retry(Job& job);
+    void requeue_due_retries();
+    void arm_retry_timer();
     // Answers a SUBMIT or BROADCAST of an id this node holds; false when it holds none.
     bool answer_active(const std::string& client, const std::string& id, bool watch);
     // REJECTED's reason when max_pending jobs are held.
@@ -209,102 +159,80 @@ private:
     // already has (the job finished earlier) is answered as a duplicate, nothing runs, and
     // the result is false; so is a journal failure, answered REJECTED.
     bool insert_submitted(const std::string& client, const JobRecord& job, bool watch);
+    // Holds a job the journal just took, accepted for `client` ("" for a peer's job).
+    Job& hold_accepted(JobRecord record, const std::string& client);
+    void add_watcher(Job& job, const std::string& client);
+    void journal_write(const Status& status);
+    void note_event(const JobRecord& job);
+    void reply_accepted(const std::string& client, const JobRecord& job, bool duplicate);
+    void reply_rejected(const std::string& client, std::string_view id, const std::string& reason);
+    // REJECTED in `turn` (this one, or a turn whose commit failed and is being sent).
+    void reject(Turn& turn, const std::string& client, std::string_view id, const std::string& reason);
+    void reply_state(const std::string& client, const JobRecord& job);
+
+    // The turn (dispatcher.cpp).
+    void commit_failed(Turn& turn, const std::string& reason);
+    void rejournal_unwritten();
+    void send_turn(Turn& turn);
+    // A finished job's outcome goes to its watchers, its origin or its broadcast; then the
+    // table forgets it.
+    void settle(Job& job);
+    void deliver(const std::string& client, protocol::Command command, std::string_view body);
+
+    // Across nodes (dispatcher_cluster.cpp).
+    Status load_unacknowledged_reports();
+    // After a restart, jobs this node had placed on peers wait for their owners to be heard
+    // from; an owner still silent after liveness × interval is reaped as lost.
+    void reap_silent_owners();
+    // Forwards queued jobs to peers with free workers and re-evaluates the waiting ones.
+    void place_elsewhere();
+    void forward_to(Job& job, const std::string& peer);
     void wait_for_capacity(Job& job, const std::string& reason);
-    void write_envelope(BodyWriter& body, const JobRecord& job) const;
-    std::string forward_body(const JobRecord& job) const;
-    // Broadcast bookkeeping at the origin (dispatcher_broadcast.cpp).
+    // Journals and queues a job run here for `origin` (a forwarded job or a broadcast run),
+    // answering TAKEN; a job it already has is answered TAKEN again and runs nothing.
+    void run_for_origin(const std::string& origin, Task&& task);
+    void to_peer(const std::string& node, protocol::Command command, std::string body);
+    // STATE-ACK: the origin journaled the terminal state the owner reported.
+    void acknowledge(const std::string& owner, std::string_view id);
+    // Resends FORWARDs not yet TAKEN, terminal reports not yet acknowledged, cancels not yet
+    // obeyed and broadcasts not yet taken, to peers that are alive.
+    void resend_to_peers();
+
+    // Broadcasts at their origin (dispatcher_broadcast.cpp).
     static bool is_broadcast(const JobRecord& job) { return job.target == "*"; }
-    // "ID@NODE" -> the broadcast's run map and NODE, when ID is a broadcast of this origin.
-    BroadcastRun* broadcast_run_of(std::string_view run_id, std::string* node);
-    // A node's result kept in a broadcast's outcomes, at most this many bytes (the whole
-    // result stays in that node's job ID@NODE).
-    std::size_t outcome_result_limit(const BroadcastRun& run) const;
     void record_outcome(const std::string& id, const std::string& node, JobState state, std::string_view result,
                         std::string_view error);
-    // The envelope and the targets; the publisher numbers it, a direct resend goes unnumbered.
-    void write_broadcast(BodyWriter& body, const JobRecord& job, const BroadcastRun& run) const;
-    void publish_broadcasts(const std::vector<Job*>& jobs);
-    void resend_broadcasts();
     void restore_broadcast(Job& job);
     // Journals a broadcast's outcomes so far (its result), within the turn.
     void write_outcomes(Job& job);
-    static std::string pack_outcomes(const BroadcastRun& run);
-    static BroadcastRun unpack_outcomes(std::string_view packed);
-    void note_event(const JobRecord& job);
-    void to_peer(const std::string& node, protocol::Command command, std::string body);
-    void acknowledge(const std::string& owner, std::string_view id);
-    // Resends FORWARDs not yet TAKEN, terminal reports not yet acknowledged and cancels not
-    // yet obeyed, to peers that are alive.
-    void resend_to_peers();
-    Status load_unacknowledged_reports();
-    void change_state(Job& job, JobState state, std::string_view result = {}, std::string_view error = {});
-    void finish(Job& job, JobState state, std::string_view result, std::string_view error);
-    // Ends a job that did not succeed: canceled, or failed unless its retry policy allows
-    // another attempt.
-    void end_unsuccessful(Job& job, StopReason reason, const std::string& error);
-    void schedule_retry(Job& job);
-    void requeue_due_retries();
-    RunRequest run_request(const Job& job) const;
-    // The soft and hard limits that apply to a job: its own, else its task name's.
-    std::pair<double, double> time_limits(const JobRecord& record) const;
-    void journal_write(const Status& status);
-    void add_watcher(Job& job, const std::string& client);
-    void reply_accepted(const std::string& client, const JobRecord& job, bool duplicate);
-    void reply_rejected(const std::string& client, std::string_view id, const std::string& reason);
-    void reply_state(const std::string& client, const JobRecord& job);
-    void commit_failed(Turn& turn, const std::string& reason);
-    void send_turn(Turn& turn);
-    void rejournal_unwritten();
+    void publish_broadcasts(const std::vector<Job*>& jobs);
+    void resend_broadcasts();
 
     const Config& config_;
     Journal& journal_;
     Pool& pool_;
     ReplySender send_;
-    std::unordered_map<std::string, std::unique_ptr<Job>> active_;
-    // Ready jobs by priority (highest first), first come first served within a priority.
-    std::map<std::int64_t, std::deque<Job*>, std::greater<>> ready_;
-    std::size_t ready_count_ = 0;
-    // Jobs this node may not run (another queue, another target): forwarded or waiting.
-    std::vector<Job*> elsewhere_;
-    bool placement_dirty_ = true;
+    PeerLinks peers_;
+    Publisher* publisher_ = nullptr;
     // This node as placement sees it (it never has a free worker there: the dispatcher
     // starts local work before it asks placement).
     LocalView local_;
-    PeerLinks peers_;
-    Timer peer_timer_;
-    Timer owner_check_timer_;
-    // Ids at the origin: forwarded but not yet TAKEN; canceled here but not yet obeyed.
-    std::set<std::string> untaken_;
-    std::set<std::string> cancels_sent_;
-    // Ids at the owner: terminal reports the origin has not acknowledged.
-    std::map<std::string, Report> unacknowledged_;
-    std::array<std::uint64_t, 10> counts_{};
+    bool placement_dirty_ = true;
+
+    JobTable jobs_;
+    ReadyQueue ready_;
+    ElsewhereQueue elsewhere_;
+    RetrySchedule retries_;
+    PeerOutbox outbox_;
+    BroadcastCollector broadcasts_;
     Turn turn_;
-    // Terminal jobs whose final state a failed commit did not record; written again.
-    std::vector<Job*> unwritten_;
-    std::vector<std::string> unwritten_outcomes_;
-    Timer rejournal_timer_;
-    // Jobs waiting out their retry delay, by the unix ms at which they are queued again.
-    std::multimap<std::int64_t, Job*> retries_due_;
-    Timer retry_timer_;
+
+    Timer peer_timer_;         // resend_to_peers
+    Timer owner_check_timer_;  // reap_silent_owners, once after a restart
+    Timer rejournal_timer_;    // a turn again after a failed commit
+    Timer retry_timer_;        // requeue_due_retries
     std::uint64_t rejected_ = 0;
     std::uint64_t undeliverable_ = 0;
-    Publisher* publisher_ = nullptr;
-    // Broadcasts this node originated that still wait for outcomes, by id.
-    std::map<std::string, BroadcastRun, std::less<>> broadcasts_;
 };
-
-// The body of STATE, and the job map in control replies: {id, st, task, node, res?, err?}.
-void write_job(BodyWriter& body, const JobRecord& job);
-// The broadcast id of a broadcast's run "ID@NODE" (empty for another id). Node names and
-// job ids may not contain '@', so the first one separates them.
-inline constexpr char kRunSeparator = '@';
-inline std::string_view broadcast_of_run(std::string_view run_id) {
-    auto separator = run_id.find(kRunSeparator);
-    return separator == std::string_view::npos ? std::string_view() : run_id.substr(0, separator);
-}
-
-// A new job, queued on `node`, from a task envelope.
-JobRecord record_from(Task&& task, std::int64_t now, const std::string& node);
 
 }  // namespace zq::node

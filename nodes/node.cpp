@@ -230,10 +230,7 @@ int Node::run() {
 }
 
 void Node::reject(const std::string& client, const std::string& reason, std::string_view id) {
-    BodyWriter body;
-    body.add(f::reason, reason);
-    if (!id.empty()) body.add(f::id, id);
-    dispatcher_->reply(client, Command::rejected, std::string(body.finish()));
+    dispatcher_->reply(client, Command::rejected, rejected_body(id, reason));
 }
 
 void Node::on_message(const std::string& client, const Message& message) {

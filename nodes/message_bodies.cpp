@@ -1,0 +1,102 @@
+#include "message_bodies.hpp"
+
+namespace zq::node {
+namespace {
+
+namespace f = protocol::field;
+
+void write_envelope(BodyWriter& body, const JobRecord& job, std::string_view origin) {
+    body.add(f::id, job.id).add(f::task, job.task).add_packed(f::args, job.args);
+    if (!job.kwargs.empty()) body.add_packed(f::kwargs, job.kwargs);
+    body.add(f::queue, job.queue);
+    if (!job.target.empty()) body.add(f::target, job.target);
+    if (job.priority != 0) body.add(f::priority, job.priority);
+    if (job.max_retries != 0) body.add(f::max_retries, static_cast<std::uint64_t>(job.max_retries));
+    if (job.retry_delay > 0) body.add(f::retry_delay, job.retry_delay);
+    if (job.soft_time_limit > 0) body.add(f::soft_time_limit, job.soft_time_limit);
+    if (job.hard_time_limit > 0) body.add(f::hard_time_limit, job.hard_time_limit);
+    if (!job.headers.empty()) body.add_packed(f::headers, job.headers);
+    body.add(f::node, origin);
+}
+
+}  // namespace
+
+JobRecord record_from(Task&& task, std::int64_t now, const std::string& node) {
+    JobRecord job;
+    job.id = std::move(task.id);
+    job.task = std::move(task.name);
+    job.queue = std::move(task.queue);
+    job.target = std::move(task.target);
+    job.priority = task.priority;
+    job.args = std::move(task.args);
+    job.kwargs = std::move(task.kwargs);
+    if (!task.headers.empty()) job.headers = pack(task.headers);
+    job.soft_time_limit = task.soft_time_limit;
+    job.hard_time_limit = task.hard_time_limit;
+    job.max_retries = task.max_retries;
+    job.retry_delay = task.retry_delay;
+    job.state = JobState::queued;
+    job.node = node;
+    job.created_ms = now;
+    job.updated_ms = now;
+    return job;
+}
+
+void write_job(BodyWriter& body, const JobRecord& job) {
+    body.add(f::id, job.id).add(f::state, to_string(job.state)).add(f::task, job.task).add(f::node, job.node);
+    if (!job.result.empty()) body.add_packed(f::result, job.result);
+    if (!job.error.empty()) body.add(f::error, job.error);
+}
+
+std::string job_body(const JobRecord& job) {
+    BodyWriter body;
+    write_job(body, job);
+    return std::string(body.finish());
+}
+
+std::string accepted_body(std::string_view id, JobState state, std::string_view node, bool duplicate) {
+    BodyWriter body;
+    body.add(f::id, id).add(f::state, to_string(state)).add(f::node, node);
+    if (duplicate) body.add(f::duplicate, true);
+    return std::string(body.finish());
+}
+
+std::string rejected_body(std::string_view id, std::string_view reason) {
+    BodyWriter body;
+    body.add(f::reason, reason);
+    if (!id.empty()) body.add(f::id, id);
+    return std::string(body.finish());
+}
+
+std::string control_reply_body(std::uint64_t request_id, std::string_view packed_data) {
+    BodyWriter body;
+    body.add(f::request_id, request_id).add(f::ok, true).add_packed(f::data, packed_data);
+    return std::string(body.finish());
+}
+
+std::string control_error_body(std::uint64_t request_id, std::string_view error) {
+    BodyWriter body;
+    body.add(f::request_id, request_id).add(f::ok, false).add(f::error, error);
+    return std::string(body.finish());
+}
+
+std::string forward_body(const JobRecord& job, std::string_view origin) {
+    BodyWriter body;
+    write_envelope(body, job, origin);
+    return std::string(body.finish());
+}
+
+void write_broadcast(BodyWriter& body, const JobRecord& job, const Outcomes& targets, std::string_view origin) {
+    write_envelope(body, job, origin);
+    auto& packer = body.begin(f::targets);
+    packer.pack_array(static_cast<std::uint32_t>(targets.size()));
+    for (const auto& [node, outcome] : targets) packer.pack(node);
+}
+
+std::string job_notice(std::string_view id, std::string_view node) {
+    BodyWriter body;
+    body.add(f::id, id).add(f::node, node);
+    return std::string(body.finish());
+}
+
+}  // namespace zq::node

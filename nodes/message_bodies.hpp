@@ -1,0 +1,43 @@
+// The bodies of the messages the node writes about jobs, in one place so that every sender
+// writes them alike (docs/protocol.md lists the fields): ACCEPTED and REJECTED, the job map
+// of STATE and of control replies, the task envelope of FORWARD and BROADCAST, and the short
+// {id, node} notices (TAKEN, CANCEL to an owner, STATE-ACK).
+#pragma once
+
+#include "broadcast_collector.hpp"
+#include "journal.hpp"
+
+#include <zq/codec.hpp>
+#include <zq/task.hpp>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace zq::node {
+
+// A new job, queued on `node`, from a task envelope.
+JobRecord record_from(Task&& task, std::int64_t now, const std::string& node);
+
+// The body of STATE, and the job map in control replies: {id, st, task, node, res?, err?}.
+void write_job(BodyWriter& body, const JobRecord& job);
+std::string job_body(const JobRecord& job);
+
+// ACCEPTED: {id, st, node, dup?}.
+std::string accepted_body(std::string_view id, JobState state, std::string_view node, bool duplicate);
+// REJECTED: {why, id?}.
+std::string rejected_body(std::string_view id, std::string_view reason);
+// CONTROL-REPLY: {rid, ok: true, data} with `data` already packed, or {rid, ok: false, err}.
+std::string control_reply_body(std::uint64_t request_id, std::string_view packed_data);
+std::string control_error_body(std::uint64_t request_id, std::string_view error);
+
+// FORWARD: the task envelope, from `origin`.
+std::string forward_body(const JobRecord& job, std::string_view origin);
+// BROADCAST: the envelope and the target nodes. The publisher numbers it; a direct resend
+// goes unnumbered.
+void write_broadcast(BodyWriter& body, const JobRecord& job, const Outcomes& targets, std::string_view origin);
+
+// {id, node}: which job, and which node says so (TAKEN, CANCEL to an owner, STATE-ACK).
+std::string job_notice(std::string_view id, std::string_view node);
+
+}  // namespace zq::node
