@@ -321,10 +321,24 @@ Dispatcher::Job* Dispatcher::pop_ready() {
 }
 
 void Dispatcher::start_ready_jobs() {
+    // Idle workers first, then peers with free workers, and only what is left is prefetched:
+    // held by a busy worker, behind its running task.
+    start_on_workers(false);
+    if (placement_dirty_ && peers_.views) place_elsewhere();
+    start_on_workers(true);
+    if (ready_count_ + pool_.unstarted() > 0) pool_.grow_for(ready_count_ + pool_.unstarted());
+    pool_.balance();
+}
+
+void Dispatcher::start_on_workers(bool prefetch) {
+    // Workers hold more than one task only when the queue is deep: when it has enough jobs to
+    // fill every worker's prefetch. Below that, a job waits at the node, visibly queued.
+    if (prefetch && ready_count_ < config_.prefetch * pool_.size()) return;
     while (ready_count_ > 0) {
-        auto worker = pool_.reserve_idle_worker();
+        Job* job = ready_.begin()->second.front();
+        auto worker = pool_.reserve_worker(prefetch ? prefetch_for(*job) : 1);
         if (!worker) break;
-        Job* job = pop_ready();
+        pop_ready();
         job->worker = *worker;
         ++job->record.attempts;
         // Attempts matter only to a retry policy; skip the write on the common path.
@@ -334,8 +348,38 @@ void Dispatcher::start_ready_jobs() {
         change_state(*job, JobState::running);
         turn_.started.emplace_back(job, *worker);
     }
-    if (placement_dirty_ && peers_.views) place_elsewhere();
-    if (ready_count_ > 0) pool_.grow_for(ready_count_);
+}
+
+std::size_t Dispatcher::prefetch_for(const Job& job) const {
+    // A job taken back from a worker waits for a free one: it already waited behind a task.
+    if (job.returned) return 1;
+    if (auto task = config_.tasks.find(job.record.task); task != config_.tasks.end() && task->second.prefetch) {
+        return task->second.prefetch;
+    }
+    if (auto queue = config_.queue_settings.find(job.record.queue);
+        queue != config_.queue_settings.end() && queue->second.prefetch) {
+        return queue->second.prefetch;
+    }
+    return config_.prefetch;
+}
+
+void Dispatcher::on_task_returned(std::string_view id) {
+    Job* job = active(id);
+    if (!job || job->record.state != JobState::running) return;
+    job->worker = 0;
+    if (job->record.cancel_requested) {
+        finish(*job, JobState::canceled, {}, "canceled before it ran");
+        return;
+    }
+    // It never started: the attempt does not count, and it goes to the front of its queue.
+    --job->record.attempts;
+    if (job->record.max_retries > 0) {
+        journal_write(journal_.update_attempts(job->record.id, job->record.attempts, wall_ms()));
+    }
+    change_state(*job, JobState::queued);
+    job->returned = true;
+    ready_[job->record.priority].push_front(job);
+    ++ready_count_;
 }
 
 
@@ -629,6 +673,7 @@ void Dispatcher::send_turn(Turn& turn) {
         if (peers_.send && !peers_.send(message.node, message.command, message.body)) ++undeliverable_;
     }
     for (auto& [job, worker] : turn.started) pool_.run(worker, run_request(*job));
+    pool_.flush();
     publish_broadcasts(turn.broadcasts);
     for (Job* job : turn.finished) {
         if (job->record.origin == config_.name) {

@@ -106,6 +106,9 @@ public:
     void on_task_done(std::string_view id, bool ok, std::string_view result, std::string_view error,
                       StopReason reason);
     void on_worker_lost(std::string_view id, const std::string& explanation, StopReason reason);
+    // A job handed to a worker that never started it: queued again at the front (or
+    // canceled, if a cancel is what took it back).
+    void on_task_returned(std::string_view id);
 
     // End of a loop turn: start what can start, commit the journal, then send.
     void end_turn();
@@ -138,6 +141,7 @@ private:
         bool taken = false;
         std::int64_t forwarded_ms = 0;
         std::string wait_reason;  // why it is waiting (logged when it changes)
+        bool returned = false;    // taken back from a worker unstarted: not prefetched again
     };
     struct PeerMessage {
         std::string node;
@@ -192,6 +196,10 @@ private:
     void remove_from_queue(Job& job);
     Job* pop_ready();
     void start_ready_jobs();
+    // Hands ready jobs to idle workers, or with `prefetch` to workers with a free slot.
+    void start_on_workers(bool prefetch);
+    // How many tasks a worker may hold when this job is handed to it.
+    std::size_t prefetch_for(const Job& job) const;
     // After a restart, jobs this node had placed on peers wait for their owners to be heard
     // from; an owner still silent after liveness × interval is reaped as lost.
     void reap_silent_owners();
