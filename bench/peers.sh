@@ -126,16 +126,17 @@ alive() {
 }
 
 # Stops one process started here: TERM to the process itself, up to 10 s for it to stop its
-# children, then KILL to whatever is left in its process group (setsid made it the leader).
+# children, then KILL to it and, with "group", to whatever is left in its process group (for
+# the servers, which setsid made leaders of their own).
 stop() {
-    local pid=$1
+    local pid=$1 group=${2:-}
     [[ -n $pid ]] || return 0
     kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 100); do
         alive "$pid" || break
         sleep 0.1
     done
-    kill -KILL -- "-$pid" 2>/dev/null || true
+    [[ -z $group ]] || kill -KILL -- "-$pid" 2>/dev/null || true
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
 }
@@ -150,7 +151,7 @@ start() {
 
 stop_all() {
     local i
-    for ((i = ${#started[@]} - 1; i >= 0; i--)); do stop "${started[i]}"; done
+    for ((i = ${#started[@]} - 1; i >= 0; i--)); do stop "${started[i]}" group; done
     started=()
 }
 
@@ -215,7 +216,9 @@ secs() { awk -v v="$1" 'BEGIN {f = v < 10 ? "%.2f" : "%.1f"; printf f, v}'; }
 ratio() {
     awk -v a="$1" -v b="$2" 'BEGIN {
         if (b <= 0) { print "—"; exit }
-        r = a / b; f = r < 10 ? "%.2f×" : r < 100 ? "%.1f×" : "%.0f×"; printf f, r }'
+        r = a / b
+        d = r >= 100 ? 0 : r >= 10 ? 1 : r >= 0.1 ? 2 : 1 - int(log(r) / log(10) - 1)  # 0.013, 0.0042
+        printf "%.*f×", d, r }'
 }
 
 # Results, by system id.
@@ -314,13 +317,19 @@ run_gearman() {
     start gearmand --port "$gearman_port" --listen 127.0.0.1 --config-file "$dir/gearmand.conf" \
         --pid-file "$dir/gearmand.pid" --log-file "$dir/gearmand.log" --verbose ERROR
     gearmand=$started_pid
+    for _ in $(seq 200); do
+        port_free "$gearman_port" || break
+        alive "$gearmand" || break
+        sleep 0.05
+    done
+    port_free "$gearman_port" && { cat "$dir/gearmand.log" >&2; die "gearmand did not start"; }
     local sessions=$gearmand
-    for _ in $(seq "$workers"); do
-        start "$dir/peer_gearman" worker "$gearman_port"
+    for i in $(seq "$workers"); do
+        start "$dir/peer_gearman" worker "$gearman_port" 2>"$dir/worker$i.log"
         sessions+=",$started_pid"
     done
     step "$dir/peer_gearman" wait "$gearman_port" 30 || {
-        cat "$dir/gearmand.log" >&2
+        cat "$dir/gearmand.log" "$dir"/worker*.log >&2
         die "gearmand or its workers did not answer"
     }
     # Every worker registered: gearmand's admin "status" lists noop with its available workers.
