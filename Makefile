@@ -5,6 +5,9 @@
 BUILD_DIR  ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS       ?= $(shell nproc)
+# Warnings are errors in CI (CI=true) and for developers who set WERROR=ON; a user's build
+# only warns.
+WERROR     ?= $(if $(CI),ON,OFF)
 
 # Everything zq needs from Debian: toolchain, libraries, and what the tests use
 # (iproute2 for network namespaces, procps for ps/pgrep).
@@ -27,7 +30,7 @@ deps:
 	fi
 
 configure: deps
-	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DZQ_WERROR=$(WERROR)
 
 build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)

@@ -4,13 +4,17 @@ Run by bench/peer_celery.sh, which starts a private redis-server and a Celery wo
     python3 -m celery -A peer_celery worker --concurrency 2 --pool prefork -Q bench
 in this directory, then drives it with
     python3 peer_celery.py wait [DEADLINE_S]   exit 0 once a worker answers a ping and runs a task
-    python3 peer_celery.py bench [N] [ROUND_TRIPS]
+    python3 peer_celery.py bench [N] [ROUND_TRIPS] [--json]
 The broker and the result backend are both the redis at $PEER_REDIS_URL
 (default redis://127.0.0.1:6399).  Figures are printed in zq-bench's style:
     celery throughput: 10000 tasks in X s = Y tasks/s
     celery latency: 1000 round trips: p50 A ms, p99 B ms, max C ms
+or, with --json, as one JSON object with the fields zq-bench --json prints (tasks, seconds,
+tasks_per_s, window, latency_samples, p50_ms, p99_ms, max_ms, failed; window is N: every task is
+sent before the first result is fetched). ROUND_TRIPS 0 skips the latency phase.
 Percentiles are nearest-rank, as zq-bench computes them.
 """
+import json
 import math
 import os
 import sys
@@ -60,15 +64,16 @@ def wait_ready(deadline_s):
     return 1
 
 
-def bench(tasks, round_trips):
+def bench(tasks, round_trips, as_json=False):
     # Phase 1, throughput: send every task, then collect every result.
     start = time.perf_counter()
     pending = [noop.apply_async() for _ in range(tasks)]
     for result in pending:
         result.get(timeout=300)
     elapsed = time.perf_counter() - start
-    print(f"celery throughput: {tasks} tasks in {elapsed:.3f} s = {tasks / elapsed:.0f} tasks/s",
-          flush=True)
+    if not as_json:
+        print(f"celery throughput: {tasks} tasks in {elapsed:.3f} s = {tasks / elapsed:.0f} tasks/s",
+              flush=True)
 
     # Phase 2, latency: sequential round trips, one task in flight at a time.
     samples = []
@@ -77,8 +82,15 @@ def bench(tasks, round_trips):
         noop.delay().get(timeout=60)
         samples.append((time.perf_counter() - t0) * 1000.0)
     samples.sort()
-    print(f"celery latency: {round_trips} round trips: p50 {percentile(samples, 0.50):.3f} ms, "
-          f"p99 {percentile(samples, 0.99):.3f} ms, max {samples[-1]:.3f} ms", flush=True)
+    p50, p99 = percentile(samples, 0.50), percentile(samples, 0.99)
+    worst = samples[-1] if samples else 0.0
+    if as_json:
+        print(json.dumps({"tasks": tasks, "seconds": elapsed, "tasks_per_s": tasks / elapsed,
+                          "window": tasks, "latency_samples": len(samples), "p50_ms": p50,
+                          "p99_ms": p99, "max_ms": worst, "failed": 0}), flush=True)
+    elif round_trips:
+        print(f"celery latency: {round_trips} round trips: p50 {p50:.3f} ms, "
+              f"p99 {p99:.3f} ms, max {worst:.3f} ms", flush=True)
     return 0
 
 
@@ -87,10 +99,12 @@ def main(argv):
     if mode == "wait":
         return wait_ready(float(argv[2]) if len(argv) > 2 else 60.0)
     if mode == "bench":
-        tasks = int(argv[2]) if len(argv) > 2 else 10000
-        round_trips = int(argv[3]) if len(argv) > 3 else 1000
-        return bench(tasks, round_trips)
-    print(f"usage: {argv[0]} wait [DEADLINE_S] | bench [N] [ROUND_TRIPS]", file=sys.stderr)
+        as_json = "--json" in argv[2:]
+        args = [a for a in argv[2:] if a != "--json"]
+        tasks = int(args[0]) if len(args) > 0 else 10000
+        round_trips = int(args[1]) if len(args) > 1 else 1000
+        return bench(tasks, round_trips, as_json)
+    print(f"usage: {argv[0]} wait [DEADLINE_S] | bench [N] [ROUND_TRIPS] [--json]", file=sys.stderr)
     return 2
 
 

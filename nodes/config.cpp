@@ -91,9 +91,9 @@ Status read_task_settings(const toml::table& root, Config& config) {
         // A mistyped key, or a dotted name left unquoted ([tasks.report.disk] is a table
         // "disk" inside "report"), must not pass as a section without settings.
         for (const auto& [field, value] : *task) {
-            if (field != "command" && field != "soft_time_limit" && field != "hard_time_limit") {
+            if (field != "command" && field != "soft_time_limit" && field != "hard_time_limit" && field != "prefetch") {
                 return Error{"[" + key + "]: unknown key '" + std::string(field.str()) +
-                             "' (command, soft_time_limit, hard_time_limit; quote names with dots)"};
+                             "' (command, soft_time_limit, hard_time_limit, prefetch; quote names with dots)"};
             }
         }
         TaskSettings settings;
@@ -101,6 +101,7 @@ Status read_task_settings(const toml::table& root, Config& config) {
             read_strings(*task, "command", settings.command),
             read_number(*task, "soft_time_limit", settings.soft_time_limit),
             read_number(*task, "hard_time_limit", settings.hard_time_limit),
+            read_number(*task, "prefetch", settings.prefetch),
         };
         for (auto& step : steps) {
             if (!step) return Error{"[" + key + "]: " + step.error()};
@@ -109,6 +110,29 @@ Status read_task_settings(const toml::table& root, Config& config) {
             return Error{"[" + key + "] command must name a program: command = [\"/path/to/program\", ...]"};
         }
         config.tasks[std::string(name.str())] = std::move(settings);
+    }
+    return success();
+}
+
+Status read_queue_settings(const toml::table& root, Config& config) {
+    const toml::node* queues = root.get("queue");
+    if (!queues) return success();
+    const toml::table* table = queues->as_table();
+    if (!table) return Error{"config key 'queue' must be a table of [queue.NAME] sections"};
+    for (const auto& [name, section] : *table) {
+        const toml::table* queue = section.as_table();
+        std::string key = "queue." + std::string(name.str());
+        if (!queue) return Error{"config section [" + key + "] must be a table"};
+        for (const auto& [field, value] : *queue) {
+            if (field != "prefetch") {
+                return Error{"[" + key + "]: unknown key '" + std::string(field.str()) + "' (prefetch)"};
+            }
+        }
+        QueueSettings settings;
+        if (auto read = read_number(*queue, "prefetch", settings.prefetch); !read) {
+            return Error{"[" + key + "]: " + read.error()};
+        }
+        config.queue_settings[std::string(name.str())] = settings;
     }
     return success();
 }
@@ -163,9 +187,12 @@ Status apply_table(const toml::table& root, Config& config) {
         read_number(root, "cancel_grace", config.cancel_grace),
         read_number(root, "max_tasks_per_worker", config.max_tasks_per_worker),
         read_number(root, "max_worker_rss", config.max_worker_rss),
+        read_number(root, "prefetch", config.prefetch),
+        read_number(root, "prefetch_wait", config.prefetch_wait),
         read_number(root, "max_message_bytes", config.limits.max_message_bytes),
         read_string(root, "log_level", config.log_level),
         read_task_settings(root, config),
+        read_queue_settings(root, config),
     };
     for (auto& step : steps) {
         if (!step) return step;
@@ -213,6 +240,8 @@ Status finish_config(Config& config) {
         return Error{"node name '" + config.name + "' may not contain '@' (broadcast runs are named ID@NODE)"};
     }
     if (config.queues.empty()) config.queues = {"default"};
+    if (config.prefetch == 0 || config.prefetch > 1024) return Error{"prefetch must be between 1 and 1024 tasks"};
+    if (config.prefetch_wait < 0.001) return Error{"prefetch_wait must be at least 0.001 seconds"};
     if (config.fanout_history == 0 || config.fanout_history > 1'000'000) {
         return Error{"fanout_history must be between 1 and 1000000 messages"};
     }

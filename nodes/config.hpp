@@ -21,7 +21,13 @@ struct TaskSettings {
     std::vector<std::string> command;
     double soft_time_limit = 0;  // seconds, 0 = none; a job's own limit wins
     double hard_time_limit = 0;
+    unsigned prefetch = 0;  // tasks a worker may hold; 0: the node's `prefetch`
     bool exec() const { return !command.empty(); }
+};
+
+// Settings for one queue, from [queue.NAME].
+struct QueueSettings {
+    unsigned prefetch = 0;  // 0: the node's `prefetch`
 };
 
 struct Config {
@@ -51,8 +57,13 @@ struct Config {
     double cancel_grace = 5;
     std::uint64_t max_tasks_per_worker = 0;  // 0: never recycle by count
     std::uint64_t max_worker_rss = 0;        // bytes, 0: never recycle by memory
+    // Tasks a worker may hold while the queue is deep (it runs them in order); 1: one at a time.
+    unsigned prefetch = 16;
+    // Seconds a task may wait at a worker behind a running one before it is taken back.
+    double prefetch_wait = 0.2;
     std::string log_level = "info";
     std::map<std::string, TaskSettings, std::less<>> tasks;
+    std::map<std::string, QueueSettings, std::less<>> queue_settings;  // [queue.NAME]
     protocol::Limits limits;
 
     // The endpoint clients on this host use: ipc://DATA/node.sock.

@@ -28,7 +28,7 @@ nlohmann::json node_status(ControlContext& node) {
         workers.push_back({{"pid", worker.pid},
                            {"sent", worker.sent},
                            {"finished", worker.finished},
-                           {"qsize", worker.sent - worker.finished},
+                           {"qsize", worker.held},
                            {"rss", worker.rss_bytes},
                            {"ready", worker.ready},
                            {"task", task}});

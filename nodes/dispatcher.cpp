@@ -250,8 +250,21 @@ void Dispatcher::unqueue(Job& job) {
 }
 
 void Dispatcher::start_ready_jobs() {
-    while (!ready_.empty()) {
-        auto worker = pool_.reserve_idle_worker();
+    // Idle workers first, then peers with free workers, and only what is left is prefetched:
+    // held by a busy worker, behind its running task.
+    start_on_workers(false);
+    if (placement_dirty_ && peers_.views) place_elsewhere();
+    start_on_workers(true);
+    if (std::size_t waiting = ready_.size() + pool_.unstarted(); waiting > 0) pool_.grow_for(waiting);
+    pool_.balance();
+}
+
+void Dispatcher::start_on_workers(bool prefetch) {
+    // Workers hold more than one task only when the queue is deep: when it has enough jobs to
+    // fill every worker's prefetch. Below that, a job waits at the node, visibly queued.
+    if (prefetch && ready_.size() < config_.prefetch * pool_.size()) return;
+    while (Job* next = ready_.front()) {
+        auto worker = pool_.reserve_worker(prefetch ? prefetch_for(next->record, next->returned, config_) : 1);
         if (!worker) break;
         Job& job = *ready_.pop();
         job.worker = *worker;
@@ -263,8 +276,24 @@ void Dispatcher::start_ready_jobs() {
         change_state(job, JobState::running);
         turn_.start(job, *worker);
     }
-    if (placement_dirty_ && peers_.views) place_elsewhere();
-    if (!ready_.empty()) pool_.grow_for(ready_.size());
+}
+
+void Dispatcher::on_task_returned(std::string_view id) {
+    Job* job = jobs_.find(id);
+    if (!job || job->record.state != JobState::running) return;
+    job->worker = 0;
+    if (job->record.cancel_requested) {
+        finish(*job, JobState::canceled, {}, "canceled before it ran");
+        return;
+    }
+    // It never started: the attempt does not count, and it goes to the front of its queue.
+    --job->record.attempts;
+    if (job->record.max_retries > 0) {
+        journal_write(journal_.update_attempts(job->record.id, job->record.attempts, wall_ms()));
+    }
+    change_state(*job, JobState::queued);
+    job->returned = true;
+    ready_.push_front(*job);
 }
 
 void Dispatcher::change_state(Job& job, JobState state, std::string_view result, std::string_view error) {
@@ -486,8 +515,10 @@ void Dispatcher::send_turn(Turn& turn) {
         // A peer that cannot be reached now hears it again from resend_to_peers().
         if (peers_.send && !peers_.send(message.node, message.command, message.body)) ++undeliverable_;
     }
-    for (const Turn::Started& each : turn.started())
+    for (const Turn::Started& each : turn.started()) {
         pool_.run(each.worker, run_request(each.job->record, config_.tasks));
+    }
+    pool_.flush();
     publish_broadcasts(turn.broadcasts());
     for (Job* job : turn.finished()) settle(*job);
     if (publisher_) {

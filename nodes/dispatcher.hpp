@@ -32,9 +32,9 @@
 #include "config.hpp"
 #include "elsewhere_queue.hpp"
 #include "event_loop.hpp"
-#include "message_bodies.hpp"
 #include "job_table.hpp"
 #include "journal.hpp"
+#include "message_bodies.hpp"
 #include "peer_outbox.hpp"
 #include "placement.hpp"
 #include "pool.hpp"
@@ -117,6 +117,9 @@ public:
     // Pool events.
     void on_task_done(std::string_view id, bool ok, std::string_view result, std::string_view error, StopReason reason);
     void on_worker_lost(std::string_view id, const std::string& explanation, StopReason reason);
+    // A job handed to a worker that never started it: queued again at the front (or
+    // canceled, if a cancel is what took it back).
+    void on_task_returned(std::string_view id);
 
     // End of a loop turn: start what can start, commit the journal, then send.
     void end_turn();
@@ -143,7 +146,10 @@ private:
     void enqueue(Job& job);
     // Takes a job out of every queue and schedule (canceled, or the node stops).
     void unqueue(Job& job);
+    // Idle workers first, then peers with free workers, and only what is left is prefetched.
     void start_ready_jobs();
+    // Hands ready jobs to idle workers, or with `prefetch` to workers with a free slot.
+    void start_on_workers(bool prefetch);
     void change_state(Job& job, JobState state, std::string_view result = {}, std::string_view error = {});
     void finish(Job& job, JobState state, std::string_view result, std::string_view error);
     // Ends a job that did not succeed as the run policy says (run_policy.hpp).

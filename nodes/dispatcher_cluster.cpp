@@ -213,6 +213,11 @@ void Dispatcher::on_state_ack(const Message& message) {
 }
 
 void Dispatcher::reap_node(const std::string& node, const std::string& explanation, bool running_only) {
+    // Jobs run here have no owner (""): no peer's departure may reap them.
+    if (node.empty() || node == config_.name) {
+        spdlog::error("asked to reap jobs of node '{}', which is not a peer; ignored", node);
+        return;
+    }
     std::vector<Job*> placed;
     jobs_.for_each([&](Job& job) {
         if (job.owner != node || is_broadcast(job.record) || is_terminal(job.record.state)) return;

@@ -36,6 +36,7 @@ struct Job {
     WorkerId worker = 0;                // the worker running it here, 0 when none
     // At the origin: the peer it was placed on, "*" for a broadcast, "" when it runs here.
     std::string owner;
+    bool returned = false;  // taken back from a worker unstarted: not prefetched again
 };
 
 class JobTable {

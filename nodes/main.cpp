@@ -146,9 +146,13 @@ void print_status(const nlohmann::json& status) {
 
 void print_peers(const nlohmann::json& peers) {
     for (const auto& peer : peers) {
-        std::string heard = peer["last_heard"].is_null() ? "never" : std::to_string(peer["last_heard"].get<double>()) + "s ago";
+        std::string heard = "never";
+        if (!peer["last_heard"].is_null()) heard = std::to_string(peer["last_heard"].get<double>()).append("s ago");
         std::string queues;
-        for (const auto& queue : peer["queues"]) queues += (queues.empty() ? "" : ",") + queue.get<std::string>();
+        for (const auto& queue : peer["queues"]) {
+            if (!queues.empty()) queues += ',';
+            queues += queue.get<std::string>();
+        }
         std::printf("%s %s %s heard=%s capacity=%llu queues=%s incarnation=%s\n",
                     peer["name"].get<std::string>().c_str(), peer["endpoint"].get<std::string>().c_str(),
                     peer["state"].get<std::string>().c_str(), heard.c_str(),

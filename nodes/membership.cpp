@@ -178,6 +178,12 @@ void Membership::on_message(const Message& message) {
     // it drains would make them see it alive again (with no capacity) until it goes silent.
     if (leaving_) return;
     std::string name(*message.string(f::node));
+    // A peer always has a name; an empty one would match every link still connecting, and
+    // the local jobs (whose owner is "") would be reaped as if they ran on it.
+    if (name.empty()) {
+        spdlog::warn("{} without a node name; ignored", protocol::command_name(message.command()));
+        return;
+    }
     if (name == config_.name) return;  // our own echo through a misconfigured peer list
     auto endpoint = message.string(f::endpoint);
     Peer* peer = endpoint ? &link_to(std::string(*endpoint)) : find_by_name(name);

@@ -114,6 +114,7 @@ Status Node::start() {
         [this](std::string_view id, const std::string& explanation, StopReason reason) {
             dispatcher_->on_worker_lost(id, explanation, reason);
         },
+        [this](std::string_view id) { dispatcher_->on_task_returned(id); },
     };
     pool_ = std::make_unique<Pool>(&loop_, config_, std::move(events));
     dispatcher_ = std::make_unique<Dispatcher>(

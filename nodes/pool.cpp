@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <deque>
 #include <fstream>
 
 extern char** environ;
@@ -56,14 +57,24 @@ std::vector<char*> c_strings(std::vector<std::string>& strings) {
 
 // Seconds between the node's checks for idle workers to retire.
 constexpr double kMaintenanceInterval = 1.0;
-// How often a cancel repeats SIGUSR1 until the task stops or cancel_grace runs out: a signal
-// that lands before the worker has read its task would otherwise be lost.
-constexpr double kCancelResendInterval = 0.25;
+
 // Respawn backoff after workers that die before they are ready: 0.1 s doubling up to 5 s.
 constexpr double kRespawnBackoffMin = 0.1;
 constexpr double kRespawnBackoffMax = 5.0;
 
 }  // namespace
+
+// A task handed to a worker: the first one runs once started, the rest wait in order.
+struct Pool::Assignment {
+    std::string job_id;
+    std::string task;
+    double soft_time_limit = 0;  // seconds, 0 = none
+    double hard_time_limit = 0;
+    bool started = false;
+    std::int64_t started_ms = 0;  // steady clock
+    // Why the node asked it to stop, if it did (it may be asked before it starts).
+    StopReason stop_reason = StopReason::none;
+};
 
 struct Pool::Worker {
     Pool* pool = nullptr;
@@ -73,41 +84,38 @@ struct Pool::Worker {
     link::FrameReader reader;
     int pid = 0;
     bool ready = false;      // sent READY
-    bool reserved = false;   // promised to a job, RUN not sent yet
-    bool retiring = false;   // exits after its current task
+    std::size_t reserved = 0;  // slots promised to jobs whose RUN is not queued yet
+    bool retiring = false;   // exits after its tasks
     bool link_open = false;
-    std::string job_id;  // the running task, empty when idle
-    std::string task;
+    bool steal_pending = false;  // a STEAL is not answered yet
+    std::deque<Assignment> assigned;
+    std::string outbox;  // frames queued by run(), written by flush()
     std::uint64_t sent = 0;
     std::uint64_t finished = 0;
     std::int64_t idle_since_ms = 0;
-    // Supervision of the running task: time limits and cancel.
-    StopReason stop_reason = StopReason::none;
-    double soft_time_limit = 0;
-    double hard_time_limit = 0;
+    // Supervision of the running task: time limits and the cancel grace.
     bool soft_limit_signalled = false;
-    std::int64_t cancel_started_ms = 0;
     std::unique_ptr<Timer> limit_timer;
     std::unique_ptr<Timer> cancel_timer;
 
-    // Forgets the finished task's supervision; returns why it was stopped, if it was.
+    bool running() const { return !assigned.empty() && assigned.front().started; }
+    std::size_t unstarted() const { return assigned.size() - (running() ? 1 : 0); }
+    bool idle() const { return ready && reserved == 0 && assigned.empty() && !retiring; }
+
+    // Forgets the finished task and its supervision; returns why it was stopped, if it was.
     StopReason end_task() {
         limit_timer->stop();
         cancel_timer->stop();
-        StopReason reason = stop_reason;
-        stop_reason = StopReason::none;
         soft_limit_signalled = false;
-        job_id.clear();
-        task.clear();
+        StopReason reason = assigned.front().stop_reason;
+        assigned.pop_front();
         return reason;
     }
-
-    bool idle() const { return ready && !reserved && job_id.empty() && !retiring; }
 };
 
 Pool::Pool(uv_loop_t* loop, const Config& config, Events events)
     : loop_(loop), config_(config), events_(std::move(events)), maintenance_(loop), respawn_(loop, [this] { respawn_missing(); }),
-      kill_timer_(loop) {}
+      kill_timer_(loop), steal_timer_(loop, [this] { balance(); }) {}
 
 Pool::~Pool() {
     // The node stops the pool before it goes; whatever is left is killed so nothing outlives
@@ -118,7 +126,9 @@ Pool::~Pool() {
 }
 
 void Pool::start() {
-    for (unsigned i = 0; i < config_.min_workers; ++i) spawn();
+    started_ = true;
+    // Jobs recovered from the journal may have made grow_for() spawn some already.
+    while (workers_.size() < config_.min_workers) spawn();
     maintenance_.start(kMaintenanceInterval, [this] { shrink_idle(); }, true);
 }
 
@@ -129,7 +139,7 @@ void Pool::spawn() {
     Worker* self = worker.get();
 
     worker->limit_timer = std::make_unique<Timer>(loop_, [this, self] { on_time_limit(*self); });
-    worker->cancel_timer = std::make_unique<Timer>(loop_, [this, self] { on_cancel_tick(*self); });
+    worker->cancel_timer = std::make_unique<Timer>(loop_, [this, self] { on_cancel_grace(*self); });
     uv_pipe_init(loop_, worker->link.get(), 0);
     worker->link->data = self;
     worker->process->data = self;
@@ -214,27 +224,49 @@ void Pool::on_frame(Worker& worker, std::string_view frame) {
     }
     FieldReader fields(unpacked->get());
     auto operation = fields.string(link::field::operation).value_or("");
-    if (operation == link::op::ready) {
+    if (operation == link::op::done) {
+        on_done(worker, fields);
+    } else if (operation == link::op::started) {
+        on_started(worker, fields.string(link::field::id).value_or(""));
+    } else if (operation == link::op::returned) {
+        on_returned(worker, fields);
+    } else if (operation == link::op::ready) {
         worker.ready = true;
         recent_spawn_failures_ = 0;
-        return;
-    }
-    if (operation != link::op::done) {
+    } else {
         spdlog::warn("worker[pid:{}] sent an unknown operation '{}'", worker.pid, operation);
+    }
+}
+
+void Pool::on_started(Worker& worker, std::string_view id) {
+    if (worker.assigned.empty() || worker.assigned.front().job_id != id || worker.assigned.front().started) {
+        spdlog::warn("worker[pid:{}] started job {}, which is not the next one it holds", worker.pid, id);
         return;
     }
+    Assignment& task = worker.assigned.front();
+    task.started = true;
+    task.started_ms = steady_ms();
+    --unstarted_;
+    arm_time_limits(worker, task.soft_time_limit, task.hard_time_limit);
+    // Asked to stop before it started, and the STOP came too late to hand it back.
+    if (task.stop_reason == StopReason::canceled) worker.cancel_timer->start(config_.cancel_grace);
+}
+
+void Pool::on_done(Worker& worker, const FieldReader& fields) {
     auto id = fields.string(link::field::id).value_or("");
-    if (id != worker.job_id) {
-        spdlog::warn("worker[pid:{}] reported job {} but runs {}", worker.pid, id, worker.job_id);
+    if (worker.assigned.empty() || worker.assigned.front().job_id != id) {
+        spdlog::warn("worker[pid:{}] reported job {}, which is not the one it runs", worker.pid, id);
         return;
     }
+    // A worker says STARTED only for a task the node announced; any other starts at once.
+    if (!worker.assigned.front().started) --unstarted_;
     bool ok = fields.boolean(link::field::ok).value_or(false);
     std::string result = fields.packed(link::field::result).value_or(std::string());
     std::string error(fields.string(link::field::error).value_or(ok ? "" : "the task failed without a message"));
-    std::string job_id = worker.job_id;
+    std::string job_id(id);
     StopReason reason = worker.end_task();
     ++worker.finished;
-    worker.idle_since_ms = steady_ms();
+    if (worker.assigned.empty()) worker.idle_since_ms = steady_ms();
     events_.on_task_done(job_id, ok, result, error, reason);
 
     bool too_many = config_.max_tasks_per_worker != 0 && worker.finished >= config_.max_tasks_per_worker;
@@ -244,32 +276,65 @@ void Pool::on_frame(Worker& worker, std::string_view frame) {
     }
 }
 
-std::optional<WorkerId> Pool::reserve_idle_worker() {
-    if (holding_ || stopping_) return std::nullopt;
-    for (auto& [id, worker] : workers_) {
-        if (worker->idle()) {
-            worker->reserved = true;
-            return id;
-        }
+void Pool::on_returned(Worker& worker, const FieldReader& fields) {
+    worker.steal_pending = false;
+    const msgpack::object* ids = fields.find(link::field::ids);
+    if (!ids || ids->type != msgpack::type::ARRAY) return;
+    for (std::uint32_t i = 0; i < ids->via.array.size; ++i) {
+        const auto& item = ids->via.array.ptr[i];
+        if (item.type != msgpack::type::STR) continue;
+        std::string_view id(item.via.str.ptr, item.via.str.size);
+        auto found = std::find_if(worker.assigned.begin(), worker.assigned.end(),
+                                  [id](const Assignment& task) { return task.job_id == id && !task.started; });
+        if (found == worker.assigned.end()) continue;
+        worker.assigned.erase(found);
+        --unstarted_;
+        events_.on_returned(id);
     }
-    return std::nullopt;
+    if (worker.assigned.empty()) worker.idle_since_ms = steady_ms();
+    if (worker.retiring) retire(worker);
+}
+
+std::optional<WorkerId> Pool::reserve_worker(std::size_t prefetch) {
+    if (holding_ || stopping_) return std::nullopt;
+    Worker* best = nullptr;
+    for (auto& [id, worker] : workers_) {
+        if (!worker->ready || worker->retiring) continue;
+        std::size_t held = worker->assigned.size() + worker->reserved;
+        if (held >= std::max<std::size_t>(prefetch, 1)) continue;
+        // A worker recycled by count takes no more than it has left.
+        if (config_.max_tasks_per_worker != 0 && worker->sent + worker->reserved >= config_.max_tasks_per_worker) {
+            continue;
+        }
+        if (!best || held < best->assigned.size() + best->reserved) best = worker.get();
+        if (held == 0) break;
+    }
+    if (!best) return std::nullopt;
+    ++best->reserved;
+    return best->id;
 }
 
 void Pool::release(WorkerId id) {
-    if (auto found = workers_.find(id); found != workers_.end()) found->second->reserved = false;
+    if (auto found = workers_.find(id); found != workers_.end() && found->second->reserved > 0) {
+        --found->second->reserved;
+    }
 }
 
 void Pool::run(WorkerId id, const RunRequest& request) {
     auto found = workers_.find(id);
     if (found == workers_.end()) {
-        // The worker died between reservation and commit: the job is lost with it.
-        events_.on_worker_lost(request.id, "worker exited before the job was handed to it", StopReason::none);
+        // The worker died between reservation and commit: the job never reached it.
+        events_.on_returned(request.id);
         return;
     }
     Worker& worker = *found->second;
-    worker.reserved = false;
-    worker.job_id = std::string(request.id);
-    worker.task = std::string(request.task);
+    if (worker.reserved > 0) --worker.reserved;
+    // A worker that holds nothing starts the task as soon as it reads it; behind other tasks
+    // it waits, and the worker announces when it starts.
+    bool starts_now = worker.assigned.empty();
+    worker.assigned.push_back({std::string(request.id), std::string(request.task), request.soft_time_limit,
+                               request.hard_time_limit, starts_now, starts_now ? steady_ms() : 0});
+    if (!starts_now) ++unstarted_;
     ++worker.sent;
 
     BodyWriter body;
@@ -282,62 +347,136 @@ void Pool::run(WorkerId id, const RunRequest& request) {
         body.add_value(link::field::exec, *request.exec);
         body.add(link::field::output_limit, config_.exec_output_limit);
     }
-    send(worker, link::frame(body));
-    arm_time_limits(worker, request.soft_time_limit, request.hard_time_limit);
+    if (!starts_now) body.add(link::field::announce, true);
+    if (worker.outbox.empty()) unflushed_.push_back(worker.id);
+    worker.outbox += link::frame(body);
+    if (starts_now) arm_time_limits(worker, request.soft_time_limit, request.hard_time_limit);
+}
+
+void Pool::flush() {
+    for (WorkerId id : unflushed_) {
+        auto found = workers_.find(id);
+        if (found == workers_.end()) continue;
+        write(*found->second, std::move(found->second->outbox));
+        found->second->outbox.clear();
+    }
+    unflushed_.clear();
+}
+
+void Pool::balance() {
+    if (unstarted_ == 0) {
+        steal_timer_.stop();
+        return;
+    }
+    std::vector<Worker*> holders;
+    std::size_t idle = 0;
+    for (auto& [id, worker] : workers_) {
+        if (worker->idle()) ++idle;
+        if (worker->unstarted() > 0 && !worker->steal_pending) holders.push_back(worker.get());
+    }
+    // An idle worker: the worker holding the most tasks not yet started gives back half.
+    std::sort(holders.begin(), holders.end(),
+              [](const Worker* a, const Worker* b) { return a->unstarted() > b->unstarted(); });
+    std::size_t victims = std::min(idle, holders.size());
+    for (std::size_t i = 0; i < victims; ++i) steal(*holders[i], (holders[i]->unstarted() + 1) / 2);
+    // Tasks held behind one that has run longer than prefetch_wait are all given back.
+    std::int64_t now = steady_ms();
+    auto bound_ms = static_cast<std::int64_t>(config_.prefetch_wait * 1000);
+    for (std::size_t i = victims; i < holders.size(); ++i) {
+        Worker& worker = *holders[i];
+        if (worker.running() && now - worker.assigned.front().started_ms >= bound_ms) steal(worker, worker.unstarted());
+    }
+    steal_timer_.start(config_.prefetch_wait / 2, true);
+}
+
+void Pool::hold_new_work() {
+    holding_ = true;
+    for (auto& [id, worker] : workers_) steal(*worker, worker->unstarted());
+}
+
+void Pool::steal(Worker& worker, std::size_t count) {
+    if (count == 0 || !worker.link_open) return;
+    worker.steal_pending = true;
+    BodyWriter body;
+    body.add(link::field::operation, link::op::steal).add(link::field::count, static_cast<std::uint64_t>(count));
+    write(worker, link::frame(body));
+}
+
+void Pool::stop_task(Worker& worker, std::string_view job_id) {
+    BodyWriter body;
+    body.add(link::field::operation, link::op::stop).add(link::field::id, job_id);
+    write(worker, link::frame(body));
 }
 
 void Pool::arm_time_limits(Worker& worker, double soft, double hard) {
-    worker.soft_time_limit = soft;
-    worker.hard_time_limit = hard;
     // A soft limit at or after the hard one would never be seen.
     if (soft > 0 && (hard == 0 || soft < hard)) {
         worker.limit_timer->start(soft);
     } else if (hard > 0) {
-        worker.soft_time_limit = 0;
+        worker.assigned.front().soft_time_limit = 0;
         worker.limit_timer->start(hard);
     }
 }
 
 void Pool::on_time_limit(Worker& worker) {
-    if (worker.job_id.empty()) return;
-    if (worker.soft_time_limit > 0 && !worker.soft_limit_signalled) {
+    if (!worker.running()) return;
+    Assignment& task = worker.assigned.front();
+    if (task.soft_time_limit > 0 && !worker.soft_limit_signalled) {
         // Like a cancel: the task sees a stop request it may honour.
         worker.soft_limit_signalled = true;
-        if (worker.stop_reason == StopReason::none) worker.stop_reason = StopReason::soft_time_limit;
-        kill(worker.pid, SIGUSR1);
-        if (worker.hard_time_limit > 0) worker.limit_timer->start(worker.hard_time_limit - worker.soft_time_limit);
+        if (task.stop_reason == StopReason::none) task.stop_reason = StopReason::soft_time_limit;
+        stop_task(worker, task.job_id);
+        if (task.hard_time_limit > 0) worker.limit_timer->start(task.hard_time_limit - task.soft_time_limit);
         return;
     }
-    worker.stop_reason = StopReason::hard_time_limit;
-    kill(worker.pid, SIGKILL);
+    task.stop_reason = StopReason::hard_time_limit;
+    kill_running(worker, task.job_id);
 }
 
 bool Pool::cancel(std::string_view job_id) {
     for (auto& [id, worker] : workers_) {
-        if (worker->job_id != job_id) continue;
-        worker->stop_reason = StopReason::canceled;
-        worker->cancel_started_ms = steady_ms();
-        kill(worker->pid, SIGUSR1);
-        worker->cancel_timer->start(kCancelResendInterval, true);
+        auto found = std::find_if(worker->assigned.begin(), worker->assigned.end(),
+                                  [job_id](const Assignment& task) { return task.job_id == job_id; });
+        if (found == worker->assigned.end()) continue;
+        found->stop_reason = StopReason::canceled;
+        // A task not started yet comes back unrun (RETURNED); a running one is asked to stop
+        // and killed if it has not after cancel_grace.
+        stop_task(*worker, job_id);
+        if (found->started) worker->cancel_timer->start(config_.cancel_grace);
         return true;
     }
     return false;
 }
 
-void Pool::on_cancel_tick(Worker& worker) {
-    if (worker.job_id.empty()) {
-        worker.cancel_timer->stop();
-        return;
-    }
-    if (steady_ms() - worker.cancel_started_ms >= static_cast<std::int64_t>(config_.cancel_grace * 1000)) {
-        worker.cancel_timer->stop();
-        kill(worker.pid, SIGKILL);
-        return;
-    }
-    kill(worker.pid, SIGUSR1);
+void Pool::on_cancel_grace(Worker& worker) {
+    if (!worker.running() || worker.assigned.front().stop_reason != StopReason::canceled) return;
+    kill_running(worker, worker.assigned.front().job_id);
 }
 
-void Pool::send(Worker& worker, std::string bytes) {
+void Pool::kill_running(Worker& worker, const std::string& job_id) {
+    // The task may have just finished: its DONE may be waiting in the link.
+    std::string id = job_id;
+    read_what_is_left(worker);
+    if (worker.running() && worker.assigned.front().job_id == id) kill(worker.pid, SIGKILL);
+}
+
+void Pool::read_what_is_left(Worker& worker) {
+    if (!worker.link_open) return;
+    uv_os_fd_t fd;
+    if (uv_fileno(reinterpret_cast<uv_handle_t*>(worker.link.get()), &fd) != 0) return;
+    // Read whole before any frame is handled: handling one may close the link.
+    std::string bytes;
+    char buffer[64 * 1024];
+    for (;;) {
+        ssize_t n = ::read(fd, buffer, sizeof buffer);
+        if (n <= 0) break;  // EAGAIN: nothing more now; EOF and errors: the read callback sees them
+        bytes.append(buffer, static_cast<std::size_t>(n));
+    }
+    if (!bytes.empty()) on_link_data(worker, bytes.data(), bytes.size());
+}
+
+void Pool::write(Worker& worker, std::string bytes) {
+    if (bytes.empty() || !worker.link_open) return;
     auto* stream = reinterpret_cast<uv_stream_t*>(worker.link.get());
     uv_buf_t buffer = uv_buf_init(bytes.data(), static_cast<unsigned>(bytes.size()));
     int written = uv_try_write(stream, &buffer, 1);
@@ -360,16 +499,25 @@ void Pool::send(Worker& worker, std::string bytes) {
 }
 
 void Pool::on_exit(Worker& worker, std::int64_t exit_status, int term_signal) {
+    // What the worker wrote before it went (a DONE, a STARTED) counts: read it first.
+    read_what_is_left(worker);
     std::string how = describe_exit(exit_status, term_signal);
     if (!worker.ready && !stopping_) ++recent_spawn_failures_;
-    if (!worker.job_id.empty()) {
+    if (worker.running()) {
         std::string explanation = "worker pid " + std::to_string(worker.pid) + " " + how + " while running the job";
-        std::string job_id = worker.job_id;
+        std::string job_id = worker.assigned.front().job_id;
         StopReason reason = worker.end_task();
         if (reason == StopReason::none) spdlog::warn("{} {}", job_id, explanation);
         events_.on_worker_lost(job_id, explanation, reason);
     } else if (!worker.retiring && !stopping_) {
         spdlog::warn("worker[pid:{}] {}", worker.pid, how);
+    }
+    // Tasks it held but never started run elsewhere.
+    while (!worker.assigned.empty()) {
+        std::string job_id = std::move(worker.assigned.front().job_id);
+        worker.assigned.pop_front();
+        --unstarted_;
+        events_.on_returned(job_id);
     }
     workers_.erase(worker.id);  // closes its handles
     if (stopping_) {
@@ -400,7 +548,9 @@ void Pool::respawn_missing() {
 }
 
 void Pool::grow_for(std::size_t waiting_jobs) {
-    if (stopping_ || holding_ || recent_spawn_failures_ != 0) return;
+    // Before start() the pool is not at its minimum yet: start() brings it there, and growing
+    // now as well would overshoot max_workers.
+    if (!started_ || stopping_ || holding_ || recent_spawn_failures_ != 0) return;
     std::size_t starting = 0;
     for (auto& [id, worker] : workers_) {
         if (!worker->ready || worker->idle()) ++starting;
@@ -413,7 +563,7 @@ void Pool::grow_for(std::size_t waiting_jobs) {
 
 void Pool::retire(Worker& worker) {
     worker.retiring = true;
-    if (!worker.job_id.empty() || worker.reserved) return;  // goes after its task
+    if (!worker.assigned.empty() || worker.reserved) return;  // goes after its tasks
     // Closing the link is the worker's signal to exit cleanly.
     if (worker.link_open) {
         uv_read_stop(reinterpret_cast<uv_stream_t*>(worker.link.get()));
@@ -475,15 +625,17 @@ void Pool::finish_stop_if_done() {
 
 std::size_t Pool::busy() const {
     std::size_t count = 0;
-    for (auto& [id, worker] : workers_) count += worker->job_id.empty() && !worker->reserved ? 0 : 1;
+    for (auto& [id, worker] : workers_) count += worker->assigned.empty() && worker->reserved == 0 ? 0 : 1;
     return count;
 }
 
 std::vector<WorkerStats> Pool::stats() const {
     std::vector<WorkerStats> all;
     for (auto& [id, worker] : workers_) {
-        all.push_back({worker->pid, worker->sent, worker->finished, resident_bytes(worker->pid), worker->job_id,
-                       worker->task, worker->ready});
+        const Assignment* running = worker->running() ? &worker->assigned.front() : nullptr;
+        all.push_back({worker->pid, worker->sent, worker->finished, resident_bytes(worker->pid),
+                       running ? running->job_id : std::string(), running ? running->task : std::string(),
+                       worker->ready, worker->assigned.size()});
     }
     return all;
 }

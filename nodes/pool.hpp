@@ -4,6 +4,12 @@
 // time. The pool owns the processes and their links; the dispatcher owns the jobs. The pool
 // tells the dispatcher when a worker is free, when a task finished and when a worker died
 // with a task, and the dispatcher decides what happens to the job.
+//
+// Prefetch: while the queue is deep a worker may hold up to `prefetch` tasks; it runs them in
+// order. Work stealing keeps the promise that no task waits behind a long one while another
+// worker is free: an idle worker makes the pool take back (STEAL) tasks another worker has not
+// started, and a task that waited at a worker longer than `prefetch_wait` is taken back too.
+// What comes back goes to the dispatcher (on_returned), which queues it again at the front.
 #pragma once
 
 #include "config.hpp"
@@ -50,6 +56,7 @@ struct WorkerStats {
     std::string job_id;  // empty when idle
     std::string task;
     bool ready = false;
+    std::uint64_t held = 0;  // tasks it holds: the running one and those waiting behind it
 };
 
 class Pool {
@@ -62,6 +69,8 @@ public:
         // A worker died while running a job; explanation names the pid and the signal or status.
         std::function<void(std::string_view job_id, const std::string& explanation, StopReason reason)>
             on_worker_lost;
+        // Tasks handed to a worker that it never started (taken back, or its worker died).
+        std::function<void(std::string_view job_id)> on_returned;
     };
 
     Pool(uv_loop_t* loop, const Config& config, Events events);
@@ -74,18 +83,28 @@ public:
 
     // Takes a ready, idle worker for a job, or nullopt when none is free. The worker stays
     // reserved until run() or release().
-    std::optional<WorkerId> reserve_idle_worker();
+    std::optional<WorkerId> reserve_idle_worker() { return reserve_worker(1); }
+    // Takes a worker that holds fewer than `prefetch` tasks: an idle one first, else the one
+    // holding the fewest.
+    std::optional<WorkerId> reserve_worker(std::size_t prefetch);
     void release(WorkerId worker);
-    // Sends the task to a reserved worker.
+    // Queues the task for a reserved worker; it goes out with flush().
     void run(WorkerId worker, const RunRequest& request);
+    // Writes what run() queued, one write per worker.
+    void flush();
+    // Takes back tasks not yet started for workers that are idle, or that waited too long.
+    void balance();
+    // Tasks handed to workers that have not started yet.
+    std::size_t unstarted() const { return unstarted_; }
     // Asks the task to stop (SIGUSR1, repeated), then SIGKILLs its worker after cancel_grace.
     // Returns false when no worker runs the job.
     bool cancel(std::string_view job_id);
     // Grows the pool while work waits and every worker is busy (up to max_workers).
     void grow_for(std::size_t waiting_jobs);
 
-    // Hands out no more work (the node is shutting down); running tasks go on.
-    void hold_new_work() { holding_ = true; }
+    // Hands out no more work (the node is shutting down); running tasks go on, and tasks
+    // not started yet are taken back (they stay queued in the journal for the restart).
+    void hold_new_work();
 
     // Retires every worker after its current task (reload).
     void recycle_all();
@@ -99,15 +118,24 @@ public:
 
 private:
     struct Worker;
+    struct Assignment;
 
     void spawn();
+    void on_started(Worker& worker, std::string_view id);
+    void on_done(Worker& worker, const FieldReader& fields);
+    void on_returned(Worker& worker, const FieldReader& fields);
+    void steal(Worker& worker, std::size_t count);
+    void stop_task(Worker& worker, std::string_view job_id);
+    void read_what_is_left(Worker& worker);
     void arm_time_limits(Worker& worker, double soft, double hard);
     void on_time_limit(Worker& worker);
-    void on_cancel_tick(Worker& worker);
+    void on_cancel_grace(Worker& worker);
+    // SIGKILL for the worker, unless the job turns out to have finished already.
+    void kill_running(Worker& worker, const std::string& job_id);
     void on_exit(Worker& worker, std::int64_t exit_status, int term_signal);
     void on_link_data(Worker& worker, const char* data, std::size_t size);
     void on_frame(Worker& worker, std::string_view frame);
-    void send(Worker& worker, std::string bytes);
+    void write(Worker& worker, std::string bytes);
     void retire(Worker& worker);
     void shrink_idle();
     void replace_lost_workers();
@@ -122,10 +150,14 @@ private:
     Timer maintenance_;
     Timer respawn_;
     unsigned recent_spawn_failures_ = 0;
+    bool started_ = false;
     bool stopping_ = false;
     bool holding_ = false;
     std::function<void()> on_stopped_;
     Timer kill_timer_;
+    Timer steal_timer_;  // runs balance() while tasks wait at workers
+    std::size_t unstarted_ = 0;
+    std::vector<WorkerId> unflushed_;  // workers with frames queued by run()
 };
 
 }  // namespace zq::node

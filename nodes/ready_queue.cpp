@@ -18,6 +18,8 @@ void ReadyQueue::push_front(Job& job) {
     ++size_;
 }
 
+Job* ReadyQueue::front() const { return levels_.empty() ? nullptr : levels_.begin()->second.front(); }
+
 Job* ReadyQueue::pop() {
     if (levels_.empty()) return nullptr;
     auto level = levels_.begin();

@@ -20,7 +20,8 @@ public:
     void push(Job& job);
     // Back at the front of its priority: it was popped and did not start.
     void push_front(Job& job);
-    // The next job to start, or nullptr when the queue is empty.
+    // The next job to start, or nullptr when the queue is empty; front() leaves it queued.
+    Job* front() const;
     Job* pop();
     // Takes the job out wherever it is; false when it was not queued.
     bool remove(Job& job);

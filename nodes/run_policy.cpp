@@ -32,6 +32,18 @@ RunRequest run_request(const JobRecord& job, const TaskTable& tasks) {
     return request;
 }
 
+std::size_t prefetch_for(const JobRecord& job, bool returned, const Config& config) {
+    if (returned) return 1;
+    if (auto task = config.tasks.find(job.task); task != config.tasks.end() && task->second.prefetch) {
+        return task->second.prefetch;
+    }
+    if (auto queue = config.queue_settings.find(job.queue);
+        queue != config.queue_settings.end() && queue->second.prefetch) {
+        return queue->second.prefetch;
+    }
+    return config.prefetch;
+}
+
 RunEnd unsuccessful_end(const JobRecord& job, StopReason reason, const std::string& error, const TaskTable& tasks) {
     auto [soft, hard] = time_limits(job, tasks);
     // A cancel requested while the task was stopping for another reason is still a cancel.

@@ -115,3 +115,42 @@ TEST_CASE("fanout commands from a client are refused with a reason, and '@' ids 
     CHECK(fanout["publishers"].empty());
     CHECK(fanout["published"]["broadcast"] == 0);
 }
+
+TEST_CASE("a client naming a peer \"\" in HELLO and DISCONNECT reaps nothing and the node keeps serving") {
+    NodeProcess node({.name = "solo", .min_workers = 1, .max_workers = 1});
+    zq::Client client(node.endpoint());
+    RunningJob running = occupy_worker(node, client);
+    std::vector<std::string> queued;
+    for (int i = 0; i < 3; ++i) {
+        auto submitted = client.submit(zq::Task("zq.noop"));
+        REQUIRE(submitted);
+        queued.push_back(submitted->id);
+    }
+
+    zmq::context_t context;
+    zmq::socket_t dealer(context, zmq::socket_type::dealer);
+    dealer.set(zmq::sockopt::linger, 0);
+    dealer.connect(node.endpoint());
+    auto say = [&](char command, zq::BodyWriter& body) {
+        dealer.send(zmq::str_buffer("ZQP1"), zmq::send_flags::sndmore);
+        dealer.send(zmq::buffer(std::string(1, command)), zmq::send_flags::sndmore);
+        dealer.send(zmq::buffer(std::string(body.finish())), zmq::send_flags::none);
+    };
+    zq::BodyWriter hello;
+    hello.add("node", "").add("inc", "forged").add("ep", "ipc:///nonexistent/zq-forged.sock");
+    say('\x01', hello);
+    zq::BodyWriter goodbye;
+    goodbye.add("node", "").add("inc", "forged");
+    say('\x04', goodbye);
+
+    // Status reads every job the node holds: it must still answer, with nothing reaped.
+    for (int i = 0; i < 3; ++i) {
+        auto status = node.status();
+        CHECK(status["jobs"]["failed"] == 0);
+    }
+    auto job = client.status(running.id);
+    REQUIRE(job);
+    CHECK(job->state == zq::JobState::running);
+    REQUIRE(client.cancel(running.id));
+    require_all_succeeded(client, queued);
+}

@@ -36,8 +36,12 @@ TEST_CASE("jobs pop by priority, highest first, and in arrival order within a pr
     queue.push(make(jobs, "normal-2"));
     queue.push(make(jobs, "high-2", 5));
     CHECK(queue.size() == 5);
+    // front() shows the next job and leaves it queued.
+    CHECK(queue.front()->record.id == "high-1");
+    CHECK(queue.size() == 5);
     CHECK(drain(queue) == std::vector<std::string>{"high-1", "high-2", "normal-1", "normal-2", "low-1"});
     CHECK(queue.empty());
+    CHECK(queue.front() == nullptr);
     CHECK(queue.pop() == nullptr);
 }
 

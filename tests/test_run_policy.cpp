@@ -77,3 +77,18 @@ TEST_CASE("a failed run is retried while attempts remain, then fails with the ta
     CHECK(end.state == JobState::failed);
     CHECK(end.error == "ValueError");
 }
+
+TEST_CASE("a worker may hold as many tasks as the job's task allows, else its queue, else the node") {
+    zq::node::Config config;
+    config.prefetch = 16;
+    config.tasks["slow"].prefetch = 1;
+    config.queue_settings["bulk"].prefetch = 64;
+    JobRecord job = job_of("fast");
+    CHECK(zq::node::prefetch_for(job, false, config) == 16);
+    job.queue = "bulk";
+    CHECK(zq::node::prefetch_for(job, false, config) == 64);
+    job.task = "slow";
+    CHECK(zq::node::prefetch_for(job, false, config) == 1);
+    // A job taken back from a worker already waited behind a task: it waits for a free one.
+    CHECK(zq::node::prefetch_for(job_of("fast"), true, config) == 1);
+}

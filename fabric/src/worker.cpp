@@ -5,6 +5,7 @@
 #include <zq/worker_link.hpp>
 
 #include "exec_task.hpp"
+#include "worker_inbox.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -25,15 +27,17 @@ namespace zq {
 
 namespace {
 
-// Set by SIGUSR1, the node's request that the running task stop (cancel or soft time
-// limit). Reset when the worker takes the next task, so a request never outlives its task.
-volatile std::sig_atomic_t cancel_flag = 0;
+// Set when the running task is asked to stop: by the node's STOP (cancel or soft time
+// limit), or by SIGUSR1. Reset when the worker takes the next task, so a request never
+// outlives its task. Lock-free, so the signal handler and the link's reader may both set it.
+std::atomic<int> cancel_flag = 0;
+static_assert(std::atomic<int>::is_always_lock_free);
 // The self-pipe the signal handler pokes, so that a wait in progress (an exec task polling
 // its command) wakes up and sees the request.
 int wake_read_fd = -1;
 int wake_write_fd = -1;
 
-void on_cancel_signal(int) {
+void request_stop() {
     const int saved_errno = errno;
     cancel_flag = 1;
     if (wake_write_fd >= 0) {
@@ -43,82 +47,22 @@ void on_cancel_signal(int) {
     errno = saved_errno;
 }
 
+void on_cancel_signal(int) { request_stop(); }
+
+// A new task starts with no stop request (the inbox calls this under its lock).
+void forget_stop_request() {
+    cancel_flag = 0;
+    char sink[64];
+    while (::read(wake_read_fd, sink, sizeof sink) > 0) {
+    }
+}
+
 std::string program_name = "zq-worker";
 
 void log_error(const std::string& message) {
     std::fprintf(stderr, "%s[%d]: %s\n", program_name.c_str(), static_cast<int>(::getpid()), message.c_str());
     std::fflush(stderr);
 }
-
-// Frames from the node may be as large as the link allows; inside them the protocol's
-// usual bounds apply, since the arguments came from a SUBMIT decoded with the same ones.
-protocol::Limits link_limits() {
-    protocol::Limits limits;
-    limits.max_message_bytes = worker_link::kMaxFrameBytes;
-    return limits;
-}
-
-// Blocks until the descriptor is ready for `events` (used when it was opened non-blocking).
-bool wait_ready(int fd, short events) {
-    pollfd entry{fd, events, 0};
-    for (;;) {
-        const int ready = ::poll(&entry, 1, -1);
-        if (ready > 0) return true;
-        if (ready < 0 && errno != EINTR) return false;
-    }
-}
-
-// The worker's end of the link: whole frames in, whole frames out.
-class Link {
-public:
-    explicit Link(int fd) : fd_(fd) {}
-
-    Status send(BodyWriter& body) {
-        const std::string bytes = worker_link::frame(body);
-        std::size_t sent = 0;
-        while (sent < bytes.size()) {
-            const ssize_t n = ::write(fd_, bytes.data() + sent, bytes.size() - sent);
-            if (n > 0) {
-                sent += static_cast<std::size_t>(n);
-            } else if (n < 0 && errno == EINTR) {
-                continue;
-            } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && wait_ready(fd_, POLLOUT)) {
-                continue;
-            } else if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) {
-                return Error{"the node closed the worker link", ErrorCode::unreachable};
-            } else {
-                return Error{std::string("cannot write to the worker link: ") + std::strerror(errno)};
-            }
-        }
-        return success();
-    }
-
-    // The next frame's body (valid until the next call), an empty view once the node closed
-    // the link, or an error when reading failed or the stream is corrupt.
-    Result<std::string_view> receive() {
-        for (;;) {
-            auto next = reader_.next();
-            if (!next || !next->empty()) return next;
-            const ssize_t n = ::read(fd_, buffer_.data(), buffer_.size());
-            if (n > 0) {
-                reader_.feed(buffer_.data(), static_cast<std::size_t>(n));
-            } else if (n == 0) {
-                return std::string_view{};
-            } else if (errno == EINTR) {
-                continue;
-            } else if ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_ready(fd_, POLLIN)) {
-                continue;
-            } else {
-                return Error{std::string("cannot read from the worker link: ") + std::strerror(errno)};
-            }
-        }
-    }
-
-private:
-    int fd_;
-    worker_link::FrameReader reader_;
-    std::array<char, 64 << 10> buffer_{};
-};
 
 // A field of a msgpack map; nullptr when absent or nil.
 const msgpack::object* find_field(const msgpack::object& map, std::string_view key) {
@@ -241,7 +185,8 @@ Result<std::string> run_task(const Handlers& handlers, const RunRequest& request
     return result;
 }
 
-Status send_done(Link& link, const std::string& id, const Result<std::string>& outcome) {
+// DONE for a finished task, framed, to go out with the next write.
+std::string done_frame(const std::string& id, const Result<std::string>& outcome) {
     BodyWriter body;
     body.add(worker_link::field::operation, worker_link::op::done);
     body.add(worker_link::field::id, id);
@@ -251,7 +196,24 @@ Status send_done(Link& link, const std::string& id, const Result<std::string>& o
     } else {
         body.add(worker_link::field::error, outcome.error());
     }
-    return link.send(body);
+    return worker_link::frame(body);
+}
+
+std::string started_frame(const std::string& id) {
+    BodyWriter body;
+    body.add(worker_link::field::operation, worker_link::op::started).add(worker_link::field::id, id);
+    return worker_link::frame(body);
+}
+
+// The exit code once a write to the node failed: 0 when the node closed the link (it no
+// longer waits for results), 1 for any other failure.
+int link_closed(const Status& sent) {
+    if (sent.error_code() == ErrorCode::unreachable) {
+        log_error("the node closed the link before all results were sent");
+        return 0;
+    }
+    log_error(sent.error());
+    return 1;
 }
 
 // Makes the process a well-behaved child of the node. Fails when the node is already gone.
@@ -376,66 +338,41 @@ int Worker::run(int argc, char** argv) {
         log_error(installed.error());
         return 1;
     }
-    Link link(fd);
+    worker_inbox::Inbox inbox(fd, request_stop);
     BodyWriter ready;
     ready.add(worker_link::field::operation, worker_link::op::ready);
     ready.add(worker_link::field::pid, static_cast<std::int64_t>(::getpid()));
-    if (auto sent = link.send(ready); !sent) {
+    if (auto sent = inbox.send(worker_link::frame(ready)); !sent) {
         log_error(sent.error());
         return 1;
     }
+    inbox.start();
 
-    const protocol::Limits limits = link_limits();
+    // What is not written yet: the last DONE, and STARTED for the next task. They go out in
+    // one write, before the next task runs, so that no result waits behind a long task.
+    std::string unsent;
     for (;;) {
-        auto received = link.receive();
-        if (!received) {
-            log_error(received.error());
+        auto next = inbox.take(false, forget_stop_request);
+        if (!next) {
+            if (auto sent = inbox.send(unsent); !sent) return link_closed(sent);
+            unsent.clear();
+            next = inbox.take(true, forget_stop_request);
+        }
+        if (!next) {
+            const std::string failure = inbox.failure();
+            if (failure.empty()) return 0;  // the node closed the link: nothing more to do
+            log_error(failure);
             return 1;
         }
-        if (received->empty()) return 0;  // the node closed the link: nothing more to do
+        if (next->announce) unsent += started_frame(next->id);
+        if (auto sent = inbox.send(unsent); !sent) return link_closed(sent);
+        unsent.clear();
 
-        auto unpacked = unpack_bounded(*received, limits);
-        if (!unpacked) {
-            log_error("skipping a malformed frame from the node: " + unpacked.error());
-            continue;
-        }
-        const msgpack::object& body = unpacked->get();
-        if (body.type != msgpack::type::MAP) {
-            log_error("skipping a frame from the node that is not a msgpack map");
-            continue;
-        }
-        const auto operation = string_field(body, worker_link::field::operation);
-        if (operation != worker_link::op::run) {
-            log_error("skipping a frame with op '" + operation.value_or("(none)") + "': a worker only takes 'run'");
-            continue;
-        }
-        auto id = string_field(body, worker_link::field::id);
-        if (!id) {
-            log_error("skipping a run frame without a string 'id'");
-            continue;
-        }
-
-        auto request = parse_run(body, *id);
-        Result<std::string> outcome = Error{""};
-        if (!request) {
-            outcome = Error{"malformed run frame: " + request.error()};
-        } else {
-            // A request to stop concerns the task that was running when it came.
-            cancel_flag = 0;
-            char sink[64];
-            while (::read(wake_read_fd, sink, sizeof sink) > 0) {
-            }
-            outcome = run_task(handlers_, *request, wake_read_fd);
-        }
-        if (auto sent = send_done(link, *id, outcome); !sent) {
-            if (sent.error_code() == ErrorCode::unreachable) {
-                // The node closed the link while the task ran: it no longer waits for the result.
-                log_error("the node closed the link before the result of job " + *id + " was sent");
-                return 0;
-            }
-            log_error(sent.error());
-            return 1;
-        }
+        auto request = parse_run(next->body.get(), next->id);
+        Result<std::string> outcome = request ? run_task(handlers_, *request, wake_read_fd)
+                                              : Result<std::string>(Error{"malformed run frame: " + request.error()});
+        inbox.finished();
+        unsent = done_frame(next->id, outcome);
     }
 }
 

@@ -1,14 +1,14 @@
 // zq-bench: the throughput and round-trip latency of one zq-node, as anyone can rerun them.
 //
-//   zq-bench [--node ENDPOINT] [-n N] [--window W] [--task NAME] [--json]
+//   zq-bench [--node ENDPOINT] [-n N] [--window W] [--round-trips R] [--task NAME] [--json]
 //   zq-bench --broadcast [--node ENDPOINT] [-n N] [--task NAME] [--json]
 //
 // Phase 1, throughput: N submissions of TASK with watch set, at most W in flight; a task
 // counts as done when its STATE arrives, and tasks/s is N over the time from the first
-// submission to the last STATE. Phase 2, latency: min(N, 2000) sequential round trips, each
+// submission to the last STATE. Phase 2, latency: min(N, --round-trips) sequential round trips, each
 // a submission followed by its STATE; p50 and p99 in milliseconds.
 //
-// With --broadcast, only latency: min(N, 2000) broadcasts one after the other, each timed
+// With --broadcast, only latency: min(N, --round-trips) broadcasts one after the other, each timed
 // from the call to Client::broadcast until Client::wait returns with every node's outcome.
 //
 // Exit codes: 0 every task succeeded; 1 some task failed or was rejected (they are counted and
@@ -36,8 +36,6 @@ using Clock = std::chrono::steady_clock;
 
 enum ExitCode : int { exit_success = 0, exit_failed = 1, exit_usage = 2, exit_unreachable = 3 };
 
-// The most latency samples taken: enough for a stable p99, short enough to run in seconds.
-constexpr std::size_t kMaxLatencySamples = 2000;
 // How long to wait for the next reply before deciding the node is stuck.
 constexpr zq::Milliseconds kReplyTimeout{30000};
 
@@ -48,6 +46,7 @@ struct Options {
     std::string task = "zq.noop";
     bool json = false;
     bool broadcast = false;
+    std::size_t round_trips = 2000;  // the latency phase's samples at most; 0 skips it
 };
 
 // Tasks that did not succeed, with the first reason seen.
@@ -120,7 +119,7 @@ zq::Result<Throughput> measure_throughput(zq::Client& client, const Options& opt
 
 // Phase 2: one task at a time, from submission to its STATE.
 zq::Result<Latency> measure_latency(zq::Client& client, const Options& options, Failures& failures) {
-    const std::size_t rounds = std::min(options.tasks, kMaxLatencySamples);
+    const std::size_t rounds = std::min(options.tasks, options.round_trips);
     std::vector<double> milliseconds;
     milliseconds.reserve(rounds);
     for (std::size_t round = 0; round < rounds; ++round) {
@@ -159,7 +158,7 @@ zq::Result<Latency> measure_latency(zq::Client& client, const Options& options, 
 
 // --broadcast: one broadcast at a time, through the public API, until every node reported.
 zq::Result<Latency> measure_broadcasts(zq::Client& client, const Options& options, Failures& failures) {
-    const std::size_t rounds = std::min(options.tasks, kMaxLatencySamples);
+    const std::size_t rounds = std::min(options.tasks, options.round_trips);
     std::vector<double> milliseconds;
     for (std::size_t round = 0; round < rounds; ++round) {
         const auto started = Clock::now();
@@ -215,13 +214,16 @@ int main(int argc, char** argv) {
                  "zq-bench"};
     app.add_option("--node", options.node, "zq-node endpoint ($ZQ_NODE, else the default data directory's socket)")
         ->capture_default_str();
-    app.add_option("-n", options.tasks, "tasks in the throughput phase; the latency phase runs min(N, 2000)")
+    app.add_option("-n", options.tasks, "tasks in the throughput phase")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
     app.add_option("--window", options.window, "submissions in flight at once in the throughput phase")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
     app.add_option("--task", options.task, "task to run")->capture_default_str();
+    app.add_option("--round-trips", options.round_trips,
+                   "most round trips in the latency phase (it runs min(N, this)); 0 skips the phase")
+        ->capture_default_str();
     app.add_flag("--broadcast", options.broadcast,
                  "time broadcasts instead (one at a time, until every node reported): broadcasts, seconds, "
                  "broadcasts_per_s, p50_ms, p99_ms, max_ms, failed");

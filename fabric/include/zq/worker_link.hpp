@@ -1,7 +1,16 @@
 // The worker link: how zq-node and a worker process talk over the socketpair the node
 // passes as file descriptor 3 (or ZQ_WORKER_FD). Each frame is a 4-byte big-endian length
-// followed by a msgpack map. The node sends RUN, the worker answers READY once at start and
-// DONE after each task. One task at a time per worker: no prefetch behind a long task.
+// followed by a msgpack map; several frames may travel in one write. The worker answers
+// READY once at start and DONE after each task, in the order the RUNs came.
+//
+// Prefetch: when its queue is deep the node may hand a worker more RUNs than it can start
+// (docs/architecture.md, "Prefetch and work stealing"). Such a RUN carries `ann`, and the
+// worker says STARTED when it starts it (in the same write as the previous DONE), so that the
+// node knows which task runs and starts its time limits then. STOP asks the named job to stop
+// (cancel, soft time limit): a queued one is handed back unrun with RETURNED, the running one
+// sees the request. STEAL takes back up to `n` queued jobs, the last ones first (RETURNED,
+// possibly empty). The worker reads the link on a thread of its own, so these are answered
+// while a long task runs.
 #pragma once
 
 #include <zq/codec.hpp>
@@ -24,6 +33,10 @@ namespace op {
 inline constexpr std::string_view ready = "ready";  // worker → node: {op, pid}
 inline constexpr std::string_view run = "run";      // node → worker: {op, id, task, args, kw, exec?, olim?}
 inline constexpr std::string_view done = "done";    // worker → node: {op, id, ok, res?, err?}
+inline constexpr std::string_view stop = "stop";    // node → worker: {op, id}
+inline constexpr std::string_view steal = "steal";  // node → worker: {op, n}
+inline constexpr std::string_view started = "started";    // worker → node: {op, id}
+inline constexpr std::string_view returned = "returned";  // worker → node: {op, ids}
 }  // namespace op
 
 namespace field {
@@ -38,6 +51,9 @@ inline constexpr std::string_view output_limit = "olim";       // bytes of stdou
 inline constexpr std::string_view ok = "ok";
 inline constexpr std::string_view result = "res";
 inline constexpr std::string_view error = "err";
+inline constexpr std::string_view announce = "ann";  // say STARTED when this RUN starts
+inline constexpr std::string_view count = "n";
+inline constexpr std::string_view ids = "ids";
 }  // namespace field
 
 // The finished body with its length prefix in front, ready to write.
