@@ -43,13 +43,13 @@ Status ClientPort::bind(const std::vector<std::string>& endpoints) {
 
 void ClientPort::start(uv_loop_t* loop, Handler handler) {
     handler_ = std::move(handler);
-    watcher_ = std::make_unique<ZmqWatcher>(loop, socket_, [this] { drain(); });
+    watcher_ = std::make_unique<ZmqWatcher>(loop, socket_, [this] { return drain(); });
 }
 
-void ClientPort::drain() {
+bool ClientPort::drain() {
     for (int i = 0; i < kBatchLimit; ++i) {
         auto received = receive_message(socket_, true, limits_);
-        if (!received) return;
+        if (!received) return true;
         ++received_;
         if (!received->message) {
             ++malformed_;
@@ -61,10 +61,12 @@ void ClientPort::drain() {
         }
         handler_(received->identity, *received->message);
     }
+    return false;
 }
 
 bool ClientPort::send(const std::string& client, protocol::Command command, std::string_view body) {
     if (!socket_) return false;
+    if (watcher_) watcher_->sent();
     if (send_message(socket_, command, body, client)) return true;
     spdlog::debug("reply {} to a client that is gone or not reading", protocol::command_name(command));
     return false;

@@ -34,7 +34,8 @@ public:
     std::uint64_t received() const { return received_; }
 
 private:
-    void drain();
+    // Handles up to a batch of messages; true when none were left.
+    bool drain();
 
     zmq::socket_t socket_;
     protocol::Limits limits_;

@@ -25,7 +25,7 @@ void Timer::start(double seconds, bool repeat) {
 
 void Timer::stop() { uv_timer_stop(timer_.get()); }
 
-ZmqWatcher::ZmqWatcher(uv_loop_t* loop, zmq::socket_t& socket, std::function<void()> on_readable)
+ZmqWatcher::ZmqWatcher(uv_loop_t* loop, zmq::socket_t& socket, std::function<bool()> on_readable)
     : socket_(socket), on_readable_(std::move(on_readable)) {
     int fd = socket_.get(zmq::sockopt::fd);
     uv_poll_init(loop, poll_.get(), fd);
@@ -37,6 +37,12 @@ ZmqWatcher::ZmqWatcher(uv_loop_t* loop, zmq::socket_t& socket, std::function<voi
     prepare_->data = this;
     uv_prepare_start(prepare_.get(), [](uv_prepare_t* handle) {
         auto* self = static_cast<ZmqWatcher*>(handle->data);
+        // Read to the end and nothing sent since: the edge is armed, the poll will see news.
+        if (!self->check_before_sleep_) {
+            uv_idle_stop(self->idle_.get());
+            return;
+        }
+        self->check_before_sleep_ = false;
         if (self->readable()) {
             self->drain(true);
         } else {
@@ -59,12 +65,13 @@ bool ZmqWatcher::readable() {
 }
 
 void ZmqWatcher::drain(bool before_poll) {
-    on_readable_();
+    bool complete = on_readable_();
+    if (!complete) check_before_sleep_ = true;
     // Two reasons to keep the coming poll from blocking. Messages drained before the poll
     // (a send had consumed the edge) have work waiting for the check phase, which must
     // not wait for some unrelated wake-up. Messages left over (the callback drains in
     // bounded batches) are picked up next turn, after this batch is committed.
-    if (before_poll || readable()) {
+    if (before_poll || !complete) {
         uv_idle_start(idle_.get(), [](uv_idle_t*) {});
     } else {
         uv_idle_stop(idle_.get());

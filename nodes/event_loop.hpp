@@ -55,22 +55,29 @@ private:
     std::function<void()> callback_;
 };
 
-// Calls `on_readable` whenever the zmq socket may have messages. ZMQ_FD only signals edges,
-// and a send can consume the edge, so the watcher also checks ZMQ_EVENTS before the loop
-// blocks and keeps the loop spinning (an idle handle) while messages remain.
+// Calls `on_readable` whenever the zmq socket may have messages; it returns true when it read
+// until zmq had nothing more (EAGAIN), false when it stopped at its batch limit. ZMQ_FD only
+// signals edges, and a send can consume the edge, so before the loop blocks the watcher checks
+// ZMQ_EVENTS, but only when that can matter: after a send (sent()) or a drain that stopped
+// early. (Each check of an idle socket costs libzmq two system calls.) While messages remain
+// it keeps the loop spinning with an idle handle.
 class ZmqWatcher {
 public:
-    ZmqWatcher(uv_loop_t* loop, zmq::socket_t& socket, std::function<void()> on_readable);
+    ZmqWatcher(uv_loop_t* loop, zmq::socket_t& socket, std::function<bool()> on_readable);
     ~ZmqWatcher();
     ZmqWatcher(const ZmqWatcher&) = delete;
     ZmqWatcher& operator=(const ZmqWatcher&) = delete;
+
+    // Something was sent on the socket: look at ZMQ_EVENTS before the loop blocks.
+    void sent() { check_before_sleep_ = true; }
 
 private:
     bool readable();
     void drain(bool before_poll);
 
     zmq::socket_t& socket_;
-    std::function<void()> on_readable_;
+    std::function<bool()> on_readable_;
+    bool check_before_sleep_ = true;
     UvHandle<uv_poll_t> poll_;
     UvHandle<uv_prepare_t> prepare_;
     UvHandle<uv_idle_t> idle_;

@@ -16,7 +16,9 @@ constexpr std::string_view kFileName = "journal.db";
 
 // Stored in the meta table. Bump it whenever the schema changes: a journal with another
 // version is refused at open rather than misread.
-constexpr std::string_view kSchemaVersion = "2";
+constexpr std::string_view kSchemaVersion = "3";
+// Version 2 lacked the `carried` column; it is added in place when such a journal is opened.
+constexpr std::string_view kUpgradableVersion = "2";
 
 // How long a write waits for another connection's transaction before failing with "database
 // is locked". Another connection is rare: `zq-send cancel --data` writes only while no node
@@ -52,6 +54,7 @@ enum class Column {
     updated_ms,
     origin,
     report_pending,
+    carried,
 };
 
 struct ColumnSpec {
@@ -59,7 +62,7 @@ struct ColumnSpec {
     std::string_view type;
 };
 
-constexpr std::array<ColumnSpec, 22> kJobColumns = {{
+constexpr std::array<ColumnSpec, 23> kJobColumns = {{
     {"id", "TEXT PRIMARY KEY NOT NULL"},
     {"task", "TEXT NOT NULL"},
     {"queue", "TEXT NOT NULL"},
@@ -82,6 +85,8 @@ constexpr std::array<ColumnSpec, 22> kJobColumns = {{
     {"updated_ms", "INTEGER NOT NULL"},
     {"origin", "TEXT NOT NULL"},  // node that forwarded the job here; empty when accepted here
     {"report_pending", "INTEGER NOT NULL"},  // 1 until the origin acknowledged the terminal state
+    // The envelope fields zq carries without acting on them (zq::Task::carried): msgpack map.
+    {"carried", "BLOB NOT NULL DEFAULT x''"},
 }};
 
 constexpr int column_index(Column column) { return static_cast<int>(column); }
@@ -92,7 +97,8 @@ static_assert(kJobColumns[column_index(Column::id)].name == "id");
 static_assert(kJobColumns[column_index(Column::state)].name == "state");
 static_assert(kJobColumns[column_index(Column::updated_ms)].name == "updated_ms");
 static_assert(kJobColumns[column_index(Column::report_pending)].name == "report_pending");
-static_assert(column_index(Column::report_pending) + 1 == kJobColumns.size());
+static_assert(kJobColumns[column_index(Column::carried)].name == "carried");
+static_assert(column_index(Column::carried) + 1 == kJobColumns.size());
 
 std::string column_list() {
     std::string list;
@@ -239,7 +245,8 @@ bool bind_job(sqlite3_stmt* statement, const JobRecord& job) {
            bind_integer(statement, at(Column::created_ms), job.created_ms) &&
            bind_integer(statement, at(Column::updated_ms), job.updated_ms) &&
            bind_text(statement, at(Column::origin), job.origin) &&
-           bind_integer(statement, at(Column::report_pending), job.report_pending ? 1 : 0);
+           bind_integer(statement, at(Column::report_pending), job.report_pending ? 1 : 0) &&
+           bind_blob(statement, at(Column::carried), job.carried);
 }
 
 std::string column_bytes(sqlite3_stmt* statement, Column column) {
@@ -341,6 +348,19 @@ Status Journal::create_schema() {
     std::string version;
     if (query_first(db_, "SELECT value FROM meta WHERE key = 'schema_version'", version) != SQLITE_OK) {
         return sqlite_failure("read the schema version");
+    }
+    if (version == kUpgradableVersion) {
+        const std::string upgrade = "BEGIN IMMEDIATE;\n"
+                                    "ALTER TABLE jobs ADD COLUMN carried BLOB NOT NULL DEFAULT x'';\n"
+                                    "UPDATE meta SET value = '" + std::string(kSchemaVersion) +
+                                    "' WHERE key = 'schema_version';\n"
+                                    "COMMIT;\n";
+        if (sqlite3_exec(db_, upgrade.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
+            Error failed = sqlite_failure("upgrade the journal from version " + std::string(kUpgradableVersion));
+            if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+            return failed;
+        }
+        version = kSchemaVersion;
     }
     if (version != kSchemaVersion) {
         return failure("check the schema version", {},
@@ -579,6 +599,7 @@ Result<JobRecord> Journal::read_job(sqlite3_stmt* statement, std::string_view wh
     job.updated_ms = column_integer(statement, Column::updated_ms);
     job.origin = column_bytes(statement, Column::origin);
     job.report_pending = column_integer(statement, Column::report_pending) != 0;
+    job.carried = column_bytes(statement, Column::carried);
     return job;
 }
 

@@ -54,6 +54,7 @@ struct JobRecord {
     // whether the origin has yet to acknowledge the terminal state (store and forward).
     std::string origin;
     bool report_pending = false;
+    std::string carried;  // envelope fields zq carries without acting on them (zq::Task::carried)
 };
 
 class Journal {

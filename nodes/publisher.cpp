@@ -86,14 +86,14 @@ Status Publisher::bind() {
 }
 
 void Publisher::start(uv_loop_t* loop) {
-    watcher_ = std::make_unique<ZmqWatcher>(loop, socket_, [this] { read_subscriptions(); });
+    watcher_ = std::make_unique<ZmqWatcher>(loop, socket_, [this] { return read_subscriptions(); });
 }
 
-void Publisher::read_subscriptions() {
+bool Publisher::read_subscriptions() {
     for (;;) {
         zmq::message_t message;
         auto received = retry_interrupted([&] { return socket_.recv(message, zmq::recv_flags::dontwait); });
-        if (!received) return;
+        if (!received) return true;
         // XPUB hands up [1 or 0][topic]: subscribe or unsubscribe.
         if (message.size() == 0) continue;
         const auto* bytes = static_cast<const char*>(message.data());
@@ -124,6 +124,7 @@ std::uint64_t Publisher::publish(Stream stream, Command command, std::string_vie
     }
     // PUB never blocks: a subscriber past its high-water mark misses the message and sees
     // the gap in the numbers.
+    if (watcher_) watcher_->sent();
     send_message(socket_, command, bytes, topic);
     return sequence;
 }

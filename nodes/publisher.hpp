@@ -96,7 +96,7 @@ private:
     std::uint64_t publish(Stream stream, protocol::Command command, std::string_view topic, std::string id,
                           BodyWriter& body, std::uint64_t at_us = 0);
     Status bind_one(const std::string& endpoint);
-    void read_subscriptions();
+    bool read_subscriptions();  // true when none were left
 
     zmq::socket_t socket_;
     const Config& config_;

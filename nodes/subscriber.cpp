@@ -37,7 +37,7 @@ Subscriber::Subscriber(uv_loop_t* loop, zmq::context_t& context, const Config& c
 }
 
 void Subscriber::start() {
-    watcher_ = std::make_unique<ZmqWatcher>(loop_, socket_, [this] { drain(); });
+    watcher_ = std::make_unique<ZmqWatcher>(loop_, socket_, [this] { return drain(); });
     ticker_.start(config_.heartbeat_interval / kTicksPerInterval, true);
 }
 
@@ -49,6 +49,7 @@ void Subscriber::advertised(const std::string& node, std::string_view incarnatio
         try {
             if (!source.endpoint.empty()) socket_.disconnect(source.endpoint);
             socket_.connect(std::string(endpoint));
+            if (watcher_) watcher_->sent();  // a new pipe: look again before the loop sleeps
             spdlog::info("subscribed to the broadcasts of {} at {}", node, endpoint);
             source.endpoint = std::string(endpoint);
         } catch (const zmq::error_t& error) {
@@ -77,10 +78,10 @@ void Subscriber::restart(Source& source, std::string_view incarnation, std::uint
     source.ahead_since_ms = 0;
 }
 
-void Subscriber::drain() {
+bool Subscriber::drain() {
     for (int i = 0; i < kBatchLimit; ++i) {
         auto received = receive_message(socket_, true, config_.limits);
-        if (!received) return;
+        if (!received) return true;
         if (!received->message || received->message->command() != Command::broadcast) {
             spdlog::warn("unreadable message on the broadcast subscription: {}",
                          received->message ? "not a BROADCAST" : received->message.error());
@@ -95,6 +96,7 @@ void Subscriber::drain() {
         if (publisher_.tapping()) publisher_.tap(Direction::in, node, Command::broadcast, pack(message.body()));
         accept(node, message, false);
     }
+    return false;
 }
 
 void Subscriber::on_repaired(const Message& message) {

@@ -66,7 +66,7 @@ private:
         std::int64_t ahead_since_ms = 0;
     };
 
-    void drain();
+    bool drain();  // true when none were left
     void accept(const std::string& node, const Message& message, bool repaired);
     // A new incarnation: what was missing from the old one can no longer be repaired.
     void restart(Source& source, std::string_view incarnation, std::uint64_t expected);

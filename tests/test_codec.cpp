@@ -83,6 +83,61 @@ TEST_CASE("a task envelope round-trips through SUBMIT") {
     CHECK(message->boolean(f::watch) == true);
 }
 
+TEST_CASE("envelope fields a task does not act on are carried to the next hop untouched") {
+    BodyWriter body;
+    body.add(f::id, "j1").add(f::task, "t").add(f::eta, std::uint64_t{1700000005000});
+    body.add(f::expires, std::uint64_t{1700000009000}).add(f::unique_key, "k");
+    body.add(f::watch, true).add("not_in_the_spec", std::uint64_t{1});
+    auto message = decode("ZQP1", command_byte(Command::submit), body.finish());
+    REQUIRE(message);
+    auto task = zq::read_task(*message);
+    REQUIRE(task);
+    REQUIRE_FALSE(task->carried.empty());
+
+    // Written again (as a FORWARD would be) and read on the next node.
+    BodyWriter forward;
+    zq::write_task(forward, *task);
+    auto next = decode("ZQP1", command_byte(Command::forward), forward.finish());
+    REQUIRE(next);
+    CHECK(next->unsigned_integer(f::eta) == 1700000005000u);
+    CHECK(next->unsigned_integer(f::expires) == 1700000009000u);
+    CHECK(next->string(f::unique_key) == "k");
+    // Message fields stay with their message, and fields outside the spec are not carried.
+    CHECK_FALSE(next->find(f::watch));
+    CHECK_FALSE(next->find("not_in_the_spec"));
+    auto again = zq::read_task(*next);
+    REQUIRE(again);
+    CHECK(again->carried == task->carried);
+}
+
+TEST_CASE("every envelope field of the spec is either a task member or carried") {
+    using zq::protocol::FieldType;
+    auto sample = [](FieldType type) -> std::string_view {
+        switch (type) {
+            case FieldType::string: return {"\xa1x", 2};
+            case FieldType::array: return {"\x91\x01", 2};
+            case FieldType::map: return {"\x81\xa1k\x01", 4};
+            case FieldType::boolean: return {"\xc3", 1};
+            default: return {"\x01", 1};
+        }
+    };
+    for (const auto& spec : zq::protocol::detail::kEnvelope) {
+        if (spec.name == f::watch || spec.name == f::node || zq::is_task_member(spec.name)) continue;
+        INFO(spec.name);
+        BodyWriter body;
+        body.add(f::id, "j1").add(f::task, "t").add_packed(spec.name, sample(spec.type));
+        auto message = decode("ZQP1", command_byte(Command::submit), body.finish());
+        REQUIRE(message);
+        auto task = zq::read_task(*message);
+        REQUIRE(task);
+        BodyWriter forward;
+        zq::write_task(forward, *task);
+        auto next = decode("ZQP1", command_byte(Command::forward), forward.finish());
+        REQUIRE(next);
+        CHECK(next->find(spec.name));
+    }
+}
+
 TEST_CASE("unknown fields are ignored so that peers can add fields") {
     BodyWriter body;
     body.add(f::id, "x").add(f::task, "t").add("future_field", std::uint64_t{1});

@@ -155,6 +155,7 @@ TEST_CASE("a job inserted into the journal is found again with every field intac
     job.updated_ms = 1700000000456;
     job.origin = "node-c";
     job.report_pending = true;
+    job.carried = std::string("\x81\xa3" "eta\xcf\x00\x00\x01\x8b\xcf\xe5\x68\x00", 14);  // {eta: unix ms}
     insert(*journal, job);
 
     // Before and after the commit, from the same connection.
@@ -182,6 +183,7 @@ TEST_CASE("a job inserted into the journal is found again with every field intac
         CHECK(found.updated_ms == job.updated_ms);
         CHECK(found.origin == job.origin);
         CHECK(found.report_pending == job.report_pending);
+        CHECK(found.carried == job.carried);
         commit(*journal);
     }
 }
@@ -203,7 +205,7 @@ TEST_CASE("the journal stores states by name so that it reads well by hand") {
     RawConnection raw(journal->path());
     CHECK(raw.query("SELECT state FROM jobs WHERE id = 'a'") == "waiting");
     CHECK(raw.query("PRAGMA journal_mode") == "wal");
-    CHECK(raw.query("SELECT value FROM meta WHERE key = 'schema_version'") == "2");
+    CHECK(raw.query("SELECT value FROM meta WHERE key = 'schema_version'") == "3");
 }
 
 TEST_CASE("inserting a job whose id is already journaled returns false and changes nothing") {
@@ -570,4 +572,31 @@ TEST_CASE("a journal written by another schema version is refused, not misread")
     auto reopened = Journal::open(dir.path(), JournalSync::normal);
     REQUIRE_FALSE(reopened);
     CHECK_THAT(reopened.error(), Catch::Contains(path) && Catch::Contains("'99'"));
+}
+
+TEST_CASE("a version 2 journal is upgraded in place and keeps its jobs") {
+    TempDir dir;
+    std::string path;
+    {
+        auto journal = open_journal(dir.path());
+        insert(*journal, make_job("old"));
+        commit(*journal);
+        path = journal->path();
+    }
+    // What version 2 was: the same table without the carried column.
+    RawConnection raw(path);
+    raw.exec("CREATE TABLE jobs_v2 AS SELECT * FROM jobs");
+    raw.exec("ALTER TABLE jobs_v2 DROP COLUMN carried");
+    raw.exec("DROP TABLE jobs");
+    raw.exec("ALTER TABLE jobs_v2 RENAME TO jobs");
+    raw.exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'");
+
+    auto reopened = open_journal(dir.path());
+    JobRecord found = find(*reopened, "old");
+    CHECK(found.task == make_job("old").task);
+    CHECK(found.carried.empty());
+    JobRecord fresh = make_job("new");
+    fresh.carried = "\x81\xa3" "exp\x01";
+    insert(*reopened, fresh);
+    CHECK(find(*reopened, "new").carried == fresh.carried);
 }

@@ -601,3 +601,30 @@ TEST_CASE(
     }
     CHECK_THAT(text.out, Catch::Contains(" queued=1 ") && Catch::Contains(" running=2 "));
 }
+
+TEST_CASE("a node restarted with jobs queued in its journal runs no more than max_workers") {
+    NodeProcess node({.min_workers = 2, .max_workers = 2});
+    std::vector<std::string> queued;
+    {
+        Client client(node.endpoint());
+        occupy_worker(node, client);
+        occupy_worker(node, client);
+        for (int i = 0; i < 4; ++i) {
+            auto sleeper = client.submit(Task("zq.sleep").with_args(60));
+            REQUIRE(sleeper);
+            queued.push_back(sleeper->id);
+        }
+    }
+    node.kill_hard();
+    node.start();
+
+    // Recovery queues four jobs before the pool starts: it must still stop at two workers.
+    Client client(node.endpoint());
+    REQUIRE(wait_until([&] { return node.status()["jobs"]["running"] == 2; }));
+    auto status = node.status();
+    CHECK(status["pool"]["size"] == 2);
+    CHECK(status["workers"].size() == 2);
+    CHECK(status["jobs"]["queued"] == 2);
+    CHECK(child_pids(node.pid()).size() == 2);
+    for (const auto& id : queued) REQUIRE(client.cancel(id));
+}

@@ -1,6 +1,9 @@
 #include <zq/task.hpp>
 
+#include <algorithm>
 #include <array>
+#include <span>
+#include <vector>
 #include <chrono>
 #include <cstdio>
 #include <random>
@@ -8,6 +11,65 @@
 namespace zq {
 
 namespace f = protocol::field;
+
+namespace {
+
+// The envelope fields a Task holds as members; write_task() and read_task() map them.
+constexpr std::string_view kMemberFields[] = {
+    f::id,          f::task,           f::args,           f::kwargs,  f::queue, f::target, f::priority,
+    f::max_retries, f::retry_delay, f::soft_time_limit, f::hard_time_limit, f::headers,
+};
+// Fields of the same bodies that belong to the message, not to the task.
+constexpr std::string_view kMessageFields[] = {f::watch, f::node};
+
+bool listed(std::span<const std::string_view> fields, std::string_view key) {
+    return std::find(fields.begin(), fields.end(), key) != fields.end();
+}
+
+bool in_envelope(std::string_view key) {
+    return std::any_of(std::begin(protocol::detail::kEnvelope), std::end(protocol::detail::kEnvelope),
+                       [key](const protocol::FieldSpec& spec) { return spec.name == key; });
+}
+
+// The envelope fields of `message` that a Task does not hold as members, packed as a map.
+std::string carried_fields(const Message& message) {
+    const msgpack::object& body = message.body();
+    std::vector<const msgpack::object_kv*> entries;
+    for (std::uint32_t i = 0; i < body.via.map.size; ++i) {
+        const auto& entry = body.via.map.ptr[i];
+        if (entry.key.type != msgpack::type::STR || entry.val.type == msgpack::type::NIL) continue;
+        std::string_view key(entry.key.via.str.ptr, entry.key.via.str.size);
+        if (in_envelope(key) && !is_task_member(key) && !listed(kMessageFields, key)) entries.push_back(&entry);
+    }
+    if (entries.empty()) return {};
+    msgpack::sbuffer buffer;
+    msgpack::packer<msgpack::sbuffer> packer(buffer);
+    packer.pack_map(static_cast<std::uint32_t>(entries.size()));
+    for (const auto* entry : entries) {
+        packer.pack(entry->key);
+        packer.pack(entry->val);
+    }
+    return std::string(buffer.data(), buffer.size());
+}
+
+}  // namespace
+
+bool is_task_member(std::string_view key) { return listed(kMemberFields, key); }
+
+void write_carried(BodyWriter& body, std::string_view carried) {
+    if (carried.empty()) return;
+    auto unpacked = msgpack::unpack(carried.data(), carried.size());
+    const msgpack::object& map = unpacked.get();
+    if (map.type != msgpack::type::MAP) return;
+    for (std::uint32_t i = 0; i < map.via.map.size; ++i) {
+        const auto& entry = map.via.map.ptr[i];
+        if (entry.key.type != msgpack::type::STR) continue;
+        msgpack::sbuffer value;
+        msgpack::pack(value, entry.val);
+        body.add_packed(std::string_view(entry.key.via.str.ptr, entry.key.via.str.size),
+                        std::string_view(value.data(), value.size()));
+    }
+}
 
 void write_task(BodyWriter& body, const Task& task) {
     body.add(f::id, task.id).add(f::task, task.name).add_packed(f::args, task.args);
@@ -21,6 +83,7 @@ void write_task(BodyWriter& body, const Task& task) {
     if (task.soft_time_limit > 0) body.add(f::soft_time_limit, task.soft_time_limit);
     if (task.hard_time_limit > 0) body.add(f::hard_time_limit, task.hard_time_limit);
     if (!task.headers.empty()) body.add_value(f::headers, task.headers);
+    write_carried(body, task.carried);
 }
 
 Result<Task> read_task(const Message& message, const protocol::Limits& limits) {
@@ -51,6 +114,7 @@ Result<Task> read_task(const Message& message, const protocol::Limits& limits) {
         }
     }
     (void)limits;
+    task.carried = carried_fields(message);
     return task;
 }
 

@@ -1,4 +1,8 @@
-// The task envelope: what a client asks a node to run.
+// The task envelope: what a client asks a node to run, defined once. protocol.hpp lists its
+// fields (kEnvelope); a Task holds the ones zq acts on as members, and carries every other
+// envelope field of the spec untouched (`carried`), so that a field this version does not act
+// on yet (eta, exp, uniqueness, links, workflow ids) still reaches the journal and every hop
+// a job takes. write_task() and read_task() are the only places that map fields to members.
 #pragma once
 
 #include <zq/codec.hpp>
@@ -23,6 +27,8 @@ struct Task {
     double soft_time_limit = 0;  // seconds, 0 = none
     double hard_time_limit = 0;  // seconds, 0 = none
     std::map<std::string, std::string> headers;
+    // The other envelope fields of the spec, as a packed msgpack map (empty when none).
+    std::string carried;
 
     Task() = default;
     explicit Task(std::string task_name) : name(std::move(task_name)) {}
@@ -45,6 +51,10 @@ struct Task {
 
 // Writes the envelope fields of a task into a SUBMIT/FORWARD/BROADCAST body.
 void write_task(BodyWriter& body, const Task& task);
+// Writes the carried fields (a packed map, as in Task::carried) into a body.
+void write_carried(BodyWriter& body, std::string_view carried);
+// Whether the envelope field `key` is one a Task holds as a member.
+bool is_task_member(std::string_view key);
 // Reads the envelope from a decoded SUBMIT/FORWARD/BROADCAST (fields already type-checked).
 Result<Task> read_task(const Message& message, const protocol::Limits& limits = {});
 
