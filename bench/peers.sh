@@ -7,7 +7,7 @@
 #   bench/peers.sh [BIN_DIR] [TASKS] [ROUND_TRIPS]
 #     BIN_DIR      where zq-node, zq-worker and zq-bench are (default: build/bin)
 #     TASKS        tasks in the throughput phase (default 20000), 1000 in flight
-#     ROUND_TRIPS  sequential round trips for p50/p99 (default 2000; zq-bench takes at most 2000)
+#     ROUND_TRIPS  sequential round trips for p50/p99 (default 2000)
 #   env: PEERS_SKIP=celery,gearman,zq,zq-default  systems to leave out (comma list)
 #        PEERS_CELERY_TASKS=5000  Celery's throughput tasks (at ~660 tasks/s 20,000 take 30 s)
 #        PEERS_WINDOW=1000  PEERS_BURST=10000
@@ -16,9 +16,10 @@
 # Rows and what each measures:
 #   zq                 a fresh zq-node (temporary data directory, default config, so journal_sync
 #                      "normal", ipc:// socket only) with --min-workers 2 --max-workers 2 and the
-#                      stock zq-worker, driven by zq-bench --json: -n TASKS --window 1000 gives
-#                      tasks/s; its latency phase (min(TASKS, 2000) sequential round trips, or a
-#                      second zq-bench -n ROUND_TRIPS run when ROUND_TRIPS is smaller) gives p50/p99.
+#                      stock zq-worker, driven by zq-bench --json: -n TASKS --window 1000
+#                      --round-trips 0 gives tasks/s; a second run, -n ROUND_TRIPS --round-trips
+#                      ROUND_TRIPS, gives p50/p99 from its ROUND_TRIPS sequential round trips
+#                      (that run's throughput phase of ROUND_TRIPS tasks is ignored).
 #   zq (default pool)  the same node without --min/--max-workers: the default pool (4 to 8).
 #   Gearman            gearmand on 127.0.0.1:$PEER_GEARMAN_PORT with its default in-memory queue,
 #                      2 worker processes and the client from bench/peer_gearman.cpp (libgearman,
@@ -38,10 +39,9 @@
 # "loaded" is the peak of samples taken every 0.25 s through the throughput, latency and burst
 # phases and once after them.
 # Burst: PEERS_BURST (10,000) tasks submitted at once, timed from the first submission until the
-# last result is back. zq-bench has no burst mode; `zq-bench -n 10000 --window 10000` is one in
-# effect (every task posted before the first reply is read); its own latency phase runs after
-# and is ignored. Gearman: one batch of 10,000 foreground jobs; Celery: 10,000 apply_async, then
-# every result.
+# last result is back. zq-bench has no burst mode; `zq-bench -n 10000 --window 10000
+# --round-trips 0` is one in effect (every task posted before the first reply is read).
+# Gearman: one batch of 10,000 foreground jobs; Celery: 10,000 apply_async, then every result.
 #
 # Missing Debian packages (python3-celery, python3-redis, redis-server, gearman-job-server,
 # libgearman-dev) are installed with apt-get; Celery runs on Debian's /usr/bin/python3. Every
@@ -62,7 +62,6 @@ gearman_port=${PEER_GEARMAN_PORT:-4739}
 skip=",${PEERS_SKIP:-},"
 workers=2
 py=/usr/bin/python3
-zq_max_round_trips=2000   # zq-bench's latency phase runs min(N, 2000)
 
 say() { echo "$*" >&2; }
 die() { echo "peers.sh: $*" >&2; exit 1; }
@@ -259,19 +258,15 @@ run_zq() {
     idle_mb[$id]=$(kb_to_mb "$(sessions_rss_kb "$node")")
     start_sampler "$node" "$dir/rss.peak"
 
-    step "$bin/zq-bench" --node "$sock" -n "$tasks" --window "$window" --json >"$dir/bench.json" ||
-        die "zq-bench failed: $(cat "$dir/bench.json")"
+    step "$bin/zq-bench" --node "$sock" -n "$tasks" --window "$window" --round-trips 0 --json \
+        >"$dir/bench.json" || die "zq-bench failed: $(cat "$dir/bench.json")"
     check_report "$dir/bench.json" "zq-bench"
-    local latency=$dir/bench.json
-    local in_run=$((tasks < zq_max_round_trips ? tasks : zq_max_round_trips))
-    if ((round_trips < in_run)); then
-        # A run of ROUND_TRIPS tasks, only for its latency phase.
-        latency=$dir/latency.json
-        step "$bin/zq-bench" --node "$sock" -n "$round_trips" --window "$window" --json >"$latency" ||
-            die "zq-bench failed: $(cat "$latency")"
-        check_report "$latency" "zq-bench"
-    fi
-    step "$bin/zq-bench" --node "$sock" -n "$burst" --window "$burst" --json >"$dir/burst.json" ||
+    # The latency phase runs min(N, --round-trips) round trips, so N = ROUND_TRIPS gives them all.
+    local latency=$dir/latency.json
+    step "$bin/zq-bench" --node "$sock" -n "$round_trips" --window "$window" --round-trips "$round_trips" \
+        --json >"$latency" || die "zq-bench failed: $(cat "$latency")"
+    check_report "$latency" "zq-bench"
+    step "$bin/zq-bench" --node "$sock" -n "$burst" --window "$burst" --round-trips 0 --json >"$dir/burst.json" ||
         die "zq-bench (burst) failed: $(cat "$dir/burst.json")"
     check_report "$dir/burst.json" "zq-bench (burst)"
     loaded_mb[$id]=$(kb_to_mb "$(stop_sampler "$node" "$dir/rss.peak")")

@@ -178,9 +178,15 @@ struct Client::Impl {
                      ErrorCode::timed_out};
     }
 
+    // Sends the message, or keeps it in the outbox behind those still waiting there. A message
+    // with nothing ahead of it goes straight from the caller's buffer: it is copied only when
+    // the socket cannot take it now.
     std::uint64_t enqueue(Command command, std::string_view body) {
-        outbox.push_back(Outgoing{++last_sequence, command, std::string(body)});
+        ++last_sequence;
         flush();
+        if (!outbox.empty() || !send_message(socket, command, body)) {
+            outbox.push_back(Outgoing{last_sequence, command, std::string(body)});
+        }
         return last_sequence;
     }
 
@@ -196,11 +202,13 @@ struct Client::Impl {
         return false;
     }
 
+    // Sends what the outbox holds, oldest first, until the socket takes no more. No
+    // getsockopt(ZMQ_EVENTS) first: it costs system calls on every message, and a send that
+    // cannot go fails as cleanly. With ZMQ_IMMEDIATE and no node connected the DEALER refuses the
+    // first frame; at its high-water mark too, and zmq counts that mark in whole messages, so a
+    // message whose first frame went goes whole.
     void flush() {
         while (!outbox.empty()) {
-            // Checked first because the socket must be able to take the whole message: with
-            // ZMQ_IMMEDIATE and no node connected it takes nothing.
-            if ((retry_interrupted([this] { return socket.get(zmq::sockopt::events); }) & ZMQ_POLLOUT) == 0) return;
             const Outgoing& next = outbox.front();
             if (!send_message(socket, next.command, next.body)) return;
             outbox.pop_front();

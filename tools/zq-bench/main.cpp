@@ -2,6 +2,7 @@
 //
 //   zq-bench [--node ENDPOINT] [-n N] [--window W] [--round-trips R] [--task NAME] [--json]
 //   zq-bench --broadcast [--node ENDPOINT] [-n N] [--task NAME] [--json]
+//   zq-bench --null-node [-n N] [--window W] [--round-trips R] [--task NAME] [--json]
 //
 // Phase 1, throughput: N submissions of TASK with watch set, at most W in flight; a task
 // counts as done when its STATE arrives, and tasks/s is N over the time from the first
@@ -11,9 +12,16 @@
 // With --broadcast, only latency: min(N, --round-trips) broadcasts one after the other, each timed
 // from the call to Client::broadcast until Client::wait returns with every node's outcome.
 //
+// With --null-node, the same two phases against a stand-in for zq-node in a thread of this
+// process (null_node.hpp), which runs nothing and answers each SUBMIT at once with ACCEPTED and
+// STATE succeeded. The figures are then the ceiling of zq::Client and zq-bench themselves, so a
+// node's figures can be read against what the client side alone can do.
+//
 // Exit codes: 0 every task succeeded; 1 some task failed or was rejected (they are counted and
 // the first reason is shown); 2 bad usage (including a malformed endpoint); 3 the node did not
 // answer.
+#include "null_node.hpp"
+
 #include <zq/client.hpp>
 #include <zq/defaults.hpp>
 #include <zq/json.hpp>
@@ -26,6 +34,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <variant>
 #include <vector>
@@ -46,6 +55,7 @@ struct Options {
     std::string task = "zq.noop";
     bool json = false;
     bool broadcast = false;
+    bool null_node = false;
     std::size_t round_trips = 2000;  // the latency phase's samples at most; 0 skips it
 };
 
@@ -212,8 +222,9 @@ int main(int argc, char** argv) {
     Options options;
     CLI::App app{"Measure a zq-node's throughput (many tasks in flight) and round-trip latency (one at a time).",
                  "zq-bench"};
-    app.add_option("--node", options.node, "zq-node endpoint ($ZQ_NODE, else the default data directory's socket)")
-        ->capture_default_str();
+    auto* node_option =
+        app.add_option("--node", options.node, "zq-node endpoint ($ZQ_NODE, else the default data directory's socket)")
+            ->capture_default_str();
     app.add_option("-n", options.tasks, "tasks in the throughput phase")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
@@ -224,9 +235,15 @@ int main(int argc, char** argv) {
     app.add_option("--round-trips", options.round_trips,
                    "most round trips in the latency phase (it runs min(N, this)); 0 skips the phase")
         ->capture_default_str();
-    app.add_flag("--broadcast", options.broadcast,
-                 "time broadcasts instead (one at a time, until every node reported): broadcasts, seconds, "
-                 "broadcasts_per_s, p50_ms, p99_ms, max_ms, failed");
+    auto* broadcast_flag =
+        app.add_flag("--broadcast", options.broadcast,
+                     "time broadcasts instead (one at a time, until every node reported): broadcasts, seconds, "
+                     "broadcasts_per_s, p50_ms, p99_ms, max_ms, failed");
+    app.add_flag("--null-node", options.null_node,
+                 "measure the client side alone: run against a node in this process that runs nothing and "
+                 "answers each submission at once")
+        ->excludes(node_option)
+        ->excludes(broadcast_flag);
     app.add_flag("--json", options.json,
                  "print one JSON object: tasks, seconds, tasks_per_s, window, latency_samples, p50_ms, p99_ms, "
                  "failed");
@@ -239,6 +256,13 @@ int main(int argc, char** argv) {
     }
 
     try {
+        std::unique_ptr<zq::bench::NullNode> null_node;
+        if (options.null_node) {
+            auto started = zq::bench::NullNode::start();
+            if (!started) return report_error(started.failure(), options);
+            null_node = std::move(*started);
+            options.node = null_node->endpoint();
+        }
         zq::Client client(options.node);
         // One request first: it tells a missing node apart quickly and opens the connection
         // before the clock starts. A node that refuses "status" is still benchmarked.
@@ -272,10 +296,12 @@ int main(int argc, char** argv) {
                 {"max_ms", latency->max_ms},
                 {"failed", failures.count},
             };
+            if (options.null_node) summary["null_node"] = true;
             if (failures.count > 0) summary["first_failure"] = failures.first;
             std::cout << zq::dump_json(summary) << std::endl;
         } else {
-            std::printf("zq-bench: %s on %s\n", options.task.c_str(), options.node.c_str());
+            std::printf("zq-bench: %s on %s%s\n", options.task.c_str(), options.null_node ? "a null node at " : "",
+                        options.node.c_str());
             std::printf("throughput: %zu tasks in %.3f s = %.0f tasks/s (window %zu)\n", options.tasks,
                         throughput->seconds, throughput->tasks_per_second, options.window);
             std::printf("latency:    %zu round trips: p50 %.3f ms, p99 %.3f ms, max %.3f ms\n", latency->samples,
