@@ -5,17 +5,10 @@ namespace {
 
 namespace f = protocol::field;
 
+// The envelope goes on the wire only through write_task(), so that a field added to the
+// envelope reaches FORWARD and BROADCAST without a second list here.
 void write_envelope(BodyWriter& body, const JobRecord& job, std::string_view origin) {
-    body.add(f::id, job.id).add(f::task, job.task).add_packed(f::args, job.args);
-    if (!job.kwargs.empty()) body.add_packed(f::kwargs, job.kwargs);
-    body.add(f::queue, job.queue);
-    if (!job.target.empty()) body.add(f::target, job.target);
-    if (job.priority != 0) body.add(f::priority, job.priority);
-    if (job.max_retries != 0) body.add(f::max_retries, static_cast<std::uint64_t>(job.max_retries));
-    if (job.retry_delay > 0) body.add(f::retry_delay, job.retry_delay);
-    if (job.soft_time_limit > 0) body.add(f::soft_time_limit, job.soft_time_limit);
-    if (job.hard_time_limit > 0) body.add(f::hard_time_limit, job.hard_time_limit);
-    if (!job.headers.empty()) body.add_packed(f::headers, job.headers);
+    write_task(body, task_from(job));
     body.add(f::node, origin);
 }
 
@@ -35,11 +28,32 @@ JobRecord record_from(Task&& task, std::int64_t now, const std::string& node) {
     job.hard_time_limit = task.hard_time_limit;
     job.max_retries = task.max_retries;
     job.retry_delay = task.retry_delay;
+    job.carried = std::move(task.carried);
     job.state = JobState::queued;
     job.node = node;
     job.created_ms = now;
     job.updated_ms = now;
     return job;
+}
+
+Task task_from(const JobRecord& job) {
+    Task task(job.task);
+    task.id = job.id;
+    task.queue = job.queue;
+    task.target = job.target;
+    task.priority = job.priority;
+    if (!job.args.empty()) task.args = job.args;
+    if (!job.kwargs.empty()) task.kwargs = job.kwargs;
+    if (!job.headers.empty()) {
+        auto headers = msgpack::unpack(job.headers.data(), job.headers.size());
+        headers.get().convert(task.headers);
+    }
+    task.soft_time_limit = job.soft_time_limit;
+    task.hard_time_limit = job.hard_time_limit;
+    task.max_retries = job.max_retries;
+    task.retry_delay = job.retry_delay;
+    task.carried = job.carried;
+    return task;
 }
 
 void write_job(BodyWriter& body, const JobRecord& job) {

@@ -18,6 +18,8 @@ namespace zq::node {
 
 // A new job, queued on `node`, from a task envelope.
 JobRecord record_from(Task&& task, std::int64_t now, const std::string& node);
+// The envelope of a journaled job: record_from()'s inverse, the one way back to the wire.
+Task task_from(const JobRecord& job);
 
 // The body of STATE, and the job map in control replies: {id, st, task, node, res?, err?}.
 void write_job(BodyWriter& body, const JobRecord& job);

@@ -4,6 +4,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <map>
+#include <string>
+
 using zq::JobState;
 using zq::Message;
 using zq::node::JobRecord;
@@ -51,6 +54,26 @@ TEST_CASE("a FORWARD body reads back as the job it was written from, with its or
     CHECK(received.hard_time_limit == job.hard_time_limit);
     CHECK(received.state == JobState::queued);
     CHECK(message.string(f::node) == "a");
+}
+
+TEST_CASE("a forwarded job keeps the envelope fields zq carries without acting on, such as eta and exp") {
+    zq::BodyWriter submit;
+    submit.add(f::id, "j1").add(f::task, "t").add(f::eta, std::uint64_t{1700000005000});
+    submit.add(f::expires, std::uint64_t{1700000009000}).add_value(f::headers, std::map<std::string, std::string>{{"tp", "x"}});
+    auto task = zq::read_task(decoded(Command::submit, std::string(submit.finish())));
+    REQUIRE(task);
+    JobRecord at_origin = zq::node::record_from(std::move(*task), 0, "a");
+    REQUIRE_FALSE(at_origin.carried.empty());
+
+    Message forward = decoded(Command::forward, zq::node::forward_body(at_origin, "a"));
+    CHECK(forward.unsigned_integer(f::eta) == 1700000005000u);
+    CHECK(forward.unsigned_integer(f::expires) == 1700000009000u);
+    auto received = zq::read_task(forward);
+    REQUIRE(received);
+    CHECK(received->headers.at("tp") == "x");
+    JobRecord at_owner = zq::node::record_from(std::move(*received), 0, "b");
+    CHECK(at_owner.carried == at_origin.carried);
+    CHECK(at_owner.headers == at_origin.headers);
 }
 
 TEST_CASE("a BROADCAST body lists its target nodes") {
