@@ -285,6 +285,21 @@ struct Journal::Statements {
 
 Journal::Journal(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
 
+// Log frames after which a checkpoint is asked for: SQLite's own threshold.
+constexpr int kCheckpointFrames = 1000;
+
+void Journal::checkpoint_in_background() {
+    checkpointer_ = std::make_unique<Checkpointer>(path_);
+    // Replaces SQLite's automatic checkpoint inside the commit.
+    sqlite3_wal_hook(
+        db_,
+        [](void* journal, sqlite3*, const char*, int frames) {
+            if (frames >= kCheckpointFrames) static_cast<Journal*>(journal)->checkpointer_->request();
+            return SQLITE_OK;
+        },
+        this);
+}
+
 Journal::~Journal() {
     // An uncommitted batch is dropped, exactly as if the process had died here.
     if (statements_) rollback();

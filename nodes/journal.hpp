@@ -7,6 +7,8 @@
 // Every call returns a Status/Result naming the database and SQLite's reason on failure.
 #pragma once
 
+#include "checkpointer.hpp"
+
 #include <zq/job.hpp>
 #include <zq/result.hpp>
 
@@ -104,6 +106,12 @@ public:
     // Deletes terminal jobs last updated before `before_ms`; returns how many.
     Result<std::uint64_t> purge_terminal_before(std::int64_t before_ms);
 
+    // Hands checkpoints of the log to a thread of their own (checkpointer.hpp), so that no
+    // commit pays for one. Without it (zq-send, tests) SQLite checkpoints inside commits.
+    void checkpoint_in_background();
+    // Checkpoints the background thread has done (0 without one).
+    unsigned long long background_checkpoints() const { return checkpointer_ ? checkpointer_->completed() : 0; }
+
 private:
     struct Statements;
     Journal(sqlite3* db, std::string path);
@@ -129,6 +137,7 @@ private:
 
     sqlite3* db_ = nullptr;
     std::string path_;
+    std::unique_ptr<Checkpointer> checkpointer_;
     std::unique_ptr<Statements> statements_;
     bool in_transaction_ = false;
 };

@@ -99,6 +99,7 @@ Status Node::start() {
     auto journal = Journal::open(config_.data_dir, config_.journal_sync, config_.journal_max_pages);
     if (!journal) return Error{journal.error()};
     journal_ = std::move(*journal);
+    journal_->checkpoint_in_background();
 
     publisher_ = std::make_unique<Publisher>(context_, config_, incarnation_);
     if (auto bound = publisher_->bind(); !bound) return bound;

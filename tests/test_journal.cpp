@@ -1,5 +1,6 @@
 // The journal against real SQLite files: each case gets a fresh data directory, removed after.
 #include "journal.hpp"
+#include "support/node_process.hpp"
 
 #include <catch2/catch.hpp>
 #include <sqlite3.h>
@@ -599,4 +600,19 @@ TEST_CASE("a version 2 journal is upgraded in place and keeps its jobs") {
     fresh.carried = "\x81\xa3" "exp\x01";
     insert(*reopened, fresh);
     CHECK(find(*reopened, "new").carried == fresh.carried);
+}
+
+TEST_CASE("with background checkpoints the log is moved into the database by another thread, not by commits") {
+    TempDir dir;
+    auto journal = open_journal(dir.path());
+    journal->checkpoint_in_background();
+    // Enough commits to pass the 1,000-frame threshold several times over.
+    for (int batch = 0; batch < 300; ++batch) {
+        for (int i = 0; i < 10; ++i) insert(*journal, make_job("job-" + std::to_string(batch * 10 + i)));
+        commit(*journal);
+    }
+    REQUIRE(zq::test::wait_until([&] { return journal->background_checkpoints() > 0; }));
+    RawConnection raw(journal->path());
+    CHECK(raw.query("SELECT count(*) FROM jobs") == "3000");
+    CHECK(find(*journal, "job-2999").id == "job-2999");
 }
