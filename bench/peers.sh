@@ -224,6 +224,19 @@ ratio() {
 declare -A label tps p50 p99 rt_samples idle_mb loaded_mb burst_s
 order=()
 
+# Keeps one system's row: record_row ID LABEL THROUGHPUT_JSON LATENCY_JSON BURST_JSON.
+record_row() {
+    local id=$1
+    label[$id]=$2
+    tps[$id]=$(json_field "$3" tasks_per_s)
+    p50[$id]=$(json_field "$4" p50_ms)
+    p99[$id]=$(json_field "$4" p99_ms)
+    rt_samples[$id]=$(json_field "$4" latency_samples)
+    burst_s[$id]=$(json_field "$5" seconds)
+    order+=("$id")
+    report "$id"
+}
+
 report() {
     say "   $(group "${tps[$1]}") tasks/s, p50 $(ms "${p50[$1]}") ms, p99 $(ms "${p99[$1]}") ms," \
         "burst $(secs "${burst_s[$1]}") s, RSS ${idle_mb[$1]} MB idle, ${loaded_mb[$1]} MB loaded"
@@ -272,14 +285,7 @@ run_zq() {
     loaded_mb[$id]=$(kb_to_mb "$(stop_sampler "$node" "$dir/rss.peak")")
     stop_all
 
-    label[$id]=$name
-    tps[$id]=$(json_field "$dir/bench.json" tasks_per_s)
-    p50[$id]=$(json_field "$latency" p50_ms)
-    p99[$id]=$(json_field "$latency" p99_ms)
-    rt_samples[$id]=$(json_field "$latency" latency_samples)
-    burst_s[$id]=$(json_field "$dir/burst.json" seconds)
-    order+=("$id")
-    report "$id"
+    record_row "$id" "$name" "$dir/bench.json" "$latency" "$dir/burst.json"
 }
 
 # --- Gearman ---------------------------------------------------------------------------------
@@ -348,14 +354,7 @@ run_gearman() {
     loaded_mb[$id]=$(kb_to_mb "$(stop_sampler "$sessions" "$dir/rss.peak")")
     stop_all
 
-    label[$id]=Gearman
-    tps[$id]=$(json_field "$dir/bench.json" tasks_per_s)
-    p50[$id]=$(json_field "$dir/bench.json" p50_ms)
-    p99[$id]=$(json_field "$dir/bench.json" p99_ms)
-    rt_samples[$id]=$(json_field "$dir/bench.json" latency_samples)
-    burst_s[$id]=$(json_field "$dir/burst.json" seconds)
-    order+=("$id")
-    report "$id"
+    record_row "$id" Gearman "$dir/bench.json" "$dir/bench.json" "$dir/burst.json"
 }
 
 # --- Celery + Redis ----------------------------------------------------------------------------
@@ -399,14 +398,7 @@ run_celery() {
     loaded_mb[$id]=$(kb_to_mb "$(stop_sampler "$sessions" "$dir/rss.peak")")
     stop_all
 
-    label[$id]="Celery + Redis"
-    tps[$id]=$(json_field "$dir/bench.json" tasks_per_s)
-    p50[$id]=$(json_field "$dir/bench.json" p50_ms)
-    p99[$id]=$(json_field "$dir/bench.json" p99_ms)
-    rt_samples[$id]=$(json_field "$dir/bench.json" latency_samples)
-    burst_s[$id]=$(json_field "$dir/burst.json" seconds)
-    order+=("$id")
-    report "$id"
+    record_row "$id" "Celery + Redis" "$dir/bench.json" "$dir/bench.json" "$dir/burst.json"
 }
 
 # --- run -------------------------------------------------------------------------------------

@@ -67,44 +67,35 @@ TEST_CASE("a short task is not held behind a long one on a busy worker while ano
     CHECK(held_by(node, long_job.worker) == 1);
 }
 
+namespace {
+
+// One worker busy with a long task, then five no-op tasks: how many does it hold, and are the
+// others queued at the node? The long task is canceled at the end and every no-op succeeds.
+void check_holding(const std::string& config, std::uint64_t held, std::size_t first_queued) {
+    NodeProcess node({.name = "holding", .config = config, .min_workers = 1, .max_workers = 1});
+    zq::Client client(node.endpoint());
+    RunningJob long_job = occupy_worker(node, client);
+    auto ids = post_noops(client, 5);
+    CHECK(wait_until([&] { return held_by(node, long_job.worker) == held; }));
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        CHECK(state_of(client, ids[i]) == (i < first_queued ? "running" : "queued"));
+    }
+    REQUIRE(client.cancel(long_job.id));
+    require_all_succeeded(client, ids);
+}
+
+}  // namespace
+
 TEST_CASE("a worker holds several tasks while the queue is deep, and prefetch = 1 opts a task out") {
+    const std::string node_settings = "prefetch = 4\nprefetch_wait = 600\n";
     SECTION("a deep queue: tasks wait at the busy worker, up to prefetch") {
-        NodeProcess node({.name = "deep", .config = "prefetch = 4\nprefetch_wait = 600\n", .min_workers = 1,
-                          .max_workers = 1});
-        zq::Client client(node.endpoint());
-        RunningJob long_job = occupy_worker(node, client);
-        auto ids = post_noops(client, 5);
-        CHECK(wait_until([&] { return held_by(node, long_job.worker) == 4; }));
-        CHECK(state_of(client, ids[2]) == "running");
-        CHECK(state_of(client, ids[3]) == "queued");
-        REQUIRE(client.cancel(long_job.id));
-        require_all_succeeded(client, ids);
+        check_holding(node_settings, 4, 3);
     }
     SECTION("[tasks.NAME] prefetch = 1: the tasks stay queued at the node") {
-        NodeProcess node({.name = "optout",
-                          .config = "prefetch = 4\nprefetch_wait = 600\n[tasks.\"zq.noop\"]\nprefetch = 1\n",
-                          .min_workers = 1,
-                          .max_workers = 1});
-        zq::Client client(node.endpoint());
-        RunningJob long_job = occupy_worker(node, client);
-        auto ids = post_noops(client, 5);
-        CHECK(held_by(node, long_job.worker) == 1);
-        for (const auto& id : ids) CHECK(state_of(client, id) == "queued");
-        REQUIRE(client.cancel(long_job.id));
-        require_all_succeeded(client, ids);
+        check_holding(node_settings + "[tasks.\"zq.noop\"]\nprefetch = 1\n", 1, 0);
     }
     SECTION("[queue.NAME] prefetch = 1 does the same for a queue") {
-        NodeProcess node({.name = "optout-queue",
-                          .config = "prefetch = 4\nprefetch_wait = 600\n[queue.default]\nprefetch = 1\n",
-                          .min_workers = 1,
-                          .max_workers = 1});
-        zq::Client client(node.endpoint());
-        RunningJob long_job = occupy_worker(node, client);
-        auto ids = post_noops(client, 5);
-        CHECK(held_by(node, long_job.worker) == 1);
-        CHECK(state_of(client, ids.front()) == "queued");
-        REQUIRE(client.cancel(long_job.id));
-        require_all_succeeded(client, ids);
+        check_holding(node_settings + "[queue.default]\nprefetch = 1\n", 1, 0);
     }
 }
 
