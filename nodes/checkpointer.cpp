@@ -12,7 +12,17 @@ constexpr int kBusyTimeoutMs = 1000;
 
 }  // namespace
 
-Checkpointer::Checkpointer(std::string path) : path_(std::move(path)), thread_([this] { run(); }) {}
+Checkpointer::Checkpointer(std::string path) : path_(std::move(path)) {
+    if (sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+        spdlog::error("journal {}: cannot open a connection for checkpoints: {}; commits checkpoint the log", path_,
+                      db_ ? sqlite3_errmsg(db_) : "out of memory");
+        sqlite3_close(db_);
+        db_ = nullptr;
+        return;
+    }
+    sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+    thread_ = std::thread([this] { run(); });
+}
 
 Checkpointer::~Checkpointer() {
     {
@@ -20,7 +30,8 @@ Checkpointer::~Checkpointer() {
         stopping_ = true;
     }
     wake_.notify_one();
-    thread_.join();
+    if (thread_.joinable()) thread_.join();
+    sqlite3_close(db_);
 }
 
 void Checkpointer::request() {
@@ -37,30 +48,20 @@ unsigned long long Checkpointer::completed() const {
 }
 
 void Checkpointer::run() {
-    sqlite3* db = nullptr;
-    if (sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
-        spdlog::error("journal {}: cannot open a connection for checkpoints: {}; the log is checkpointed by the node",
-                      path_, db ? sqlite3_errmsg(db) : "out of memory");
-        sqlite3_close(db);
-        return;
-    }
-    sqlite3_busy_timeout(db, kBusyTimeoutMs);
     std::unique_lock lock(mutex_);
     for (;;) {
         wake_.wait(lock, [this] { return requested_ || stopping_; });
-        if (stopping_) break;
+        if (stopping_) return;
         requested_ = false;
         lock.unlock();
         int log_frames = 0, copied = 0;
-        int rc = sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied);
+        int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied);
         if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
-            spdlog::warn("journal {}: checkpoint failed: {}", path_, sqlite3_errmsg(db));
+            spdlog::warn("journal {}: checkpoint failed: {}", path_, sqlite3_errmsg(db_));
         }
         lock.lock();
         ++completed_;
     }
-    lock.unlock();
-    sqlite3_close(db);
 }
 
 }  // namespace zq::node

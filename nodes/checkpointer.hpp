@@ -19,11 +19,15 @@ namespace zq::node {
 
 class Checkpointer {
 public:
+    // Opens its connection here, on the caller's thread: ready() says whether it could.
     explicit Checkpointer(std::string path);
     ~Checkpointer();
     Checkpointer(const Checkpointer&) = delete;
     Checkpointer& operator=(const Checkpointer&) = delete;
 
+    // False when its connection could not be opened (the reason is logged): then there is no
+    // thread, and SQLite should go on checkpointing inside commits.
+    bool ready() const { return db_ != nullptr; }
     // The log has grown: checkpoint when the thread is next free (requests do not queue up).
     void request();
     // Checkpoints done so far (for tests and status).
@@ -33,6 +37,7 @@ private:
     void run();
 
     std::string path_;
+    sqlite3* db_ = nullptr;  // used by the thread only, once it runs
     mutable std::mutex mutex_;
     std::condition_variable wake_;
     bool requested_ = false;

@@ -287,14 +287,28 @@ Journal::Journal(sqlite3* db, std::string path) : db_(db), path_(std::move(path)
 
 // Log frames after which a checkpoint is asked for: SQLite's own threshold.
 constexpr int kCheckpointFrames = 1000;
+// Log frames past which the commit checkpoints itself after all. The log starts again from its
+// beginning only when a commit finds everything copied; under a steady load commits keep
+// landing while the thread copies, and the log would grow for as long as the load lasts.
+constexpr int kCheckpointCeiling = 4 * kCheckpointFrames;
+// What the log file is cut back to when it starts again (SQLite keeps its size otherwise).
+constexpr const char* kLogSizeLimit = "PRAGMA journal_size_limit=16777216";
 
 void Journal::checkpoint_in_background() {
-    checkpointer_ = std::make_unique<Checkpointer>(path_);
+    auto checkpointer = std::make_unique<Checkpointer>(path_);
+    if (!checkpointer->ready()) return;  // SQLite's automatic checkpoint stays on
+    checkpointer_ = std::move(checkpointer);
+    std::string ignored;
+    query_first(db_, kLogSizeLimit, ignored);
     // Replaces SQLite's automatic checkpoint inside the commit.
     sqlite3_wal_hook(
         db_,
-        [](void* journal, sqlite3*, const char*, int frames) {
-            if (frames >= kCheckpointFrames) static_cast<Journal*>(journal)->checkpointer_->request();
+        [](void* journal, sqlite3* db, const char*, int frames) {
+            if (frames >= kCheckpointCeiling) {
+                sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+            } else if (frames >= kCheckpointFrames) {
+                static_cast<Journal*>(journal)->checkpointer_->request();
+            }
             return SQLITE_OK;
         },
         this);

@@ -71,6 +71,9 @@ struct Pool::Assignment {
     double soft_time_limit = 0;  // seconds, 0 = none
     double hard_time_limit = 0;
     bool started = false;
+    // Sent behind other tasks: the worker says STARTED. A task sent to a worker that held
+    // nothing is counted as started at once, though the worker may still hand it back.
+    bool announced = false;
     std::int64_t started_ms = 0;  // steady clock
     // Why the node asked it to stop, if it did (it may be asked before it starts).
     StopReason stop_reason = StopReason::none;
@@ -100,7 +103,7 @@ struct Pool::Worker {
 
     bool running() const { return !assigned.empty() && assigned.front().started; }
     std::size_t unstarted() const { return assigned.size() - (running() ? 1 : 0); }
-    bool idle() const { return ready && reserved == 0 && assigned.empty() && !retiring; }
+    bool idle() const { return ready && link_open && reserved == 0 && assigned.empty() && !retiring; }
 
     // Forgets the finished task and its supervision; returns why it was stopped, if it was.
     StopReason end_task() {
@@ -277,19 +280,30 @@ void Pool::on_done(Worker& worker, const FieldReader& fields) {
 }
 
 void Pool::on_returned(Worker& worker, const FieldReader& fields) {
-    worker.steal_pending = false;
+    // Only the answer to a STEAL ends it; a STOP's hand-back may come in between.
+    if (fields.boolean(link::field::steal).value_or(false)) worker.steal_pending = false;
     const msgpack::object* ids = fields.find(link::field::ids);
     if (!ids || ids->type != msgpack::type::ARRAY) return;
     for (std::uint32_t i = 0; i < ids->via.array.size; ++i) {
         const auto& item = ids->via.array.ptr[i];
         if (item.type != msgpack::type::STR) continue;
         std::string_view id(item.via.str.ptr, item.via.str.size);
-        auto found = std::find_if(worker.assigned.begin(), worker.assigned.end(),
-                                  [id](const Assignment& task) { return task.job_id == id && !task.started; });
+        // A task the worker never confirmed starting may come back: one counted as started
+        // because it went to a worker that held nothing (a STOP reached it before it began).
+        auto found = std::find_if(worker.assigned.begin(), worker.assigned.end(), [id](const Assignment& task) {
+            return task.job_id == id && (!task.started || !task.announced);
+        });
         if (found == worker.assigned.end()) continue;
+        if (found->started) {
+            worker.limit_timer->stop();
+            worker.cancel_timer->stop();
+            worker.soft_limit_signalled = false;
+        } else {
+            --unstarted_;
+        }
+        std::string job_id = found->job_id;
         worker.assigned.erase(found);
-        --unstarted_;
-        events_.on_returned(id);
+        events_.on_returned(job_id);
     }
     if (worker.assigned.empty()) worker.idle_since_ms = steady_ms();
     if (worker.retiring) retire(worker);
@@ -299,7 +313,7 @@ std::optional<WorkerId> Pool::reserve_worker(std::size_t prefetch) {
     if (holding_ || stopping_) return std::nullopt;
     Worker* best = nullptr;
     for (auto& [id, worker] : workers_) {
-        if (!worker->ready || worker->retiring) continue;
+        if (!worker->ready || worker->retiring || !worker->link_open) continue;
         std::size_t held = worker->assigned.size() + worker->reserved;
         if (held >= std::max<std::size_t>(prefetch, 1)) continue;
         // A worker recycled by count takes no more than it has left.
@@ -333,7 +347,7 @@ void Pool::run(WorkerId id, const RunRequest& request) {
     // it waits, and the worker announces when it starts.
     bool starts_now = worker.assigned.empty();
     worker.assigned.push_back({std::string(request.id), std::string(request.task), request.soft_time_limit,
-                               request.hard_time_limit, starts_now, starts_now ? steady_ms() : 0});
+                               request.hard_time_limit, starts_now, !starts_now, starts_now ? steady_ms() : 0});
     if (!starts_now) ++unstarted_;
     ++worker.sent;
 

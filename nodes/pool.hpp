@@ -96,7 +96,8 @@ public:
     void balance();
     // Tasks handed to workers that have not started yet.
     std::size_t unstarted() const { return unstarted_; }
-    // Asks the task to stop (SIGUSR1, repeated), then SIGKILLs its worker after cancel_grace.
+    // Asks the task to stop (a STOP frame: a task the worker has not started comes back unrun),
+    // then SIGKILLs its worker after cancel_grace if the task still runs.
     // Returns false when no worker runs the job.
     bool cancel(std::string_view job_id);
     // Grows the pool while work waits and every worker is busy (up to max_workers).

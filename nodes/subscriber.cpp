@@ -46,10 +46,12 @@ void Subscriber::advertised(const std::string& node, std::string_view incarnatio
     if (last_published >= kMaxSequence) return;
     Source& source = sources_[node];
     if (!endpoint.empty() && endpoint != source.endpoint) {
+        // Connecting and disconnecting process zmq's commands (and may take the edge), even
+        // when they fail: look again before the loop sleeps.
+        if (watcher_) watcher_->sent();
         try {
             if (!source.endpoint.empty()) socket_.disconnect(source.endpoint);
             socket_.connect(std::string(endpoint));
-            if (watcher_) watcher_->sent();  // a new pipe: look again before the loop sleeps
             spdlog::info("subscribed to the broadcasts of {} at {}", node, endpoint);
             source.endpoint = std::string(endpoint);
         } catch (const zmq::error_t& error) {

@@ -146,3 +146,22 @@ TEST_CASE("a worker killed while holding tasks fails only the running one and th
     CHECK_THAT(job->error, Catch::Contains("SIGKILL"));
     require_all_succeeded(client, ids);
 }
+
+TEST_CASE("cancels that race a worker starting its task leave the worker's link in step") {
+    NodeProcess node({.name = "race", .min_workers = 1, .max_workers = 1});
+    zq::Client client(node.endpoint());
+    // Each cancel reaches the worker just after its RUN: the worker either hands the task back
+    // unrun or is asked to stop it. Either way the job ends, and the link stays in step.
+    for (int round = 0; round < 30; ++round) {
+        auto submitted = client.submit(zq::Task("zq.sleep").with_args(0.2));
+        REQUIRE(submitted);
+        REQUIRE(client.cancel(submitted->id));
+        auto job = client.wait(submitted->id, kDeadline);
+        REQUIRE(job);
+        CHECK((job->state == zq::JobState::canceled || job->state == zq::JobState::succeeded));
+    }
+    auto ids = post_noops(client, 50);
+    require_all_succeeded(client, ids);
+    CHECK_THAT(node.log(), !Catch::Contains("which is not the one it runs") &&
+                               !Catch::Contains("not the next one it holds") && !Catch::Contains("SIGKILL"));
+}

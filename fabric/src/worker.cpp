@@ -338,7 +338,8 @@ int Worker::run(int argc, char** argv) {
         log_error(installed.error());
         return 1;
     }
-    worker_inbox::Inbox inbox(fd, request_stop);
+    auto shared_inbox = std::make_shared<worker_inbox::Inbox>(fd, request_stop);
+    worker_inbox::Inbox& inbox = *shared_inbox;
     BodyWriter ready;
     ready.add(worker_link::field::operation, worker_link::op::ready);
     ready.add(worker_link::field::pid, static_cast<std::int64_t>(::getpid()));

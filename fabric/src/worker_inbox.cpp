@@ -45,12 +45,12 @@ void log_skipped(const std::string& why) {
 Inbox::Inbox(int fd, void (*request_stop)()) : fd_(fd), request_stop_(request_stop) {}
 
 void Inbox::start() {
-    std::thread([this] {
+    std::thread([self = shared_from_this()] {
         // Signals are for the thread that runs tasks (SIGUSR1 wakes its waits).
         sigset_t all;
         ::sigfillset(&all);
         ::pthread_sigmask(SIG_BLOCK, &all, nullptr);
-        read_loop();
+        self->read_loop();
     }).detach();
 }
 
@@ -126,7 +126,7 @@ void Inbox::stop(std::string id) {
             }
         }
     }
-    if (!handed_back.empty()) returned(handed_back);
+    if (!handed_back.empty()) returned(handed_back, false);
 }
 
 void Inbox::steal(std::uint64_t count) {
@@ -139,12 +139,13 @@ void Inbox::steal(std::uint64_t count) {
         }
     }
     // Answered even when empty: the node waits for it before it steals from us again.
-    returned(handed_back);
+    returned(handed_back, true);
 }
 
-void Inbox::returned(const std::vector<std::string>& ids) {
+void Inbox::returned(const std::vector<std::string>& ids, bool answers_steal) {
     BodyWriter body;
     body.add(field::operation, op::returned).add_value(field::ids, ids);
+    if (answers_steal) body.add(field::steal, true);
     // A failure here means the node is gone; the main thread finds out on its next write.
     (void)send(worker_link::frame(body));
 }

@@ -12,6 +12,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -26,14 +27,15 @@ struct QueuedRun {
     bool announce = false;  // the node waits for STARTED
 };
 
-class Inbox {
+class Inbox : public std::enable_shared_from_this<Inbox> {
 public:
     // `request_stop` runs (on the reader thread) when the running task is asked to stop.
     Inbox(int fd, void (*request_stop)());
     Inbox(const Inbox&) = delete;
     Inbox& operator=(const Inbox&) = delete;
 
-    // Starts the reader thread (detached: it ends with the process).
+    // Starts the reader thread (detached: it ends with the process, and shares the inbox so
+    // that the inbox outlives whoever made it). The inbox must be owned by a shared_ptr.
     void start();
     // The next RUN, which becomes the running task; with `wait`, blocks until one comes or
     // the link ends (then nullopt). `on_take` runs under the inbox's lock, so that a STOP
@@ -51,7 +53,7 @@ private:
     void on_frame(std::string_view frame);
     void stop(std::string id);
     void steal(std::uint64_t count);
-    void returned(const std::vector<std::string>& ids);
+    void returned(const std::vector<std::string>& ids, bool answers_steal);
 
     int fd_;
     void (*request_stop_)();

@@ -36,7 +36,7 @@ inline constexpr std::string_view done = "done";    // worker → node: {op, id,
 inline constexpr std::string_view stop = "stop";    // node → worker: {op, id}
 inline constexpr std::string_view steal = "steal";  // node → worker: {op, n}
 inline constexpr std::string_view started = "started";    // worker → node: {op, id}
-inline constexpr std::string_view returned = "returned";  // worker → node: {op, ids}
+inline constexpr std::string_view returned = "returned";  // worker → node: {op, ids, steal?}
 }  // namespace op
 
 namespace field {
@@ -54,6 +54,7 @@ inline constexpr std::string_view error = "err";
 inline constexpr std::string_view announce = "ann";  // say STARTED when this RUN starts
 inline constexpr std::string_view count = "n";
 inline constexpr std::string_view ids = "ids";
+inline constexpr std::string_view steal = "steal";  // in RETURNED: true when it answers a STEAL
 }  // namespace field
 
 // The finished body with its length prefix in front, ready to write.
