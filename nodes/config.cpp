@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
+#include <span>
 #include <sstream>
 #include <thread>
 
@@ -79,62 +81,64 @@ Status read_strings(const toml::table& table, std::string_view key, std::vector<
     return success();
 }
 
-Status read_task_settings(const toml::table& root, Config& config) {
-    const toml::node* tasks = root.get("tasks");
-    if (!tasks) return success();
-    const toml::table* table = tasks->as_table();
-    if (!table) return Error{"config key 'tasks' must be a table of [tasks.NAME] sections"};
+// Calls `read(name, section, key)` for each [KIND.NAME] table, after checking that it holds
+// only `allowed` keys. A mistyped key, or a dotted name left unquoted ([tasks.report.disk] is a
+// table "disk" inside "report"), must not pass as a section without settings.
+Status for_each_section(const toml::table& root, std::string_view kind, std::span<const std::string_view> allowed,
+                        const std::function<Status(std::string, const toml::table&, const std::string&)>& read) {
+    const toml::node* sections = root.get(kind);
+    if (!sections) return success();
+    const toml::table* table = sections->as_table();
+    std::string kind_text(kind);
+    if (!table) return Error{"config key '" + kind_text + "' must be a table of [" + kind_text + ".NAME] sections"};
+    std::string allowed_list;
+    for (auto field : allowed) allowed_list += (allowed_list.empty() ? "" : ", ") + std::string(field);
     for (const auto& [name, section] : *table) {
-        const toml::table* task = section.as_table();
-        std::string key = "tasks." + std::string(name.str());
-        if (!task) return Error{"config section [" + key + "] must be a table"};
-        // A mistyped key, or a dotted name left unquoted ([tasks.report.disk] is a table
-        // "disk" inside "report"), must not pass as a section without settings.
-        for (const auto& [field, value] : *task) {
-            if (field != "command" && field != "soft_time_limit" && field != "hard_time_limit" && field != "prefetch") {
-                return Error{"[" + key + "]: unknown key '" + std::string(field.str()) +
-                             "' (command, soft_time_limit, hard_time_limit, prefetch; quote names with dots)"};
+        const toml::table* settings = section.as_table();
+        std::string key = kind_text + "." + std::string(name.str());
+        if (!settings) return Error{"config section [" + key + "] must be a table"};
+        for (const auto& [field, value] : *settings) {
+            if (std::find(allowed.begin(), allowed.end(), field.str()) == allowed.end()) {
+                return Error{"[" + key + "]: unknown key '" + std::string(field.str()) + "' (" + allowed_list +
+                             "; quote names with dots)"};
             }
         }
-        TaskSettings settings;
-        Status steps[] = {
-            read_strings(*task, "command", settings.command),
-            read_number(*task, "soft_time_limit", settings.soft_time_limit),
-            read_number(*task, "hard_time_limit", settings.hard_time_limit),
-            read_number(*task, "prefetch", settings.prefetch),
-        };
-        for (auto& step : steps) {
-            if (!step) return Error{"[" + key + "]: " + step.error()};
-        }
-        if (task->contains("command") && settings.command.empty()) {
-            return Error{"[" + key + "] command must name a program: command = [\"/path/to/program\", ...]"};
-        }
-        config.tasks[std::string(name.str())] = std::move(settings);
+        if (auto done = read(std::string(name.str()), *settings, key); !done) return done;
     }
     return success();
 }
 
+Status read_task_settings(const toml::table& root, Config& config) {
+    static constexpr std::string_view kAllowed[] = {"command", "soft_time_limit", "hard_time_limit", "prefetch"};
+    return for_each_section(root, "tasks", kAllowed, [&](std::string name, const toml::table& task, const std::string& key) {
+        TaskSettings settings;
+        Status steps[] = {
+            read_strings(task, "command", settings.command),
+            read_number(task, "soft_time_limit", settings.soft_time_limit),
+            read_number(task, "hard_time_limit", settings.hard_time_limit),
+            read_number(task, "prefetch", settings.prefetch),
+        };
+        for (auto& step : steps) {
+            if (!step) return Status(Error{"[" + key + "]: " + step.error()});
+        }
+        if (task.contains("command") && settings.command.empty()) {
+            return Status(Error{"[" + key + "] command must name a program: command = [\"/path/to/program\", ...]"});
+        }
+        config.tasks[std::move(name)] = std::move(settings);
+        return success();
+    });
+}
+
 Status read_queue_settings(const toml::table& root, Config& config) {
-    const toml::node* queues = root.get("queue");
-    if (!queues) return success();
-    const toml::table* table = queues->as_table();
-    if (!table) return Error{"config key 'queue' must be a table of [queue.NAME] sections"};
-    for (const auto& [name, section] : *table) {
-        const toml::table* queue = section.as_table();
-        std::string key = "queue." + std::string(name.str());
-        if (!queue) return Error{"config section [" + key + "] must be a table"};
-        for (const auto& [field, value] : *queue) {
-            if (field != "prefetch") {
-                return Error{"[" + key + "]: unknown key '" + std::string(field.str()) + "' (prefetch)"};
-            }
-        }
+    static constexpr std::string_view kAllowed[] = {"prefetch"};
+    return for_each_section(root, "queue", kAllowed, [&](std::string name, const toml::table& queue, const std::string& key) {
         QueueSettings settings;
-        if (auto read = read_number(*queue, "prefetch", settings.prefetch); !read) {
-            return Error{"[" + key + "]: " + read.error()};
+        if (auto read = read_number(queue, "prefetch", settings.prefetch); !read) {
+            return Status(Error{"[" + key + "]: " + read.error()});
         }
-        config.queue_settings[std::string(name.str())] = settings;
-    }
-    return success();
+        config.queue_settings[std::move(name)] = settings;
+        return success();
+    });
 }
 
 Status read_worker(const toml::table& root, Config& config) {
