@@ -249,7 +249,6 @@ void Pool::on_started(Worker& worker, std::string_view id) {
     Assignment& task = worker.assigned.front();
     task.started = true;
     task.started_ms = steady_ms();
-    --unstarted_;
     arm_time_limits(worker, task.soft_time_limit, task.hard_time_limit);
     // Asked to stop before it started, and the STOP came too late to hand it back.
     if (task.stop_reason == StopReason::canceled) worker.cancel_timer->start(config_.cancel_grace);
@@ -261,8 +260,6 @@ void Pool::on_done(Worker& worker, const FieldReader& fields) {
         spdlog::warn("worker[pid:{}] reported job {}, which is not the one it runs", worker.pid, id);
         return;
     }
-    // A worker says STARTED only for a task the node announced; any other starts at once.
-    if (!worker.assigned.front().started) --unstarted_;
     bool ok = fields.boolean(link::field::ok).value_or(false);
     std::string result = fields.packed(link::field::result).value_or(std::string());
     std::string error(fields.string(link::field::error).value_or(ok ? "" : "the task failed without a message"));
@@ -298,8 +295,6 @@ void Pool::on_returned(Worker& worker, const FieldReader& fields) {
             worker.limit_timer->stop();
             worker.cancel_timer->stop();
             worker.soft_limit_signalled = false;
-        } else {
-            --unstarted_;
         }
         std::string job_id = found->job_id;
         worker.assigned.erase(found);
@@ -348,7 +343,6 @@ void Pool::run(WorkerId id, const RunRequest& request) {
     bool starts_now = worker.assigned.empty();
     worker.assigned.push_back({std::string(request.id), std::string(request.task), request.soft_time_limit,
                                request.hard_time_limit, starts_now, !starts_now, starts_now ? steady_ms() : 0});
-    if (!starts_now) ++unstarted_;
     ++worker.sent;
 
     BodyWriter body;
@@ -367,6 +361,12 @@ void Pool::run(WorkerId id, const RunRequest& request) {
     if (starts_now) arm_time_limits(worker, request.soft_time_limit, request.hard_time_limit);
 }
 
+std::size_t Pool::unstarted() const {
+    std::size_t count = 0;
+    for (const auto& [id, worker] : workers_) count += worker->unstarted();
+    return count;
+}
+
 void Pool::flush() {
     for (WorkerId id : unflushed_) {
         auto found = workers_.find(id);
@@ -378,7 +378,7 @@ void Pool::flush() {
 }
 
 void Pool::balance() {
-    if (unstarted_ == 0) {
+    if (unstarted() == 0) {
         steal_timer_.stop();
         return;
     }
@@ -530,7 +530,6 @@ void Pool::on_exit(Worker& worker, std::int64_t exit_status, int term_signal) {
     while (!worker.assigned.empty()) {
         std::string job_id = std::move(worker.assigned.front().job_id);
         worker.assigned.pop_front();
-        --unstarted_;
         events_.on_returned(job_id);
     }
     workers_.erase(worker.id);  // closes its handles

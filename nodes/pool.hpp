@@ -81,11 +81,9 @@ public:
     // Spawns min_workers and starts the idle-shrink timer.
     void start();
 
-    // Takes a ready, idle worker for a job, or nullopt when none is free. The worker stays
-    // reserved until run() or release().
-    std::optional<WorkerId> reserve_idle_worker() { return reserve_worker(1); }
     // Takes a worker that holds fewer than `prefetch` tasks: an idle one first, else the one
-    // holding the fewest.
+    // holding the fewest (with 1, only an idle worker), or nullopt when none can take it. The
+    // slot stays reserved until run() or release().
     std::optional<WorkerId> reserve_worker(std::size_t prefetch);
     void release(WorkerId worker);
     // Queues the task for a reserved worker; it goes out with flush().
@@ -95,7 +93,7 @@ public:
     // Takes back tasks not yet started for workers that are idle, or that waited too long.
     void balance();
     // Tasks handed to workers that have not started yet.
-    std::size_t unstarted() const { return unstarted_; }
+    std::size_t unstarted() const;
     // Asks the task to stop (a STOP frame: a task the worker has not started comes back unrun),
     // then SIGKILLs its worker after cancel_grace if the task still runs.
     // Returns false when no worker runs the job.
@@ -157,7 +155,6 @@ private:
     std::function<void()> on_stopped_;
     Timer kill_timer_;
     Timer steal_timer_;  // runs balance() while tasks wait at workers
-    std::size_t unstarted_ = 0;
     std::vector<WorkerId> unflushed_;  // workers with frames queued by run()
 };
 

@@ -51,14 +51,23 @@ std::string state_of(zq::Client& client, const std::string& id) {
     return std::string(zq::to_string(job->state));
 }
 
+// A node whose first worker runs zq.sleep 60: where every case below starts.
+struct BusyNode {
+    NodeProcess node;
+    zq::Client client;
+    RunningJob long_job;
+
+    BusyNode(std::string name, std::string config, unsigned workers)
+        : node({.name = std::move(name), .config = std::move(config), .min_workers = workers, .max_workers = workers}),
+          client(node.endpoint()), long_job(occupy_worker(node, client)) {}
+};
+
 }  // namespace
 
 TEST_CASE("a short task is not held behind a long one on a busy worker while another worker is free") {
     // prefetch_wait is long, so only an idle worker's stealing can free the short tasks.
-    NodeProcess node({.name = "steal", .config = "prefetch = 16\nprefetch_wait = 600\n", .min_workers = 2,
-                      .max_workers = 2});
-    zq::Client client(node.endpoint());
-    RunningJob long_job = occupy_worker(node, client);
+    BusyNode busy("steal", "prefetch = 16\nprefetch_wait = 600\n", 2);
+    auto& [node, client, long_job] = busy;
 
     // Both workers are handed tasks: the one running the long task holds some behind it.
     auto ids = post_noops(client, 200);
@@ -72,9 +81,8 @@ namespace {
 // One worker busy with a long task, then five no-op tasks: how many does it hold, and are the
 // others queued at the node? The long task is canceled at the end and every no-op succeeds.
 void check_holding(const std::string& config, std::uint64_t held, std::size_t first_queued) {
-    NodeProcess node({.name = "holding", .config = config, .min_workers = 1, .max_workers = 1});
-    zq::Client client(node.endpoint());
-    RunningJob long_job = occupy_worker(node, client);
+    BusyNode busy("holding", config, 1);
+    auto& [node, client, long_job] = busy;
     auto ids = post_noops(client, 5);
     CHECK(wait_until([&] { return held_by(node, long_job.worker) == held; }));
     for (std::size_t i = 0; i < ids.size(); ++i) {
@@ -100,10 +108,8 @@ TEST_CASE("a worker holds several tasks while the queue is deep, and prefetch = 
 }
 
 TEST_CASE("a task held behind a long one past prefetch_wait is taken back and queued again") {
-    NodeProcess node({.name = "bound", .config = "prefetch = 2\nprefetch_wait = 1\n", .min_workers = 1,
-                      .max_workers = 1});
-    zq::Client client(node.endpoint());
-    RunningJob long_job = occupy_worker(node, client);
+    BusyNode busy("bound", "prefetch = 2\nprefetch_wait = 1\n", 1);
+    auto& [node, client, long_job] = busy;
     auto ids = post_noops(client, 3);
     // Handed to the busy worker, then given back: queued at the node, not lost, not run.
     CHECK(held_by(node, long_job.worker) == 2);
@@ -116,10 +122,8 @@ TEST_CASE("a task held behind a long one past prefetch_wait is taken back and qu
 }
 
 TEST_CASE("a cancel of a task a worker holds but has not started ends it canceled without running") {
-    NodeProcess node({.name = "cancel-held", .config = "prefetch = 2\nprefetch_wait = 600\n", .min_workers = 1,
-                      .max_workers = 1});
-    zq::Client client(node.endpoint());
-    RunningJob long_job = occupy_worker(node, client);
+    BusyNode busy("cancel-held", "prefetch = 2\nprefetch_wait = 600\n", 1);
+    auto& [node, client, long_job] = busy;
     auto ids = post_noops(client, 2);
     REQUIRE(wait_until([&] { return held_by(node, long_job.worker) == 2; }));
     REQUIRE(client.cancel(ids.front()));
@@ -133,10 +137,8 @@ TEST_CASE("a cancel of a task a worker holds but has not started ends it cancele
 }
 
 TEST_CASE("a worker killed while holding tasks fails only the running one and the others run elsewhere") {
-    NodeProcess node({.name = "kill-held", .config = "prefetch = 4\nprefetch_wait = 600\n", .min_workers = 1,
-                      .max_workers = 1});
-    zq::Client client(node.endpoint());
-    RunningJob long_job = occupy_worker(node, client);
+    BusyNode busy("kill-held", "prefetch = 4\nprefetch_wait = 600\n", 1);
+    auto& [node, client, long_job] = busy;
     auto ids = post_noops(client, 4);
     REQUIRE(wait_until([&] { return held_by(node, long_job.worker) == 4; }));
     ::kill(long_job.worker, SIGKILL);

@@ -52,10 +52,7 @@ std::string carried_fields(const Message& message) {
     return std::string(buffer.data(), buffer.size());
 }
 
-}  // namespace
-
-bool is_task_member(std::string_view key) { return listed(kMemberFields, key); }
-
+// Writes the carried fields (a packed map, as in Task::carried) into a body.
 void write_carried(BodyWriter& body, std::string_view carried) {
     if (carried.empty()) return;
     auto unpacked = msgpack::unpack(carried.data(), carried.size());
@@ -70,6 +67,10 @@ void write_carried(BodyWriter& body, std::string_view carried) {
                         std::string_view(value.data(), value.size()));
     }
 }
+
+}  // namespace
+
+bool is_task_member(std::string_view key) { return listed(kMemberFields, key); }
 
 void write_task(BodyWriter& body, const Task& task) {
     body.add(f::id, task.id).add(f::task, task.name).add_packed(f::args, task.args);

@@ -51,8 +51,6 @@ struct Task {
 
 // Writes the envelope fields of a task into a SUBMIT/FORWARD/BROADCAST body.
 void write_task(BodyWriter& body, const Task& task);
-// Writes the carried fields (a packed map, as in Task::carried) into a body.
-void write_carried(BodyWriter& body, std::string_view carried);
 // Whether the envelope field `key` is one a Task holds as a member.
 bool is_task_member(std::string_view key);
 // Reads the envelope from a decoded SUBMIT/FORWARD/BROADCAST (fields already type-checked).
