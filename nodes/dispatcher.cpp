@@ -271,7 +271,7 @@ void Dispatcher::start_on_workers(bool prefetch) {
         ++job.record.attempts;
         // Attempts matter only to a retry policy; skip the write on the common path.
         if (job.record.max_retries > 0) {
-            journal_write(journal_.update_attempts(job.record.id, job.record.attempts, wall_ms()));
+            journal_write(journal_.update_attempts(job.record.id, job.record.attempts, job.record.next_attempt_ms, wall_ms()));
         }
         change_state(job, JobState::running);
         turn_.start(job, *worker);
@@ -289,7 +289,7 @@ void Dispatcher::on_task_returned(std::string_view id) {
     // It never started: the attempt does not count, and it goes to the front of its queue.
     --job->record.attempts;
     if (job->record.max_retries > 0) {
-        journal_write(journal_.update_attempts(job->record.id, job->record.attempts, wall_ms()));
+        journal_write(journal_.update_attempts(job->record.id, job->record.attempts, job->record.next_attempt_ms, wall_ms()));
     }
     change_state(*job, JobState::queued);
     job->returned = true;

@@ -26,7 +26,7 @@ namespace zq::node {
 // The pool's name for one worker process (pool.hpp).
 using WorkerId = std::uint64_t;
 
-inline constexpr std::size_t kJobStateCount = static_cast<std::size_t>(JobState::waiting) + 1;
+inline constexpr std::size_t kJobStateCount = static_cast<std::size_t>(kLastJobState) + 1;
 using StateCounts = std::array<std::uint64_t, kJobStateCount>;
 
 // One job as the node holds it: the record the journal keeps, plus what only memory knows.

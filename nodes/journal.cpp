@@ -3,11 +3,13 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <utility>
+#include <vector>
 
 namespace zq::node {
 namespace {
@@ -16,9 +18,11 @@ constexpr std::string_view kFileName = "journal.db";
 
 // Stored in the meta table. Bump it whenever the schema changes: a journal with another
 // version is refused at open rather than misread.
-constexpr std::string_view kSchemaVersion = "3";
-// Version 2 lacked the `carried` column; it is added in place when such a journal is opened.
-constexpr std::string_view kUpgradableVersion = "2";
+constexpr std::string_view kSchemaVersion = "4";
+// Older versions upgraded in place when opened: version 2 lacked the `carried` column,
+// version 3 the times and the backoff policy, and both the `expired` state, which changes
+// the partial index of unfinished jobs.
+constexpr std::string_view kUpgradableVersions[] = {"2", "3"};
 
 // How long a write waits for another connection's transaction before failing with "database
 // is locked". Another connection is rare: `zq-send cancel --data` writes only while no node
@@ -55,6 +59,13 @@ enum class Column {
     origin,
     report_pending,
     carried,
+    eta_ms,
+    expires_ms,
+    next_attempt_ms,
+    retry_backoff,
+    retry_backoff_max,
+    retry_jitter,
+    retry_on_worker_lost,
 };
 
 struct ColumnSpec {
@@ -62,7 +73,8 @@ struct ColumnSpec {
     std::string_view type;
 };
 
-constexpr std::array<ColumnSpec, 23> kJobColumns = {{
+// Columns added after version 2 have a DEFAULT, so that an upgrade can add them in place.
+constexpr std::array<ColumnSpec, 30> kJobColumns = {{
     {"id", "TEXT PRIMARY KEY NOT NULL"},
     {"task", "TEXT NOT NULL"},
     {"queue", "TEXT NOT NULL"},
@@ -87,6 +99,13 @@ constexpr std::array<ColumnSpec, 23> kJobColumns = {{
     {"report_pending", "INTEGER NOT NULL"},  // 1 until the origin acknowledged the terminal state
     // The envelope fields zq carries without acting on them (zq::Task::carried): msgpack map.
     {"carried", "BLOB NOT NULL DEFAULT x''"},
+    {"eta_ms", "INTEGER NOT NULL DEFAULT 0"},           // unix ms, not before; 0 = none
+    {"expires_ms", "INTEGER NOT NULL DEFAULT 0"},       // unix ms, not after; 0 = never
+    {"next_attempt_ms", "INTEGER NOT NULL DEFAULT 0"},  // unix ms of a retrying job's next attempt
+    {"retry_backoff", "REAL NOT NULL DEFAULT 0"},
+    {"retry_backoff_max", "REAL NOT NULL DEFAULT 0"},
+    {"retry_jitter", "INTEGER NOT NULL DEFAULT 0"},
+    {"retry_on_worker_lost", "INTEGER NOT NULL DEFAULT 0"},
 }};
 
 constexpr int column_index(Column column) { return static_cast<int>(column); }
@@ -98,7 +117,8 @@ static_assert(kJobColumns[column_index(Column::state)].name == "state");
 static_assert(kJobColumns[column_index(Column::updated_ms)].name == "updated_ms");
 static_assert(kJobColumns[column_index(Column::report_pending)].name == "report_pending");
 static_assert(kJobColumns[column_index(Column::carried)].name == "carried");
-static_assert(column_index(Column::carried) + 1 == kJobColumns.size());
+static_assert(kJobColumns[column_index(Column::eta_ms)].name == "eta_ms");
+static_assert(column_index(Column::retry_on_worker_lost) + 1 == kJobColumns.size());
 
 std::string column_list() {
     std::string list;
@@ -119,13 +139,29 @@ std::string column_list() {
 // so it needs a new kSchemaVersion.
 std::string unfinished_condition() {
     std::string condition;
-    for (int value = 0; value <= static_cast<int>(JobState::waiting); ++value) {
+    for (int value = 0; value <= static_cast<int>(kLastJobState); ++value) {
         auto state = static_cast<JobState>(value);
         if (!is_terminal(state)) continue;
         if (!condition.empty()) condition += " AND ";
         condition += "state <> '" + std::string(to_string(state)) + "'";
     }
     return condition;
+}
+
+std::string unfinished_index_sql() {
+    return "CREATE INDEX IF NOT EXISTS jobs_unfinished ON jobs (created_ms) WHERE " + unfinished_condition() + ";\n";
+}
+
+// Adds the columns an older journal lacks and makes its partial index again.
+std::string upgrade_sql(const std::vector<std::string>& existing_columns) {
+    std::string sql = "BEGIN IMMEDIATE;\n";
+    for (const ColumnSpec& column : kJobColumns) {
+        if (std::find(existing_columns.begin(), existing_columns.end(), column.name) != existing_columns.end()) continue;
+        sql += "ALTER TABLE jobs ADD COLUMN " + std::string(column.name) + " " + std::string(column.type) + ";\n";
+    }
+    sql += "DROP INDEX IF EXISTS jobs_unfinished;\n" + unfinished_index_sql();
+    sql += "UPDATE meta SET value = '" + std::string(kSchemaVersion) + "' WHERE key = 'schema_version';\nCOMMIT;\n";
+    return sql;
 }
 
 // The whole schema. The partial index holds only the jobs that are still moving, so the
@@ -142,7 +178,7 @@ std::string schema_sql() {
         sql += i + 1 < kJobColumns.size() ? ",\n" : "\n";
     }
     sql += ") WITHOUT ROWID;\n";
-    sql += "CREATE INDEX IF NOT EXISTS jobs_unfinished ON jobs (created_ms) WHERE " + unfinished_condition() + ";\n";
+    sql += unfinished_index_sql();
     sql += "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '" + std::string(kSchemaVersion) + "');\n";
     return sql;
 }
@@ -246,7 +282,14 @@ bool bind_job(sqlite3_stmt* statement, const JobRecord& job) {
            bind_integer(statement, at(Column::updated_ms), job.updated_ms) &&
            bind_text(statement, at(Column::origin), job.origin) &&
            bind_integer(statement, at(Column::report_pending), job.report_pending ? 1 : 0) &&
-           bind_blob(statement, at(Column::carried), job.carried);
+           bind_blob(statement, at(Column::carried), job.carried) &&
+           bind_integer(statement, at(Column::eta_ms), job.eta_ms) &&
+           bind_integer(statement, at(Column::expires_ms), job.expires_ms) &&
+           bind_integer(statement, at(Column::next_attempt_ms), job.next_attempt_ms) &&
+           bind_real(statement, at(Column::retry_backoff), job.retry_backoff) &&
+           bind_real(statement, at(Column::retry_backoff_max), job.retry_backoff_max) &&
+           bind_integer(statement, at(Column::retry_jitter), job.retry_jitter ? 1 : 0) &&
+           bind_integer(statement, at(Column::retry_on_worker_lost), job.retry_on_worker_lost ? 1 : 0);
 }
 
 std::string column_bytes(sqlite3_stmt* statement, Column column) {
@@ -378,14 +421,19 @@ Status Journal::create_schema() {
     if (query_first(db_, "SELECT value FROM meta WHERE key = 'schema_version'", version) != SQLITE_OK) {
         return sqlite_failure("read the schema version");
     }
-    if (version == kUpgradableVersion) {
-        const std::string upgrade = "BEGIN IMMEDIATE;\n"
-                                    "ALTER TABLE jobs ADD COLUMN carried BLOB NOT NULL DEFAULT x'';\n"
-                                    "UPDATE meta SET value = '" + std::string(kSchemaVersion) +
-                                    "' WHERE key = 'schema_version';\n"
-                                    "COMMIT;\n";
+    if (std::find(std::begin(kUpgradableVersions), std::end(kUpgradableVersions), version) !=
+        std::end(kUpgradableVersions)) {
+        std::vector<std::string> columns;
+        auto keep_name = [](void* out, int, char** values, char**) {
+            static_cast<std::vector<std::string>*>(out)->emplace_back(values[1] ? values[1] : "");
+            return 0;
+        };
+        if (sqlite3_exec(db_, "PRAGMA table_info(jobs)", keep_name, &columns, nullptr) != SQLITE_OK) {
+            return sqlite_failure("read the columns of the jobs table");
+        }
+        const std::string upgrade = upgrade_sql(columns);
         if (sqlite3_exec(db_, upgrade.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
-            Error failed = sqlite_failure("upgrade the journal from version " + std::string(kUpgradableVersion));
+            Error failed = sqlite_failure("upgrade the journal from version " + version);
             if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
             return failed;
         }
@@ -409,7 +457,8 @@ Status Journal::prepare_statements() {
         {&statements->insert_job, insert_sql()},
         {&statements->update_state,
          "UPDATE jobs SET state = ?2, result = ?3, error = ?4, node = ?5, updated_ms = ?6 WHERE id = ?1"},
-        {&statements->update_attempts, "UPDATE jobs SET attempts = ?2, updated_ms = ?3 WHERE id = ?1"},
+        {&statements->update_attempts,
+         "UPDATE jobs SET attempts = ?2, next_attempt_ms = ?3, updated_ms = ?4 WHERE id = ?1"},
         {&statements->request_cancel, "UPDATE jobs SET cancel_requested = 1, updated_ms = ?2 WHERE id = ?1"},
         {&statements->acknowledge_report, "UPDATE jobs SET report_pending = 0 WHERE id = ?1"},
         {&statements->find, "SELECT " + columns + " FROM jobs WHERE id = ?1"},
@@ -457,12 +506,13 @@ Status Journal::update_state(std::string_view id, JobState state, std::string_vi
     return step_update(statement, "update state of job", id);
 }
 
-Status Journal::update_attempts(std::string_view id, std::uint32_t attempts, std::int64_t now_ms) {
+Status Journal::update_attempts(std::string_view id, std::uint32_t attempts, std::int64_t next_attempt_ms,
+                                std::int64_t now_ms) {
     if (auto begun = begin_if_needed(); !begun) return begun;
     sqlite3_stmt* statement = statements_->update_attempts.get();
     StatementUse use(statement);
-    const bool bound =
-        bind_text(statement, 1, id) && bind_integer(statement, 2, attempts) && bind_integer(statement, 3, now_ms);
+    const bool bound = bind_text(statement, 1, id) && bind_integer(statement, 2, attempts) &&
+                       bind_integer(statement, 3, next_attempt_ms) && bind_integer(statement, 4, now_ms);
     if (!bound) return sqlite_failure("update attempts of job", id);
     return step_update(statement, "update attempts of job", id);
 }
@@ -629,6 +679,13 @@ Result<JobRecord> Journal::read_job(sqlite3_stmt* statement, std::string_view wh
     job.origin = column_bytes(statement, Column::origin);
     job.report_pending = column_integer(statement, Column::report_pending) != 0;
     job.carried = column_bytes(statement, Column::carried);
+    job.eta_ms = column_integer(statement, Column::eta_ms);
+    job.expires_ms = column_integer(statement, Column::expires_ms);
+    job.next_attempt_ms = column_integer(statement, Column::next_attempt_ms);
+    job.retry_backoff = column_real(statement, Column::retry_backoff);
+    job.retry_backoff_max = column_real(statement, Column::retry_backoff_max);
+    job.retry_jitter = column_integer(statement, Column::retry_jitter) != 0;
+    job.retry_on_worker_lost = column_integer(statement, Column::retry_on_worker_lost) != 0;
     return job;
 }
 

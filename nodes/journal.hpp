@@ -42,9 +42,17 @@ struct JobRecord {
     std::string headers;  // msgpack map (may be empty)
     double soft_time_limit = 0;
     double hard_time_limit = 0;
+    std::int64_t eta_ms = 0;      // unix ms, not before (0 = none)
+    std::int64_t expires_ms = 0;  // unix ms, not after (0 = never)
+    // The retry policy (zq::Task has the meaning of each field).
     std::uint32_t max_retries = 0;
     double retry_delay = 0;
+    double retry_backoff = 0;
+    double retry_backoff_max = 0;
+    bool retry_jitter = false;
+    bool retry_on_worker_lost = false;
     std::uint32_t attempts = 0;
+    std::int64_t next_attempt_ms = 0;  // when a retrying job is queued again (0 = not retrying)
     JobState state = JobState::accepted;
     std::string result;  // msgpack bytes
     std::string error;
@@ -77,8 +85,10 @@ public:
     // Records a state change; result and error replace the stored ones.
     Status update_state(std::string_view id, JobState state, std::string_view result, std::string_view error,
                         std::string_view node, std::int64_t now_ms);
-    // Records how many attempts a job has had (before each run).
-    Status update_attempts(std::string_view id, std::uint32_t attempts, std::int64_t now_ms);
+    // Records how many attempts a job has had (before each run), and when a retrying job's
+    // next attempt is due (0 when none is).
+    Status update_attempts(std::string_view id, std::uint32_t attempts, std::int64_t next_attempt_ms,
+                           std::int64_t now_ms);
     // Records a cancel request (also used when the node is down: zq-send cancel --data).
     Status request_cancel(std::string_view id, std::int64_t now_ms);
     // The origin acknowledged the terminal state of a forwarded job: nothing more to resend.

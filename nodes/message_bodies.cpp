@@ -26,8 +26,14 @@ JobRecord record_from(Task&& task, std::int64_t now, const std::string& node) {
     if (!task.headers.empty()) job.headers = pack(task.headers);
     job.soft_time_limit = task.soft_time_limit;
     job.hard_time_limit = task.hard_time_limit;
+    job.eta_ms = task.eta_ms;
+    job.expires_ms = task.expires_ms;
     job.max_retries = task.max_retries;
     job.retry_delay = task.retry_delay;
+    job.retry_backoff = task.retry_backoff;
+    job.retry_backoff_max = task.retry_backoff_max;
+    job.retry_jitter = task.retry_jitter;
+    job.retry_on_worker_lost = task.retry_on_worker_lost;
     job.carried = std::move(task.carried);
     job.state = JobState::queued;
     job.node = node;
@@ -50,8 +56,14 @@ Task task_from(const JobRecord& job) {
     }
     task.soft_time_limit = job.soft_time_limit;
     task.hard_time_limit = job.hard_time_limit;
+    task.eta_ms = job.eta_ms;
+    task.expires_ms = job.expires_ms;
     task.max_retries = job.max_retries;
     task.retry_delay = job.retry_delay;
+    task.retry_backoff = job.retry_backoff;
+    task.retry_backoff_max = job.retry_backoff_max;
+    task.retry_jitter = job.retry_jitter;
+    task.retry_on_worker_lost = job.retry_on_worker_lost;
     task.carried = job.carried;
     return task;
 }
@@ -60,6 +72,10 @@ void write_job(BodyWriter& body, const JobRecord& job) {
     body.add(f::id, job.id).add(f::state, to_string(job.state)).add(f::task, job.task).add(f::node, job.node);
     if (!job.result.empty()) body.add_packed(f::result, job.result);
     if (!job.error.empty()) body.add(f::error, job.error);
+    if (job.eta_ms > 0) body.add(f::eta, static_cast<std::uint64_t>(job.eta_ms));
+    if (job.expires_ms > 0) body.add(f::expires, static_cast<std::uint64_t>(job.expires_ms));
+    if (job.attempts > 0) body.add(f::attempts, static_cast<std::uint64_t>(job.attempts));
+    if (job.next_attempt_ms > 0) body.add(f::next_attempt, static_cast<std::uint64_t>(job.next_attempt_ms));
 }
 
 std::string job_body(const JobRecord& job) {

@@ -84,6 +84,10 @@ Result<JobInfo> read_job(const FieldReader& fields) {
     job.error = std::string(read_either(fields, f::error, "error", read_string).value_or(""));
     job.node = std::string(fields.string(f::node).value_or(""));
     job.task = std::string(fields.string(f::task).value_or(""));
+    job.eta_ms = static_cast<std::int64_t>(fields.unsigned_integer(f::eta).value_or(0));
+    job.expires_ms = static_cast<std::int64_t>(fields.unsigned_integer(f::expires).value_or(0));
+    job.next_attempt_ms = static_cast<std::int64_t>(fields.unsigned_integer(f::next_attempt).value_or(0));
+    job.attempts = static_cast<std::uint32_t>(fields.unsigned_integer(f::attempts).value_or(0));
     return job;
 }
 

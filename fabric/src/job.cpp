@@ -7,10 +7,13 @@
 
 namespace zq {
 namespace {
-constexpr std::array<std::string_view, 10> kStateNames = {
-    "pending", "accepted", "queued", "running", "succeeded", "failed", "error", "canceled", "retrying", "waiting",
+constexpr std::array<std::string_view, 12> kStateNames = {
+    "pending", "accepted", "queued",   "running", "succeeded", "failed",
+    "error",   "canceled", "retrying", "waiting", "scheduled", "expired",
 };
 }  // namespace
+
+static_assert(kStateNames.size() == static_cast<std::size_t>(kLastJobState) + 1, "a name for every state");
 
 std::string_view to_string(JobState state) { return kStateNames[static_cast<std::size_t>(state)]; }
 
@@ -23,7 +26,7 @@ std::optional<JobState> job_state_from_string(std::string_view name) {
 
 bool is_terminal(JobState state) {
     return state == JobState::succeeded || state == JobState::failed || state == JobState::error ||
-           state == JobState::canceled;
+           state == JobState::canceled || state == JobState::expired;
 }
 
 std::vector<NodeOutcome> broadcast_outcomes(const JobInfo& job) {

@@ -2,6 +2,7 @@
 #include <zq/json.hpp>
 
 #include <zq/codec.hpp>
+#include <zq/time_text.hpp>
 
 #include <cstdint>
 #include <string>
@@ -102,6 +103,12 @@ std::string key_text(const msgpack::object& key) {
     nlohmann::json converted = to_json(key);
     if (converted.is_string()) return converted.get<std::string>();
     return dump_json(converted);
+}
+
+// A time of a job in JSON: RFC 3339 text, or null when it is not set (0).
+nlohmann::json time_json(std::int64_t unix_ms) {
+    if (unix_ms <= 0) return nullptr;
+    return format_rfc3339(unix_ms);
 }
 
 }  // namespace
@@ -215,6 +222,10 @@ nlohmann::json to_json(const JobInfo& job) {
         {"result", packed_to_json(job.result)},
         {"error", job.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(repair_utf8(job.error))},
         {"node", repair_utf8(job.node)},
+        {"eta", time_json(job.eta_ms)},
+        {"expires", time_json(job.expires_ms)},
+        {"attempts", job.attempts},
+        {"next_attempt", time_json(job.next_attempt_ms)},
     };
 }
 

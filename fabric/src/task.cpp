@@ -16,9 +16,13 @@ namespace {
 
 // The envelope fields a Task holds as members; write_task() and read_task() map them.
 constexpr std::string_view kMemberFields[] = {
-    f::id,          f::task,           f::args,           f::kwargs,  f::queue, f::target, f::priority,
-    f::max_retries, f::retry_delay, f::soft_time_limit, f::hard_time_limit, f::headers,
+    f::id,          f::task,          f::args,        f::kwargs,          f::queue,
+    f::target,      f::priority,      f::eta,         f::expires,         f::max_retries,
+    f::retry_delay, f::retry_backoff, f::retry_backoff_max, f::retry_jitter, f::retry_on_worker_lost,
+    f::soft_time_limit, f::hard_time_limit, f::headers,
 };
+// The longest a retry policy may wait between attempts.
+constexpr double kMaxRetryDelaySeconds = 366.0 * 24 * 3600;
 // Fields of the same bodies that belong to the message, not to the task.
 constexpr std::string_view kMessageFields[] = {f::watch, f::node};
 
@@ -68,6 +72,19 @@ void write_carried(BodyWriter& body, std::string_view carried) {
     }
 }
 
+// Times beyond the year 9999 are held there, so that later sums cannot overflow.
+std::int64_t clamp_unix_ms(std::uint64_t ms) {
+    constexpr std::uint64_t kLatestUnixMs = 253402300799999ULL;
+    return static_cast<std::int64_t>(std::min(ms, kLatestUnixMs));
+}
+
+// A delay is a finite number of seconds between 0 and a year: NaN and negatives are 0, and
+// infinity (or anything longer) is a year.
+double clamp_delay(double seconds) {
+    if (!(seconds > 0)) return 0;
+    return std::min(seconds, kMaxRetryDelaySeconds);
+}
+
 }  // namespace
 
 bool is_task_member(std::string_view key) { return listed(kMemberFields, key); }
@@ -79,8 +96,14 @@ void write_task(BodyWriter& body, const Task& task) {
     if (task.queue != "default") body.add(f::queue, task.queue);
     if (!task.target.empty()) body.add(f::target, task.target);
     if (task.priority != 0) body.add(f::priority, task.priority);
+    if (task.eta_ms > 0) body.add(f::eta, static_cast<std::uint64_t>(task.eta_ms));
+    if (task.expires_ms > 0) body.add(f::expires, static_cast<std::uint64_t>(task.expires_ms));
     if (task.max_retries != 0) body.add(f::max_retries, static_cast<std::uint64_t>(task.max_retries));
     if (task.retry_delay > 0) body.add(f::retry_delay, task.retry_delay);
+    if (task.retry_backoff > 0) body.add(f::retry_backoff, task.retry_backoff);
+    if (task.retry_backoff_max > 0) body.add(f::retry_backoff_max, task.retry_backoff_max);
+    if (task.retry_jitter) body.add(f::retry_jitter, true);
+    if (task.retry_on_worker_lost) body.add(f::retry_on_worker_lost, true);
     if (task.soft_time_limit > 0) body.add(f::soft_time_limit, task.soft_time_limit);
     if (task.hard_time_limit > 0) body.add(f::hard_time_limit, task.hard_time_limit);
     if (!task.headers.empty()) body.add_value(f::headers, task.headers);
@@ -102,7 +125,13 @@ Result<Task> read_task(const Message& message, const protocol::Limits& limits) {
     if (auto retries = message.unsigned_integer(f::max_retries)) {
         task.max_retries = static_cast<std::uint32_t>(std::min<std::uint64_t>(*retries, 1000));
     }
-    if (auto delay = message.number(f::retry_delay)) task.retry_delay = std::max(0.0, *delay);
+    if (auto eta = message.unsigned_integer(f::eta)) task.eta_ms = clamp_unix_ms(*eta);
+    if (auto expires = message.unsigned_integer(f::expires)) task.expires_ms = clamp_unix_ms(*expires);
+    if (auto delay = message.number(f::retry_delay)) task.retry_delay = clamp_delay(*delay);
+    if (auto backoff = message.number(f::retry_backoff)) task.retry_backoff = clamp_delay(*backoff);
+    if (auto cap = message.number(f::retry_backoff_max)) task.retry_backoff_max = clamp_delay(*cap);
+    task.retry_jitter = message.boolean(f::retry_jitter).value_or(false);
+    task.retry_on_worker_lost = message.boolean(f::retry_on_worker_lost).value_or(false);
     if (auto soft = message.number(f::soft_time_limit)) task.soft_time_limit = std::max(0.0, *soft);
     if (auto hard = message.number(f::hard_time_limit)) task.hard_time_limit = std::max(0.0, *hard);
     if (const msgpack::object* headers = message.find(f::headers)) {

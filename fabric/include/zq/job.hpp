@@ -1,7 +1,8 @@
 // Job states and what a client learns about a job.
 //
 // pending → accepted → queued → running → succeeded | failed | error | canceled, plus
-// retrying and waiting. A terminal state is final.
+// retrying, waiting and scheduled; expired ends a job that did not start in time. A terminal
+// state is final.
 #pragma once
 
 #include <cstdint>
@@ -25,7 +26,12 @@ enum class JobState : std::uint8_t {
     canceled,   // canceled before or while it ran
     retrying,   // failed, another attempt is scheduled
     waiting,    // no live node can take it now; starts when one can
+    scheduled,  // waits for its ETA (eta_ms) before it is queued
+    expired,    // its expiry (expires_ms) passed before it started: it never ran
 };
+
+// The last state of the enum, so that tables by state can size themselves.
+inline constexpr JobState kLastJobState = JobState::expired;
 
 std::string_view to_string(JobState state);
 std::optional<JobState> job_state_from_string(std::string_view name);
@@ -39,6 +45,12 @@ struct JobInfo {
     std::string result;  // msgpack bytes of the result (empty when none)
     std::string error;
     std::string node;
+    // Times as unix milliseconds, 0 when not set: not before, not after, and when a
+    // retrying job's next attempt is queued.
+    std::int64_t eta_ms = 0;
+    std::int64_t expires_ms = 0;
+    std::int64_t next_attempt_ms = 0;
+    std::uint32_t attempts = 0;  // runs started so far
 
     bool terminal() const { return is_terminal(state); }
     bool succeeded() const { return state == JobState::succeeded; }

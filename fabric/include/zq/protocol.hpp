@@ -68,6 +68,12 @@ inline constexpr std::string_view target = "tgt";             // node that must 
 inline constexpr std::string_view priority = "pri";           // higher runs first
 inline constexpr std::string_view max_retries = "retries";    // retry policy: attempts after the first
 inline constexpr std::string_view retry_delay = "rdelay";     // retry policy: seconds between attempts
+inline constexpr std::string_view retry_backoff = "rbackoff";  // retry policy: exponential backoff base
+inline constexpr std::string_view retry_backoff_max = "rbmax"; // retry policy: cap on one delay
+inline constexpr std::string_view retry_jitter = "rjitter";    // retry policy: full jitter on delays
+inline constexpr std::string_view retry_on_worker_lost = "rlost";  // retry policy: retry a dead worker's job
+inline constexpr std::string_view attempts = "att";           // runs of a job started so far
+inline constexpr std::string_view next_attempt = "next";      // unix ms of a retrying job's next attempt
 inline constexpr std::string_view soft_time_limit = "soft";   // seconds, SIGUSR1 when exceeded
 inline constexpr std::string_view hard_time_limit = "hard";   // seconds, SIGKILL when exceeded
 inline constexpr std::string_view eta = "eta";                // unix ms: do not start before
@@ -129,7 +135,11 @@ inline constexpr FieldSpec kEnvelope[] = {
     {f::target, string, false, "name of the node that must run it"},
     {f::priority, integer, false, "higher runs first (default 0)"},
     {f::max_retries, unsigned_integer, false, "retries after a failed attempt (default 0)"},
-    {f::retry_delay, number, false, "seconds between attempts"},
+    {f::retry_delay, number, false, "seconds between attempts (without backoff)"},
+    {f::retry_backoff, number, false, "seconds: the first retry's delay, doubled for each next one"},
+    {f::retry_backoff_max, number, false, "seconds: the longest delay backoff reaches (default 600)"},
+    {f::retry_jitter, boolean, false, "each delay is drawn at random between 0 and its value"},
+    {f::retry_on_worker_lost, boolean, false, "a job whose worker died is run again"},
     {f::soft_time_limit, number, false, "seconds before SIGUSR1"},
     {f::hard_time_limit, number, false, "seconds before SIGKILL"},
     {f::eta, unsigned_integer, false, "unix ms, not before"},
@@ -192,6 +202,10 @@ inline constexpr FieldSpec kState[] = {
     {f::error, string, false, "error text when failed, error or canceled"},
     {f::node, string, false, "node that ran (or holds) the job"},
     {f::task, string, false, "task name"},
+    {f::eta, unsigned_integer, false, "unix ms, not before (scheduled)"},
+    {f::expires, unsigned_integer, false, "unix ms, not after"},
+    {f::attempts, unsigned_integer, false, "runs started so far"},
+    {f::next_attempt, unsigned_integer, false, "unix ms when a retrying job is queued again"},
 };
 inline constexpr FieldSpec kCancel[] = {
     {f::id, string, true, "job id"},
@@ -231,6 +245,8 @@ inline constexpr FieldSpec kEvent[] = {
     {f::task, string, false, "task name"},
     {f::queue, string, false, "queue"},
     {f::error, string, false, "error text (failed, error, canceled, retrying), at most 512 bytes"},
+    {f::attempts, unsigned_integer, false, "runs started so far (retrying)"},
+    {f::next_attempt, unsigned_integer, false, "unix ms of the next attempt (retrying), or the ETA (scheduled)"},
 };
 inline constexpr FieldSpec kTap[] = {
     {f::node, string, true, "publishing node"},

@@ -7,6 +7,7 @@
 
 #include <zq/codec.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -22,8 +23,20 @@ struct Task {
     std::string queue = "default";
     std::string target;  // node that must run it; empty = any node serving the queue
     std::int64_t priority = 0;
+    // When it may run, as unix milliseconds (0 = not set): not before `eta_ms`, and never
+    // once `expires_ms` has passed without it starting (it ends `expired`).
+    std::int64_t eta_ms = 0;
+    std::int64_t expires_ms = 0;
+    // The retry policy. A failed run is retried up to max_retries times, after retry_delay
+    // seconds; or, with retry_backoff, after retry_backoff × 2^(retry − 1) seconds capped at
+    // retry_backoff_max (0: 600 s), each drawn at random in [0, delay] with retry_jitter. A
+    // run whose worker died is retried only with retry_on_worker_lost.
     std::uint32_t max_retries = 0;
     double retry_delay = 0;
+    double retry_backoff = 0;
+    double retry_backoff_max = 0;
+    bool retry_jitter = false;
+    bool retry_on_worker_lost = false;
     double soft_time_limit = 0;  // seconds, 0 = none
     double hard_time_limit = 0;  // seconds, 0 = none
     std::map<std::string, std::string> headers;
@@ -46,6 +59,27 @@ struct Task {
     Task& on_queue(std::string queue_name) {
         queue = std::move(queue_name);
         return *this;
+    }
+    // Runs no earlier than `time` (ETA), or `seconds` from now (countdown).
+    Task& at(std::chrono::system_clock::time_point time) {
+        eta_ms = unix_ms(time);
+        return *this;
+    }
+    Task& after(double seconds) { return at(seconds_from_now(seconds)); }
+    // Ends `expired`, unrun, if it has not started by `time`, or `seconds` from now.
+    Task& expires_at(std::chrono::system_clock::time_point time) {
+        expires_ms = unix_ms(time);
+        return *this;
+    }
+    Task& expires_after(double seconds) { return expires_at(seconds_from_now(seconds)); }
+
+private:
+    static std::int64_t unix_ms(std::chrono::system_clock::time_point time) {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
+    }
+    static std::chrono::system_clock::time_point seconds_from_now(double seconds) {
+        return std::chrono::system_clock::now() +
+               std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::duration<double>(seconds));
     }
 };
 
