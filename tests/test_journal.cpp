@@ -233,7 +233,7 @@ TEST_CASE("a state change replaces the state, result, error and node of a job") 
     auto journal = open_journal(dir.path());
     insert(*journal, make_job("a"));
     REQUIRE(journal->update_state("a", JobState::running, "", "", "node-a", 2000));
-    REQUIRE(journal->update_attempts("a", 2, 2500));
+    REQUIRE(journal->update_attempts("a", 2, 0, 2500));
     REQUIRE(journal->update_state("a", JobState::failed, "\xc0", "boom", "node-b", 3000));
     commit(*journal);
 
@@ -256,7 +256,7 @@ TEST_CASE("updating a job the journal does not have fails with not_found and cha
     REQUIRE_FALSE(state);
     CHECK(state.error_code() == ErrorCode::not_found);
     CHECK_THAT(state.error(), Catch::Contains("ghost") && Catch::Contains("no such job"));
-    auto attempts = journal->update_attempts("ghost", 1, 2000);
+    auto attempts = journal->update_attempts("ghost", 1, 0, 2000);
     REQUIRE_FALSE(attempts);
     CHECK(attempts.error_code() == ErrorCode::not_found);
     auto cancel = journal->request_cancel("ghost", 2000);
