@@ -1,5 +1,7 @@
 #include "config.hpp"
 
+#include "config_reading.hpp"
+
 #include <zq/defaults.hpp>
 
 #include <toml++/toml.h>
@@ -81,9 +83,9 @@ Status read_strings(const toml::table& table, std::string_view key, std::vector<
     return success();
 }
 
-// Calls `read(name, section, key)` for each [KIND.NAME] table, after checking that it holds
-// only `allowed` keys. A mistyped key, or a dotted name left unquoted ([tasks.report.disk] is a
-// table "disk" inside "report"), must not pass as a section without settings.
+}  // namespace
+
+// Declared in config_reading.hpp: the schedules' reader uses it too.
 Status for_each_section(const toml::table& root, std::string_view kind, std::span<const std::string_view> allowed,
                         const std::function<Status(std::string, const toml::table&, const std::string&)>& read) {
     const toml::node* sections = root.get(kind);
@@ -107,6 +109,8 @@ Status for_each_section(const toml::table& root, std::string_view kind, std::spa
     }
     return success();
 }
+
+namespace {
 
 Status read_task_settings(const toml::table& root, Config& config) {
     static constexpr std::string_view kAllowed[] = {"command", "soft_time_limit", "hard_time_limit", "prefetch"};
@@ -197,6 +201,7 @@ Status apply_table(const toml::table& root, Config& config) {
         read_string(root, "log_level", config.log_level),
         read_task_settings(root, config),
         read_queue_settings(root, config),
+        read_schedules(root, config.schedules),
     };
     for (auto& step : steps) {
         if (!step) return step;
@@ -242,6 +247,17 @@ Status finish_config(Config& config) {
     if (config.name.size() > config.limits.max_name_bytes) return Error{"node name is too long"};
     if (config.name.find('@') != std::string::npos) {
         return Error{"node name '" + config.name + "' may not contain '@' (broadcast runs are named ID@NODE)"};
+    }
+    for (const auto& [name, schedule] : config.schedules) {
+        // sched:NAME:TIME:NODE, with the time to the millisecond, must fit in an id.
+        constexpr std::size_t kTickIdOverhead = 32;
+        if (schedule.scope == ScheduleScope::node &&
+            kTickIdOverhead + name.size() + config.name.size() > config.limits.max_name_bytes) {
+            return Error{"[schedules." + name +
+                         "]: the name and the node name together are too long for a tick id (sched:NAME:TIME:NODE, "
+                         "at most " +
+                         std::to_string(config.limits.max_name_bytes) + " bytes); shorten one of them"};
+        }
     }
     if (config.queues.empty()) config.queues = {"default"};
     if (config.prefetch == 0 || config.prefetch > 1024) return Error{"prefetch must be between 1 and 1024 tasks"};

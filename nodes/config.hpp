@@ -3,6 +3,7 @@
 #pragma once
 
 #include "journal.hpp"
+#include "schedule_config.hpp"
 
 #include <zq/protocol.hpp>
 #include <zq/result.hpp>
@@ -64,6 +65,7 @@ struct Config {
     std::string log_level = "info";
     std::map<std::string, TaskSettings, std::less<>> tasks;
     std::map<std::string, QueueSettings, std::less<>> queue_settings;  // [queue.NAME]
+    Schedules schedules;                                                // [schedules.NAME]
     protocol::Limits limits;
 
     // The endpoint clients on this host use: ipc://DATA/node.sock.

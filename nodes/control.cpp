@@ -76,6 +76,8 @@ void handle_control(ControlContext& node, const std::string& client, const Messa
         answer(node, client, request_id, node_status(node));
     } else if (operation == "peers") {
         answer(node, client, request_id, node.membership.peers_json());
+    } else if (operation == "schedules") {
+        answer(node, client, request_id, node.schedules.list());
     } else if (operation == "running") {
         answer(node, client, request_id, node.dispatcher.running_jobs());
     } else if (operation == "reload") {
@@ -103,7 +105,7 @@ void handle_control(ControlContext& node, const std::string& client, const Messa
     } else {
         refuse(node, client, request_id,
                "unknown operation '" + std::string(operation) +
-                   "' (status, running, peers, reload, job, watch, trace-on, trace-off, history)");
+                   "' (status, running, peers, reload, job, watch, trace-on, trace-off, history, schedules)");
     }
 }
 

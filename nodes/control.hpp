@@ -1,6 +1,6 @@
 // The control API: operator requests a node answers over its client port (CONTROL →
-// CONTROL-REPLY): status, running, peers, reload, job, watch, trace-on, trace-off and
-// history. docs/protocol.md lists them.
+// CONTROL-REPLY): status, running, peers, reload, job, watch, trace-on, trace-off, history
+// and schedules. docs/protocol.md lists them.
 #pragma once
 
 #include "client_port.hpp"
@@ -9,6 +9,7 @@
 #include "membership.hpp"
 #include "pool.hpp"
 #include "publisher.hpp"
+#include "schedule_runner.hpp"
 #include "subscriber.hpp"
 
 #include <zq/codec.hpp>
@@ -30,6 +31,7 @@ struct ControlContext {
     Membership& membership;
     Publisher& publisher;
     Subscriber& subscriber;
+    ScheduleRunner& schedules;
     std::function<Status()> reload;
 };
 

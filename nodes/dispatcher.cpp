@@ -92,26 +92,39 @@ Status Dispatcher::recover() {
 
 void Dispatcher::submit(const std::string& client, const Message& message) {
     auto task = read_task(message, config_.limits);
-    std::string id(message.string(f::id).value_or(""));
     if (!task) {
-        reply_rejected(client, id, "bad task: " + task.error());
+        reply_rejected(client, message.string(f::id).value_or(""), "bad task: " + task.error());
         return;
     }
+    // The client hears the outcome as ACCEPTED or REJECTED.
+    [[maybe_unused]] Status accepted = accept_task(client, std::move(*task), message.boolean(f::watch).value_or(false));
+}
+
+Status Dispatcher::submit_internal(Task task) { return accept_task({}, std::move(task), false); }
+
+Status Dispatcher::accept_task(const std::string& client, Task&& task, bool watch) {
+    std::string id = task.id;
+    // The node's own submissions hear the reason as the result; a client as REJECTED.
+    auto refuse = [&](const std::string& reason) {
+        if (!client.empty()) reply_rejected(client, id, reason);
+        return Status(Error{reason});
+    };
     if (id.find(kRunSeparator) != std::string::npos) {
-        reply_rejected(client, id, "bad task: a job id may not contain '@' (it names broadcast runs, ID@NODE)");
-        return;
+        return refuse("bad task: a job id may not contain '@' (it names broadcast runs, ID@NODE)");
     }
-    bool watch = message.boolean(f::watch).value_or(false);
-    if (answer_active(client, id, watch)) return;
-    if (jobs_.size() >= config_.max_pending) {
-        reply_rejected(client, id, busy_reason());
-        return;
+    if (answer_active(client, id, watch)) return success();
+    if (jobs_.size() >= config_.max_pending) return refuse(busy_reason());
+    JobRecord record = record_from(std::move(task), wall_ms(), config_.name);
+    if (!insert_submitted(client, record, watch)) {
+        // A job that finished earlier (nothing runs again), or a journal failure, which fails
+        // the whole turn.
+        if (turn_.journal_error().empty()) return success();
+        return Error{"journal unwritable: " + turn_.journal_error()};
     }
-    JobRecord record = record_from(std::move(*task), wall_ms(), config_.name);
-    if (!insert_submitted(client, record, watch)) return;
     Job& job = hold_accepted(std::move(record), client);
     if (watch) add_watcher(job, client);
     enqueue(job);
+    return success();
 }
 
 std::string Dispatcher::busy_reason() const {
@@ -448,6 +461,7 @@ void Dispatcher::end_turn() {
         journal_.rollback();
     }
     if (!failure.empty()) commit_failed(turn, failure);
+    if (commit_listener_) commit_listener_(failure.empty());
     send_turn(turn);
     ZQ_ASSERT(jobs_.counts_match_states(), "the counts by state equal the states of the jobs held");
 }
@@ -499,6 +513,8 @@ void Dispatcher::rejournal_unwritten() {
 }
 
 void Dispatcher::deliver(const std::string& client, Command command, std::string_view body) {
+    // A job submitted inside the node (a schedule's tick) has no client to answer.
+    if (client.empty()) return;
     if (!send_(client, command, body)) ++undeliverable_;
 }
 

@@ -85,6 +85,10 @@ public:
 
     // Client requests; the message is already decoded and type-checked.
     void submit(const std::string& client, const Message& message);
+    // A job the node submits itself (a schedule's tick): the SUBMIT path without a client,
+    // journaled in this turn. An id the node already has runs nothing. An error when the job
+    // is refused (node busy, a bad id) or the journal failed.
+    Status submit_internal(Task task);
     void cancel(const std::string& client, const Message& message);
     // Sends STATE to the client when the job is terminal (at once if it already is); false
     // when the node has no such job.
@@ -123,6 +127,11 @@ public:
 
     // End of a loop turn: start what can start, commit the journal, then send.
     void end_turn();
+    // Hears, after each commit of a turn that wrote or sent anything, whether it succeeded.
+    void set_commit_listener(std::function<void(bool committed)> listener) { commit_listener_ = std::move(listener); }
+    // A journal write another part made in this turn (the scheduler's marks): a failure fails
+    // the turn like the dispatcher's own writes.
+    void note_journal_write(const Status& status) { journal_write(status); }
 
     // For status and control.
     std::vector<std::string> running_jobs() const;
@@ -157,6 +166,8 @@ private:
     void schedule_retry(Job& job);
     void requeue_due_retries();
     void arm_retry_timer();
+    // SUBMIT after decoding, for a client or (client "") for the node itself.
+    Status accept_task(const std::string& client, Task&& task, bool watch);
     // Answers a SUBMIT or BROADCAST of an id this node holds; false when it holds none.
     bool answer_active(const std::string& client, const std::string& id, bool watch);
     // REJECTED's reason when max_pending jobs are held.
@@ -239,6 +250,7 @@ private:
     Timer retry_timer_;        // requeue_due_retries
     std::uint64_t rejected_ = 0;
     std::uint64_t undeliverable_ = 0;
+    std::function<void(bool)> commit_listener_;
 };
 
 }  // namespace zq::node

@@ -179,6 +179,15 @@ std::string schema_sql() {
     }
     sql += ") WITHOUT ROWID;\n";
     sql += unfinished_index_sql();
+    // The last tick each schedule fired here (scheduler.hpp). A table of its own, added with
+    // IF NOT EXISTS to a journal of any version: a zq that does not know it ignores it, so it
+    // needs no new schema version.
+    sql +=
+        "CREATE TABLE IF NOT EXISTS schedules (\n"
+        "    name TEXT PRIMARY KEY NOT NULL,\n"
+        "    last_tick_ms INTEGER NOT NULL,\n"
+        "    last_job_id TEXT NOT NULL\n"
+        ") WITHOUT ROWID;\n";
     sql += "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '" + std::string(kSchemaVersion) + "');\n";
     return sql;
 }
@@ -324,6 +333,9 @@ struct Journal::Statements {
     Statement unfinished;
     Statement count_by_state;
     Statement purge_terminal;
+    Statement record_schedule_tick;
+    Statement forget_schedule;
+    Statement schedule_marks;
 };
 
 Journal::Journal(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
@@ -471,6 +483,10 @@ Status Journal::prepare_statements() {
          "SELECT " + columns + " FROM jobs WHERE " + unfinished_condition() + " ORDER BY created_ms, id"},
         {&statements->count_by_state, "SELECT state, count(*) FROM jobs GROUP BY state"},
         {&statements->purge_terminal, "DELETE FROM jobs WHERE NOT (" + unfinished_condition() + ") AND updated_ms < ?1"},
+        {&statements->record_schedule_tick,
+         "INSERT OR REPLACE INTO schedules (name, last_tick_ms, last_job_id) VALUES (?1, ?2, ?3)"},
+        {&statements->forget_schedule, "DELETE FROM schedules WHERE name = ?1"},
+        {&statements->schedule_marks, "SELECT name, last_tick_ms, last_job_id FROM schedules ORDER BY name"},
     };
     for (const auto& [slot, sql] : plans) {
         sqlite3_stmt* prepared = nullptr;
@@ -533,6 +549,40 @@ Status Journal::acknowledge_report(std::string_view id) {
     StatementUse use(statement);
     if (!bind_text(statement, 1, id)) return sqlite_failure("acknowledge report of job", id);
     return step_update(statement, "acknowledge report of job", id);
+}
+
+Status Journal::record_schedule_tick(std::string_view name, std::int64_t tick_ms, std::string_view job_id) {
+    if (auto begun = begin_if_needed(); !begun) return begun;
+    sqlite3_stmt* statement = statements_->record_schedule_tick.get();
+    StatementUse use(statement);
+    if (!bind_text(statement, 1, name) || !bind_integer(statement, 2, tick_ms) || !bind_text(statement, 3, job_id)) {
+        return sqlite_failure("record the tick of schedule", name);
+    }
+    return step_write(statement, "record the tick of schedule", name);
+}
+
+Status Journal::forget_schedule(std::string_view name) {
+    if (auto begun = begin_if_needed(); !begun) return begun;
+    sqlite3_stmt* statement = statements_->forget_schedule.get();
+    StatementUse use(statement);
+    if (!bind_text(statement, 1, name)) return sqlite_failure("forget schedule", name);
+    return step_write(statement, "forget schedule", name);
+}
+
+Result<std::vector<ScheduleMark>> Journal::schedule_marks() {
+    sqlite3_stmt* statement = statements_->schedule_marks.get();
+    StatementUse use(statement);
+    std::vector<ScheduleMark> marks;
+    int stepped = SQLITE_ROW;
+    while ((stepped = sqlite3_step(statement)) == SQLITE_ROW) {
+        auto text = [statement](int column) {
+            const auto* bytes = reinterpret_cast<const char*>(sqlite3_column_text(statement, column));
+            return std::string(bytes ? bytes : "");
+        };
+        marks.push_back({text(0), sqlite3_column_int64(statement, 1), text(2)});
+    }
+    if (stepped != SQLITE_DONE) return sqlite_failure("list schedule marks");
+    return marks;
 }
 
 Status Journal::commit() {

@@ -67,6 +67,14 @@ struct JobRecord {
     std::string carried;  // envelope fields zq carries without acting on them (zq::Task::carried)
 };
 
+// What the journal remembers of one schedule (scheduler.hpp): the last tick this node fired
+// and the id of the job it submitted for it.
+struct ScheduleMark {
+    std::string name;
+    std::int64_t last_tick_ms = 0;
+    std::string last_job_id;
+};
+
 class Journal {
 public:
     // Opens (creating if needed) DATA_DIR/journal.db. `max_pages`, when non-zero, caps the
@@ -93,6 +101,13 @@ public:
     Status request_cancel(std::string_view id, std::int64_t now_ms);
     // The origin acknowledged the terminal state of a forwarded job: nothing more to resend.
     Status acknowledge_report(std::string_view id);
+
+    // Schedules: the tick a schedule fired last, written in the turn that submits its job, so
+    // that a restart neither repeats nor loses a tick.
+    Status record_schedule_tick(std::string_view name, std::int64_t tick_ms, std::string_view job_id);
+    // The schedule is gone from the config: its mark goes too.
+    Status forget_schedule(std::string_view name);
+    Result<std::vector<ScheduleMark>> schedule_marks();
 
     // The three updates return ErrorCode::not_found, and change nothing, for an unknown id.
     // When any write fails (disk full, I/O error), the open transaction is rolled back, as

@@ -2,7 +2,7 @@
 //
 //   zq-node run [--config FILE] [--name NAME] [--data DIR] [--bind ENDPOINT]... [--peer ENDPOINT]...
 //               [--queues Q1,Q2] [--min-workers N] [--max-workers N] [--worker "CMD ARG..."]
-//   zq-node status|running|peers|reload [--node ENDPOINT] [--json]
+//   zq-node status|running|peers|reload|schedules [--node ENDPOINT] [--json]
 //   zq-node trace on|off [--node ENDPOINT] [--json]
 #include "config.hpp"
 #include "node.hpp"
@@ -161,6 +161,22 @@ void print_peers(const nlohmann::json& peers) {
     }
 }
 
+// One line per schedule: name, scope, timing, next and last tick, last job and its state.
+void print_schedules(const nlohmann::json& schedules) {
+    auto text = [](const nlohmann::json& value) {
+        return value.is_null() ? std::string("-") : value.get<std::string>();
+    };
+    for (const auto& schedule : schedules) {
+        std::string timing = schedule["every"].is_null()
+                                 ? "cron=\"" + text(schedule["cron"]) + "\" timezone=" + text(schedule["timezone"])
+                                 : "every=" + text(schedule["every"]);
+        std::printf("%s %s %s task=%s next=%s last=%s job=%s state=%s\n", text(schedule["name"]).c_str(),
+                    text(schedule["scope"]).c_str(), timing.c_str(), text(schedule["task"]).c_str(),
+                    text(schedule["next_tick"]).c_str(), text(schedule["last_tick"]).c_str(),
+                    text(schedule["last_job_id"]).c_str(), text(schedule["last_job_state"]).c_str());
+    }
+}
+
 int run_operator_command(const std::string& operation, const std::string& endpoint, bool json) {
     zq::Client client(endpoint);
     auto reply = client.control(operation);
@@ -177,6 +193,8 @@ int run_operator_command(const std::string& operation, const std::string& endpoi
         for (const auto& id : data) std::printf("%s\n", id.get<std::string>().c_str());
     } else if (operation == "peers") {
         print_peers(data);
+    } else if (operation == "schedules") {
+        print_schedules(data);
     } else if (operation.starts_with("trace")) {
         std::printf("trace %s\n", data["trace"].get<bool>() ? "on" : "off");
     } else {
@@ -210,7 +228,7 @@ int main(int argc, char** argv) {
     std::string endpoint = zq::default_node_endpoint();
     bool json = false;
     std::string operation;
-    for (const char* name : {"status", "running", "peers", "reload"}) {
+    for (const char* name : {"status", "running", "peers", "reload", "schedules"}) {
         CLI::App* command = app.add_subcommand(name, std::string("ask a running node: ") + name);
         command->add_option("--node", endpoint, "node endpoint (default: $ZQ_NODE or the local node)");
         command->add_flag("--json", json, "one JSON object on stdout");

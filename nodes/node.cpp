@@ -55,6 +55,7 @@ Node::Node(Config config) : config_(std::move(config)), incarnation_(new_job_id(
 
 Node::~Node() {
     control_.reset();
+    schedules_.reset();
     subscriber_.reset();
     membership_.reset();
     dispatcher_.reset();
@@ -172,11 +173,16 @@ Status Node::start() {
         [this](std::string_view name) { return membership_->alive(name); },
         [this](std::string_view name) { membership_->take_capacity(name); },
     });
+    schedules_ = std::make_unique<ScheduleRunner>(&loop_, config_, *journal_, *dispatcher_);
+    dispatcher_->set_commit_listener([this](bool committed) {
+        if (schedules_) schedules_->on_commit(committed);
+    });
     control_ = std::make_unique<ControlContext>(ControlContext{config_, incarnation_, *dispatcher_, *pool_, *port_,
-                                                               *membership_, *publisher_, *subscriber_,
+                                                               *membership_, *publisher_, *subscriber_, *schedules_,
                                                                [this] { return reload(); }});
 
     if (auto recovered = dispatcher_->recover(); !recovered) return recovered;
+    if (auto scheduled = schedules_->start(); !scheduled) return scheduled;
     dispatcher_->end_turn();
 
     port_->start(&loop_, [this](const std::string& client, const Message& message) { on_message(client, message); });
@@ -345,9 +351,14 @@ Status Node::reload() {
     if (!config_.config_path.empty()) {
         Config fresh = config_;
         fresh.tasks.clear();
+        fresh.schedules.clear();
         if (auto loaded = load_config_file(config_.config_path, fresh); !loaded) return loaded;
-        // Only the [tasks.NAME] table changes at run time; the rest needs a restart.
+        if (auto finished = finish_config(fresh); !finished) return finished;
+        // Only the [tasks.NAME] and [schedules.NAME] tables change at run time; the rest needs
+        // a restart.
         config_.tasks = std::move(fresh.tasks);
+        config_.schedules = std::move(fresh.schedules);
+        schedules_->reload(config_.schedules);
     }
     pool_->recycle_all();
     spdlog::info("reload: {} task settings, every worker recycled after its current task", config_.tasks.size());
@@ -371,6 +382,7 @@ void Node::purge_old_results() {
 void Node::begin_shutdown(const char* why) {
     if (shutting_down_) return;
     shutting_down_ = true;
+    schedules_->stop();
     spdlog::info("{}: no new jobs; waiting up to {}s for running jobs", why, config_.shutdown_grace);
     pool_->hold_new_work();
     drain_check_ = std::make_unique<Timer>(&loop_);

@@ -1,4 +1,5 @@
-// A zq-node: the loop and the parts on it (journal, client port, dispatcher, pool, control).
+// A zq-node: the loop and the parts on it (journal, client port, dispatcher, pool, schedules,
+// control).
 //
 // One thread. Each turn of the libuv loop handles whatever arrived (client messages, worker
 // frames, timers), then the check phase ends the turn: the dispatcher starts what can start,
@@ -14,6 +15,7 @@
 #include "membership.hpp"
 #include "pool.hpp"
 #include "publisher.hpp"
+#include "schedule_runner.hpp"
 #include "subscriber.hpp"
 
 #include <uv.h>
@@ -63,6 +65,7 @@ private:
     std::unique_ptr<Pool> pool_;
     std::unique_ptr<Dispatcher> dispatcher_;
     std::unique_ptr<Membership> membership_;
+    std::unique_ptr<ScheduleRunner> schedules_;
     std::unique_ptr<ControlContext> control_;
     UvHandle<uv_check_t> end_of_turn_;
     UvHandle<uv_prepare_t> before_sleep_;

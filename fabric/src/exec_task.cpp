@@ -219,7 +219,7 @@ struct Child {
 
 // Forks and execs. The child reports a failed exec through a close-on-exec pipe, so that
 // "cannot run" is told apart from a command that ran and failed.
-Result<Child> start(const std::vector<std::string>& argv, std::size_t output_limit) {
+Result<Child> start(const std::vector<std::string>& argv, std::size_t output_limit, const TaskContext& context) {
     const std::string& program = argv.front();
     auto cannot_run = [&](const std::string& why) { return Error{"cannot run " + program + ": " + why}; };
 
@@ -229,6 +229,16 @@ Result<Child> start(const std::vector<std::string>& argv, std::size_t output_lim
     child_argv.reserve(argv.size() + 1);
     for (const auto& entry : argv) child_argv.push_back(const_cast<char*>(entry.c_str()));
     child_argv.push_back(nullptr);
+    // The worker's environment, with the job's id and task name in place of any inherited.
+    std::vector<std::string> job_environment = {"ZQ_JOB_ID=" + context.id(), "ZQ_TASK=" + context.name()};
+    std::vector<char*> child_environment;
+    for (char** entry = environ; *entry; ++entry) {
+        std::string_view variable(*entry);
+        if (variable.starts_with("ZQ_JOB_ID=") || variable.starts_with("ZQ_TASK=")) continue;
+        child_environment.push_back(*entry);
+    }
+    for (auto& entry : job_environment) child_environment.push_back(entry.data());
+    child_environment.push_back(nullptr);
 
     UniqueFd dev_null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
     if (!dev_null.valid()) return cannot_run(std::string("/dev/null: ") + std::strerror(errno));
@@ -259,7 +269,7 @@ Result<Child> start(const std::vector<std::string>& argv, std::size_t output_lim
             ::dup2(err->write.get(), STDERR_FILENO) < 0) {
             failure = errno;
         } else {
-            ::execvp(child_argv[0], child_argv.data());
+            ::execvpe(child_argv[0], child_argv.data(), child_environment.data());
             failure = errno;
         }
         [[maybe_unused]] auto written = ::write(exec_status->write.get(), &failure, sizeof failure);
@@ -303,7 +313,7 @@ Result<std::vector<std::string>> command_line(const std::vector<std::string>& co
 
 Result<std::string> run(const std::vector<std::string>& argv, std::size_t output_limit, const TaskContext& context,
                         int wake_fd) {
-    auto started = start(argv, output_limit);
+    auto started = start(argv, output_limit, context);
     if (!started) return started.failure();
     Child& child = *started;
 

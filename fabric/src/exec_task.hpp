@@ -5,7 +5,8 @@
 // true, null, [1,2]). Nothing goes through a shell, so no argument can inject a command.
 //
 // The command runs in its own process group (the node can signal all of it), dies with the
-// worker (parent-death signal), reads /dev/null, and has its stdout and stderr captured.
+// worker (parent-death signal), reads /dev/null, and has its stdout and stderr captured. It
+// inherits the worker's environment, plus ZQ_JOB_ID (the job's id) and ZQ_TASK (its name).
 // Each stream keeps at most `output_limit` bytes: the beginning of stdout (the data a caller
 // parses) and the end of stderr (where a failing command says why); the rest is read and
 // discarded so the command never blocks on a full pipe, and `truncated` says so. A cancel

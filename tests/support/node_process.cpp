@@ -138,6 +138,11 @@ int NodeProcess::wait_exit(std::chrono::milliseconds deadline) {
     return exit_status;
 }
 
+void NodeProcess::write_config(const std::string& text) {
+    options_.config = text;
+    std::ofstream(config_path_) << text;
+}
+
 std::string NodeProcess::log() const {
     std::ifstream file(log_path_);
     std::stringstream text;

@@ -65,6 +65,9 @@ public:
     int wait_exit(std::chrono::milliseconds deadline = kDeadline);
     bool running() const { return pid_ > 0; }
 
+    // Replaces the config file (the node reads it again on `zq-node reload` or a restart).
+    void write_config(const std::string& text);
+
     pid_t pid() const { return pid_; }
     const std::string& endpoint() const { return endpoint_; }
     const std::string& data_dir() const { return data_dir_; }

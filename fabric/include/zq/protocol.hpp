@@ -217,7 +217,8 @@ inline constexpr FieldSpec kStateAck[] = {
     {f::node, string, true, "origin node that journaled the terminal state"},
 };
 inline constexpr FieldSpec kControl[] = {
-    {f::operation, string, true, "status, running, peers, reload, job, watch, trace-on, trace-off or history"},
+    {f::operation, string, true,
+     "status, running, peers, reload, job, watch, trace-on, trace-off, history or schedules"},
     {f::request_id, unsigned_integer, false, "echoed in the reply"},
     {f::id, string, false, "job id for job, watch and history"},
 };
