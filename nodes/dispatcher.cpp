@@ -25,7 +25,8 @@ constexpr double kRejournalInterval = 1.0;
 Dispatcher::Dispatcher(uv_loop_t* loop, const Config& config, Journal& journal, Pool& pool, ReplySender send)
     : config_(config), journal_(journal), pool_(pool),
       send_(std::move(send)), local_{config.name, config.queues, false},
-      broadcasts_(config.name, config.limits.max_message_bytes), peer_timer_(loop, [this] { resend_to_peers(); }),
+      broadcasts_(config.name, config.limits.max_message_bytes), claims_(journal, config.name),
+      awaiting_claims_(config.name), peer_timer_(loop, [this] { resend_to_peers(); }),
       owner_check_timer_(loop, [this] { reap_silent_owners(); }), rejournal_timer_(loop, [this] { end_turn(); }),
       retry_timer_(loop, [this] { requeue_due_retries(); }) {}
 
@@ -45,6 +46,7 @@ void Dispatcher::recount_states() {
 }
 
 Status Dispatcher::recover() {
+    if (auto loaded = claims_.load(); !loaded) return loaded;
     auto unfinished = journal_.unfinished();
     if (!unfinished) return Error{unfinished.error()};
     // Held before the journal is counted, so that the counts leave them out of the history.
@@ -58,6 +60,10 @@ Status Dispatcher::recover() {
         JobRecord& record = job->record;
         if (is_broadcast(record)) {
             restore_broadcast(*job);
+            ++resumed;
+        } else if (record.state == JobState::accepted) {
+            // Its claim was never answered: it is claimed again (dispatcher_claims.cpp).
+            await_claim(*job, {});
             ++resumed;
         } else if (record.origin.empty() && !record.node.empty() && record.node != config_.name) {
             // Placed on a peer before the restart: the owner still runs it and reports to us
@@ -115,6 +121,10 @@ Status Dispatcher::accept_task(const std::string& client, Task&& task, bool watc
     if (answer_active(client, id, watch)) return success();
     if (jobs_.size() >= config_.max_pending) return refuse(busy_reason());
     JobRecord record = record_from(std::move(task), wall_ms(), config_.name);
+    // In a cluster the id's home says which node holds it (dispatcher_claims.cpp); a node
+    // that holds it already has answered the submitter.
+    ClaimStep step = claims_apply() ? claim_on_submit(client, record) : ClaimStep::run;
+    if (step == ClaimStep::answered) return success();
     if (!insert_submitted(client, record, watch)) {
         // A job that finished earlier (nothing runs again), or a journal failure, which fails
         // the whole turn.
@@ -123,6 +133,10 @@ Status Dispatcher::accept_task(const std::string& client, Task&& task, bool watc
     }
     Job& job = hold_accepted(std::move(record), client);
     if (watch) add_watcher(job, client);
+    if (step == ClaimStep::await) {
+        await_claim(job, client);
+        return success();
+    }
     enqueue(job);
     return success();
 }
@@ -136,6 +150,10 @@ bool Dispatcher::answer_active(const std::string& client, const std::string& id,
     Job* known = jobs_.find(id);
     if (!known) return false;
     if (watch) add_watcher(*known, client);
+    if (known->record.state == JobState::accepted) {
+        await_claim_again(*known, client);
+        return true;
+    }
     // Submitted twice within one turn: the second submitter's answer, like the first's,
     // waits for the commit (and becomes REJECTED if the commit fails).
     if (turn_.accepts(*known)) {
@@ -217,6 +235,11 @@ void Dispatcher::cancel(const std::string& client, const Message& message) {
     if (state == JobState::queued || state == JobState::waiting || state == JobState::retrying) {
         unqueue(*job);
         finish(*job, JobState::canceled, {}, "canceled before it ran");
+    } else if (state == JobState::accepted && !job->record.cancel_requested) {
+        // Its claim is out: the id may be another node's. The request is journaled and the job
+        // ends canceled once the claim is granted (dispatcher_claims.cpp).
+        job->record.cancel_requested = true;
+        journal_write(journal_.request_cancel(id, wall_ms()));
     } else if (state == JobState::running && !job->record.cancel_requested) {
         // The pool asks the task to stop and kills it after cancel_grace; the request is
         // journaled so that a restart in between still ends the job canceled.
@@ -450,8 +473,12 @@ void Dispatcher::note_event(const JobRecord& job) {
 }
 
 void Dispatcher::end_turn() {
+    // Between turns, when nothing is uncommitted (dispatcher_claims.cpp).
+    if (!hand_back_due_.empty() && !turn_.wrote()) hand_back_claims();
     if (turn_.has_rewrites()) rejournal_unwritten();
+    if (members_dirty_) refresh_members();
     start_ready_jobs();
+    if (awaiting_claims_.has_unsent()) send_new_claims();
     if (turn_.empty()) return;
     Turn turn = std::exchange(turn_, Turn{});
     std::string failure = turn.journal_error();
@@ -479,6 +506,7 @@ void Dispatcher::commit_failed(Turn& turn, const std::string& reason) {
         // that forwarded it sends it again, as no TAKEN comes.
         unqueue(*job);
         outbox_.forget(job->record.id);
+        awaiting_claims_.forget(job->record.id);
         broadcasts_.drop(job->record.id);
         if (job->worker) pool_.release(job->worker);
         jobs_.drop(*job);
@@ -522,6 +550,8 @@ void Dispatcher::send_turn(Turn& turn) {
     for (const Turn::Accepted& each : turn.accepted()) {
         if (each.client.empty()) continue;  // a peer's job: TAKEN goes to it
         const JobRecord& job = each.job->record;
+        // It waits for its claim: ACCEPTED goes out with the home's answer (dispatcher_claims.cpp).
+        if (job.state == JobState::accepted) continue;
         // A job's state when it was accepted: a broadcast is running at once.
         JobState accepted = is_broadcast(job) ? JobState::running : JobState::queued;
         deliver(each.client, Command::accepted, accepted_body(job.id, accepted, config_.name, false));

@@ -7,12 +7,16 @@
 //   RetrySchedule     the jobs waiting out a retry delay (retry_schedule.hpp)
 //   PeerOutbox        what peers must hear until they answer (peer_outbox.hpp)
 //   BroadcastCollector the outcomes of this node's broadcasts (broadcast_collector.hpp)
+//   ClaimLedger       at an id's home: which node holds each job id (claim_ledger.hpp)
+//   ClaimOutbox       at an origin: jobs waiting for their id's home to answer (claim_outbox.hpp)
 //   Turn              what the current turn sends once it is committed (turn.hpp)
 // The dispatcher decides, with the help of two pure policies (placement.hpp: where a job
 // runs; run_policy.hpp: what a run gets and how a failed one ends); the parts keep the
 // facts; message_bodies.hpp writes what is sent. Its own code is in three files:
 // dispatcher.cpp (requests, jobs run here, the turn), dispatcher_cluster.cpp (placement on
-// peers, reports, reaping) and dispatcher_broadcast.cpp (broadcasts).
+// peers, reports, reaping), dispatcher_broadcast.cpp (broadcasts) and dispatcher_claims.cpp
+// (cluster-wide ids: one node of the cluster holds a submitted id, whichever nodes it was
+// submitted to).
 //
 // Every state change is written to the journal inside the current turn's transaction;
 // replies, RUN frames and peer messages wait in the turn and go out only after end_turn()
@@ -29,6 +33,8 @@
 #pragma once
 
 #include "broadcast_collector.hpp"
+#include "claim_ledger.hpp"
+#include "claim_outbox.hpp"
 #include "config.hpp"
 #include "elsewhere_queue.hpp"
 #include "event_loop.hpp"
@@ -48,6 +54,7 @@
 #include <zq/task.hpp>
 
 #include <functional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -66,6 +73,9 @@ struct PeerLinks {
     std::function<bool(std::string_view name)> alive;
     // One job was forwarded to the peer: one free worker fewer until its next heartbeat.
     std::function<void(std::string_view name)> take_capacity;
+    // Whether the node is still learning which peers are alive (just started): an id's home
+    // is not chosen until it knows (dispatcher_claims.cpp).
+    std::function<bool()> settling;
 };
 
 class Dispatcher {
@@ -109,12 +119,18 @@ public:
     void on_taken(const Message& message);       // origin: the owner journaled the job
     void on_peer_state(const Message& message);  // origin: the owner reports a transition
     void on_state_ack(const Message& message);   // owner: the origin journaled the outcome
+    void on_claim(const Message& message);       // home: which node holds these ids?
+    void on_claimed(const Message& message);     // origin: the home's answer to a claim
     // Fails the unfinished jobs placed on `node` with `explanation` (lost, left). For a node
     // that restarted, only the running ones: the queued jobs it journaled are resumed by it
     // and reported as usual.
     void reap_node(const std::string& node, const std::string& explanation, bool running_only = false);
-    // Capacity or membership changed: waiting and queued jobs are placed again this turn.
-    void placement_changed() { placement_dirty_ = true; }
+    // Capacity or membership changed: waiting and queued jobs are placed again this turn, and
+    // the homes of the ids whose claims are out are chosen again.
+    void placement_changed() {
+        placement_dirty_ = true;
+        members_dirty_ = true;
+    }
     // Jobs waiting for capacity, with the reason, for status.
     std::vector<std::pair<std::string, std::string>> waiting_jobs() const { return elsewhere_.waiting(); }
 
@@ -215,6 +231,36 @@ private:
     // obeyed and broadcasts not yet taken, to peers that are alive.
     void resend_to_peers();
 
+    // Cluster-wide ids (dispatcher_claims.cpp).
+    enum class ClaimStep {
+        run,       // this node holds the id: the job is journaled and runs as usual
+        await,     // another node is the id's home: journaled `accepted`, it waits for the answer
+        answered,  // another node holds the id: the submitter has its answer, nothing is journaled
+    };
+    // Whether a submission must ask the id's home: in a cluster, or alone with claims kept.
+    bool claims_apply() const { return in_cluster_ || !claims_.empty(); }
+    // Decides a submission's step before it is journaled; `record` becomes `accepted` to await.
+    ClaimStep claim_on_submit(const std::string& client, JobRecord& record);
+    // The job waits for its claim; `client` ("" for none) hears the answer as ACCEPTED.
+    void await_claim(Job& job, const std::string& client);
+    // Another submission of a job that awaits its claim: answered with the claim's answer.
+    void await_claim_again(Job& job, const std::string& client);
+    // The home's choice (`self` when alone; "" while settling).
+    std::string home_of(std::string_view id) const;
+    // Reads the live peers again; when the set changed, claims out go to their new homes, and
+    // those homed here are decided here.
+    void refresh_members();
+    // A claim's answer: granted, the job is queued; lost, it is deleted unrun.
+    void claim_decided(const std::string& id, const ClaimDecision& decision);
+    // CLAIMs of this turn's new (or rehomed) claims, one per home; and those unanswered.
+    void send_new_claims();
+    void resend_claims();
+    // This node decided `id` as its home; if the id's home counting every known node is away,
+    // that node is owed the decision (claim_ledger.hpp, hand-back).
+    void owe_if_home_away(const std::string& id, const std::string& holder);
+    // Hands the decisions owed to the homes back alive to them, between turns.
+    void hand_back_claims();
+
     // Broadcasts at their origin (dispatcher_broadcast.cpp).
     static bool is_broadcast(const JobRecord& job) { return job.target == "*"; }
     void record_outcome(const std::string& id, const std::string& node, JobState state, std::string_view result,
@@ -242,7 +288,20 @@ private:
     RetrySchedule retries_;
     PeerOutbox outbox_;
     BroadcastCollector broadcasts_;
+    ClaimLedger claims_;
+    ClaimOutbox awaiting_claims_;
     Turn turn_;
+    // The cluster as the ids' homes see it: the live peers' names (sorted), whether the node
+    // is still settling, and whether it must claim at all. Read again on membership changes.
+    // Until the first refresh the node knows nothing of its cluster: it counts as settling.
+    std::vector<std::string> live_peers_;
+    std::vector<std::string> known_peers_;  // every named peer, alive or not
+    std::set<std::string> hand_back_due_;   // homes back alive that are owed decisions
+    std::int64_t hand_back_after_ms_ = 0;   // steady clock: a failed hand-back waits till then
+    bool settling_ = true;
+    bool in_cluster_ = false;
+    bool members_dirty_ = true;
+    bool decide_here_ = false;  // some claim homed here waits to be decided
 
     Timer peer_timer_;         // resend_to_peers
     Timer owner_check_timer_;  // reap_silent_owners, once after a restart

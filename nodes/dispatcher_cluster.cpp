@@ -235,6 +235,8 @@ void Dispatcher::reap_node(const std::string& node, const std::string& explanati
             record_outcome(id, node, JobState::failed, {}, explanation);
     }
     placement_dirty_ = true;
+    // Claims out to that node go to the ids' new homes (dispatcher_claims.cpp).
+    members_dirty_ = true;
 }
 
 void Dispatcher::reap_silent_owners() {
@@ -262,6 +264,7 @@ void Dispatcher::resend_to_peers() {
         to_peer(message.node, message.command, std::move(message.body));
     }
     resend_broadcasts();
+    resend_claims();
 }
 
 }  // namespace zq::node

@@ -152,6 +152,25 @@ std::string unfinished_index_sql() {
     return "CREATE INDEX IF NOT EXISTS jobs_unfinished ON jobs (created_ms) WHERE " + unfinished_condition() + ";\n";
 }
 
+// The claim ledger (claim_ledger.hpp): which node holds a job id, as decided by the id's
+// home. `hint` names the node a decision is to be handed back to: the id's home when all the
+// nodes known are counted, which was away when this node decided in its place ('' for none).
+// Created with IF NOT EXISTS at every open, so a journal of this schema version written
+// before the ledger existed gains the table in place; a zq without the ledger ignores it.
+// That is why adding it did not need a new kSchemaVersion. created_ms is indexed for the
+// purge, which removes claims with the same retention as terminal jobs; the partial index
+// holds only the decisions still to hand back.
+std::string claims_schema_sql() {
+    return "CREATE TABLE IF NOT EXISTS claims (\n"
+           "    id TEXT PRIMARY KEY NOT NULL,\n"
+           "    node TEXT NOT NULL,\n"
+           "    created_ms INTEGER NOT NULL,\n"
+           "    hint TEXT NOT NULL DEFAULT ''\n"
+           ") WITHOUT ROWID;\n"
+           "CREATE INDEX IF NOT EXISTS claims_created ON claims (created_ms);\n"
+           "CREATE INDEX IF NOT EXISTS claims_hinted ON claims (hint) WHERE hint <> '';\n";
+}
+
 // Adds the columns an older journal lacks and makes its partial index again.
 std::string upgrade_sql(const std::vector<std::string>& existing_columns) {
     std::string sql = "BEGIN IMMEDIATE;\n";
@@ -179,6 +198,7 @@ std::string schema_sql() {
     }
     sql += ") WITHOUT ROWID;\n";
     sql += unfinished_index_sql();
+    sql += claims_schema_sql();
     // The last tick each schedule fired here (scheduler.hpp). A table of its own, added with
     // IF NOT EXISTS to a journal of any version: a zq that does not know it ignores it, so it
     // needs no new schema version.
@@ -333,6 +353,16 @@ struct Journal::Statements {
     Statement unfinished;
     Statement count_by_state;
     Statement purge_terminal;
+    Statement insert_claim;
+    Statement find_claim;
+    Statement any_claim;
+    Statement purge_claims;
+    Statement find_job_holder;
+    Statement delete_unclaimed_job;
+    Statement hand_back_later;
+    Statement hinted_homes;
+    Statement hints_for;
+    Statement clear_hints;
     Statement record_schedule_tick;
     Statement forget_schedule;
     Statement schedule_marks;
@@ -483,6 +513,21 @@ Status Journal::prepare_statements() {
          "SELECT " + columns + " FROM jobs WHERE " + unfinished_condition() + " ORDER BY created_ms, id"},
         {&statements->count_by_state, "SELECT state, count(*) FROM jobs GROUP BY state"},
         {&statements->purge_terminal, "DELETE FROM jobs WHERE NOT (" + unfinished_condition() + ") AND updated_ms < ?1"},
+        {&statements->insert_claim, "INSERT OR IGNORE INTO claims (id, node, created_ms) VALUES (?1, ?2, ?3)"},
+        {&statements->find_claim, "SELECT node FROM claims WHERE id = ?1"},
+        {&statements->any_claim, "SELECT EXISTS (SELECT 1 FROM claims)"},
+        {&statements->purge_claims, "DELETE FROM claims WHERE created_ms < ?1"},
+        {&statements->find_job_holder, "SELECT origin, state FROM jobs WHERE id = ?1"},
+        // Only a job that never left `accepted` (it waited for its claim) may go.
+        {&statements->delete_unclaimed_job,
+         "DELETE FROM jobs WHERE id = ?1 AND state = '" + std::string(to_string(JobState::accepted)) + "'"},
+        {&statements->hand_back_later,
+         "INSERT INTO claims (id, node, created_ms, hint) VALUES (?1, ?2, ?3, ?4) "
+         "ON CONFLICT (id) DO UPDATE SET hint = excluded.hint"},
+        // "hint <> ''" in each: that is how SQLite knows it may use the partial index.
+        {&statements->hinted_homes, "SELECT DISTINCT hint FROM claims WHERE hint <> ''"},
+        {&statements->hints_for, "SELECT id, node FROM claims WHERE hint <> '' AND hint = ?1 ORDER BY id"},
+        {&statements->clear_hints, "UPDATE claims SET hint = '' WHERE hint <> '' AND hint = ?1"},
         {&statements->record_schedule_tick,
          "INSERT OR REPLACE INTO schedules (name, last_tick_ms, last_job_id) VALUES (?1, ?2, ?3)"},
         {&statements->forget_schedule, "DELETE FROM schedules WHERE name = ?1"},
@@ -666,11 +711,118 @@ Result<std::map<JobState, std::uint64_t>> Journal::count_by_state() {
 
 Result<std::uint64_t> Journal::purge_terminal_before(std::int64_t before_ms) {
     if (auto begun = begin_if_needed(); !begun) return begun.failure();
-    sqlite3_stmt* statement = statements_->purge_terminal.get();
+    std::uint64_t purged = 0;
+    {
+        sqlite3_stmt* statement = statements_->purge_terminal.get();
+        StatementUse use(statement);
+        if (!bind_integer(statement, 1, before_ms)) return sqlite_failure("purge terminal jobs");
+        if (auto stepped = step_write(statement, "purge terminal jobs", {}); !stepped) return stepped.failure();
+        purged = static_cast<std::uint64_t>(sqlite3_changes64(db_));
+    }
+    // Claims go with the same retention, in the same transaction.
+    sqlite3_stmt* statement = statements_->purge_claims.get();
     StatementUse use(statement);
-    if (!bind_integer(statement, 1, before_ms)) return sqlite_failure("purge terminal jobs");
-    if (auto stepped = step_write(statement, "purge terminal jobs", {}); !stepped) return stepped.failure();
-    return static_cast<std::uint64_t>(sqlite3_changes64(db_));
+    if (!bind_integer(statement, 1, before_ms)) return sqlite_failure("purge claims");
+    if (auto stepped = step_write(statement, "purge claims", {}); !stepped) return stepped.failure();
+    return purged;
+}
+
+Result<bool> Journal::insert_claim(std::string_view id, std::string_view node, std::int64_t now_ms) {
+    if (auto begun = begin_if_needed(); !begun) return begun.failure();
+    sqlite3_stmt* statement = statements_->insert_claim.get();
+    StatementUse use(statement);
+    if (!bind_text(statement, 1, id) || !bind_text(statement, 2, node) || !bind_integer(statement, 3, now_ms)) {
+        return sqlite_failure("record claim of job", id);
+    }
+    if (auto stepped = step_write(statement, "record claim of job", id); !stepped) return stepped.failure();
+    return sqlite3_changes(db_) > 0;
+}
+
+Result<std::optional<std::string>> Journal::find_claim(std::string_view id) {
+    sqlite3_stmt* statement = statements_->find_claim.get();
+    StatementUse use(statement);
+    if (!bind_text(statement, 1, id)) return sqlite_failure("find claim of job", id);
+    const int stepped = sqlite3_step(statement);
+    if (stepped == SQLITE_DONE) return std::optional<std::string>();
+    if (stepped != SQLITE_ROW) return sqlite_failure("find claim of job", id);
+    const auto* node = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
+    return std::optional<std::string>(node ? node : "");
+}
+
+Result<bool> Journal::has_claims() {
+    sqlite3_stmt* statement = statements_->any_claim.get();
+    StatementUse use(statement);
+    if (sqlite3_step(statement) != SQLITE_ROW) return sqlite_failure("look for claims");
+    return sqlite3_column_int(statement, 0) != 0;
+}
+
+Result<std::optional<JobHolder>> Journal::find_job_holder(std::string_view id) {
+    sqlite3_stmt* statement = statements_->find_job_holder.get();
+    StatementUse use(statement);
+    if (!bind_text(statement, 1, id)) return sqlite_failure("find job", id);
+    const int stepped = sqlite3_step(statement);
+    if (stepped == SQLITE_DONE) return std::optional<JobHolder>();
+    if (stepped != SQLITE_ROW) return sqlite_failure("find job", id);
+    const auto* origin = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
+    const auto* state_name = reinterpret_cast<const char*>(sqlite3_column_text(statement, 1));
+    auto state = job_state_from_string(state_name ? state_name : "");
+    if (!state) return failure("find job", id, "unknown state '" + std::string(state_name ? state_name : "") + "'");
+    return std::optional<JobHolder>(JobHolder{origin ? origin : "", *state});
+}
+
+Status Journal::hand_back_later(std::string_view id, std::string_view holder, std::string_view home,
+                                std::int64_t now_ms) {
+    if (auto begun = begin_if_needed(); !begun) return begun;
+    sqlite3_stmt* statement = statements_->hand_back_later.get();
+    StatementUse use(statement);
+    const bool bound = bind_text(statement, 1, id) && bind_text(statement, 2, holder) &&
+                       bind_integer(statement, 3, now_ms) && bind_text(statement, 4, home);
+    if (!bound) return sqlite_failure("note the claim of job", id);
+    return step_write(statement, "note the claim of job", id);
+}
+
+Result<std::vector<std::string>> Journal::hinted_homes() {
+    sqlite3_stmt* statement = statements_->hinted_homes.get();
+    StatementUse use(statement);
+    std::vector<std::string> homes;
+    int stepped = SQLITE_ROW;
+    while ((stepped = sqlite3_step(statement)) == SQLITE_ROW) {
+        const auto* home = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
+        homes.emplace_back(home ? home : "");
+    }
+    if (stepped != SQLITE_DONE) return sqlite_failure("list the homes owed claims");
+    return homes;
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> Journal::hints_for(std::string_view home) {
+    sqlite3_stmt* statement = statements_->hints_for.get();
+    StatementUse use(statement);
+    if (!bind_text(statement, 1, home)) return sqlite_failure("list the claims owed to", home);
+    std::vector<std::pair<std::string, std::string>> claims;
+    int stepped = SQLITE_ROW;
+    while ((stepped = sqlite3_step(statement)) == SQLITE_ROW) {
+        const auto* id = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
+        const auto* node = reinterpret_cast<const char*>(sqlite3_column_text(statement, 1));
+        claims.emplace_back(id ? id : "", node ? node : "");
+    }
+    if (stepped != SQLITE_DONE) return sqlite_failure("list the claims owed to", home);
+    return claims;
+}
+
+Status Journal::clear_hints(std::string_view home) {
+    if (auto begun = begin_if_needed(); !begun) return begun;
+    sqlite3_stmt* statement = statements_->clear_hints.get();
+    StatementUse use(statement);
+    if (!bind_text(statement, 1, home)) return sqlite_failure("forget the claims owed to", home);
+    return step_write(statement, "forget the claims owed to", home);
+}
+
+Status Journal::delete_unclaimed_job(std::string_view id) {
+    if (auto begun = begin_if_needed(); !begun) return begun;
+    sqlite3_stmt* statement = statements_->delete_unclaimed_job.get();
+    StatementUse use(statement);
+    if (!bind_text(statement, 1, id)) return sqlite_failure("delete unclaimed job", id);
+    return step_update(statement, "delete unclaimed job", id);
 }
 
 Status Journal::begin_if_needed() {

@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 struct sqlite3;
@@ -75,6 +76,13 @@ struct ScheduleMark {
     std::string last_job_id;
 };
 
+// Who holds a job the journal has: `origin` is empty for a job accepted here, else the node
+// that forwarded it (the claim ledger counts it as that node's).
+struct JobHolder {
+    std::string origin;
+    JobState state = JobState::accepted;
+};
+
 class Journal {
 public:
     // Opens (creating if needed) DATA_DIR/journal.db. `max_pages`, when non-zero, caps the
@@ -128,8 +136,31 @@ public:
     // Terminal forwarded jobs whose origin has not acknowledged the outcome yet.
     Result<std::vector<JobRecord>> unacknowledged_reports();
     Result<std::map<JobState, std::uint64_t>> count_by_state();
-    // Deletes terminal jobs last updated before `before_ms`; returns how many.
+    // Deletes terminal jobs last updated before `before_ms`, and claims recorded before it;
+    // returns how many jobs.
     Result<std::uint64_t> purge_terminal_before(std::int64_t before_ms);
+
+    // The claim ledger's table (claim_ledger.hpp): which node holds a job id.
+    // Records that `node` holds `id` unless a node already does; true when recorded.
+    Result<bool> insert_claim(std::string_view id, std::string_view node, std::int64_t now_ms);
+    // The node that holds `id` by a recorded claim, if any.
+    Result<std::optional<std::string>> find_claim(std::string_view id);
+    // Whether any claim is recorded.
+    Result<bool> has_claims();
+    // The origin and state of a job the journal has (one short read, not the whole row).
+    Result<std::optional<JobHolder>> find_job_holder(std::string_view id);
+    // Records that `holder` holds `id`, decided here in place of `home`, the id's home when
+    // every known node is counted, which was away: hints_for(home) lists it until
+    // clear_hints(home). An id already recorded keeps its holder and gets the hint.
+    Status hand_back_later(std::string_view id, std::string_view holder, std::string_view home, std::int64_t now_ms);
+    // The homes some decision is to be handed back to.
+    Result<std::vector<std::string>> hinted_homes();
+    // The decisions to hand back to `home`: (id, holder), by id.
+    Result<std::vector<std::pair<std::string, std::string>>> hints_for(std::string_view home);
+    Status clear_hints(std::string_view home);
+    // Deletes a job that lost its claim to another node. Only a job still `accepted` (it
+    // never ran) is deleted; any other is ErrorCode::not_found and stays.
+    Status delete_unclaimed_job(std::string_view id);
 
     // Hands checkpoints of the log to a thread of their own (checkpointer.hpp), so that no
     // commit pays for one. Without it (zq-send, tests) SQLite checkpoints inside commits.

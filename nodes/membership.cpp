@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 
 namespace zq::node {
 namespace {
@@ -54,6 +55,7 @@ Membership::Membership(uv_loop_t* loop, zmq::context_t& context, const Config& c
 }
 
 void Membership::start() {
+    started_ms_ = steady_ms();
     for (const auto& endpoint : config_.peers) {
         if (endpoint != advertised_) link_to(endpoint);
     }
@@ -102,7 +104,7 @@ std::vector<PeerView> Membership::views() const {
     for (const auto& [endpoint, peer] : peers_) {
         if (peer.name.empty()) continue;
         views.push_back({peer.name, peer.state == PeerState::alive, std::string(to_string(peer.state)), peer.capacity,
-                         peer.load, peer.queues});
+                         peer.load, peer.queues, peer.introduced});
     }
     return views;
 }
@@ -120,6 +122,23 @@ bool Membership::alive(std::string_view name) const {
     return peer && peer->state == PeerState::alive;
 }
 
+bool Membership::settling() const {
+    if (started_ms_ == 0) {
+        return std::any_of(config_.peers.begin(), config_.peers.end(),
+                           [this](const std::string& endpoint) { return endpoint != advertised_; });
+    }
+    if (settled_) return false;
+    auto interval_ms = static_cast<std::int64_t>(config_.heartbeat_interval * 1000);
+    std::int64_t now = steady_ms();
+    std::int64_t since_start = now - started_ms_;
+    bool waiting = !peers_.empty() && since_start < interval_ms * config_.heartbeat_liveness &&
+                   (since_start < interval_ms || now - last_came_alive_ms_ < interval_ms / 2 ||
+                    std::any_of(peers_.begin(), peers_.end(),
+                                [](const auto& entry) { return entry.second.state == PeerState::connecting; }));
+    settled_ = !waiting;
+    return waiting;
+}
+
 void Membership::take_capacity(std::string_view name) {
     if (Peer* peer = find_by_name(name); peer && peer->capacity > 0) {
         --peer->capacity;
@@ -131,6 +150,10 @@ void Membership::send(Peer& peer, Command command, std::string_view body) {
     std::uint64_t sent_at = publisher_.tap_clock();
     if (!send_message(*peer.link, command, body)) return;
     peer.last_sent_ms = steady_ms();
+    if (!peer.introduced && (command == Command::hello || command == Command::welcome)) {
+        peer.introduced = true;
+        if (events_.on_peer_offer) events_.on_peer_offer();
+    }
     if (sent_at) publisher_.tap(Direction::out, peer.name.empty() ? peer.endpoint : peer.name, command, body, sent_at);
 }
 
@@ -210,6 +233,7 @@ void Membership::on_message(const Message& message) {
             spdlog::info("peer {} ({}) left", peer->name, peer->endpoint);
             peer->state = PeerState::left;
             peer->welcomed = false;
+            peer->introduced = false;
             peer->capacity = 0;
             if (events_.on_peer_lost) events_.on_peer_lost(*peer, "it shut down");
             break;
@@ -227,9 +251,14 @@ void Membership::heard_from(Peer& peer, const Message& message) {
     } else if (!incarnation.empty()) {
         peer.incarnation = incarnation;
     }
-    if (peer.state != PeerState::alive) {
+    // A peer alive again changes placement and the homes of job ids, even before it
+    // advertises capacity.
+    bool came_alive = peer.state != PeerState::alive;
+    if (came_alive) {
         spdlog::info("peer {} ({}) is alive", peer.name, peer.endpoint);
         peer.state = PeerState::alive;
+        peer.introduced = false;
+        last_came_alive_ms_ = steady_ms();
     }
     peer.last_heard_ms = steady_ms();
     if (auto publish = message.string(f::publish); publish && events_.on_peer_publisher) {
@@ -245,7 +274,7 @@ void Membership::heard_from(Peer& peer, const Message& message) {
             if (item.type == msgpack::type::STR) peer.queues.emplace_back(item.via.str.ptr, item.via.str.size);
         }
     }
-    if (offer && events_.on_peer_offer) events_.on_peer_offer();
+    if ((offer || came_alive) && events_.on_peer_offer) events_.on_peer_offer();
 }
 
 void Membership::learn_members(const Message& message) {
@@ -266,6 +295,7 @@ void Membership::learn_members(const Message& message) {
 void Membership::mark_lost(Peer& peer, const std::string& explanation) {
     peer.state = PeerState::lost;
     peer.welcomed = false;
+    peer.introduced = false;
     peer.capacity = 0;
     spdlog::warn("peer {} lost: {}", peer.name, explanation);
     if (events_.on_peer_lost) events_.on_peer_lost(peer, explanation);

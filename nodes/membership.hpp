@@ -38,6 +38,9 @@ struct Peer {
     std::string incarnation;
     PeerState state = PeerState::connecting;
     bool welcomed = false;  // it answered our HELLO (so we have its member list)
+    // Our HELLO or WELCOME went out on the link since it last came alive: it knows our name
+    // by the time anything sent after that arrives.
+    bool introduced = false;
     std::int64_t last_heard_ms = 0;  // steady clock; 0 = never
     std::int64_t last_sent_ms = 0;
     std::uint64_t capacity = 0;
@@ -61,7 +64,8 @@ public:
         std::function<void(const Peer& peer, const std::string& explanation)> on_peer_lost;
         // A peer came back with a new incarnation: whatever it ran before is gone.
         std::function<void(const Peer& peer, const std::string& old_incarnation)> on_peer_restarted;
-        // A peer is alive again or advertised its capacity: placement may change.
+        // A peer is alive again, advertised its capacity, or was introduced to this node:
+        // placement and the homes of job ids may change.
         std::function<void()> on_peer_offer;
         // A peer told its PUB endpoint and the last broadcast it published.
         std::function<void(const Peer& peer, std::string_view endpoint, std::uint64_t last_broadcast)> on_peer_publisher;
@@ -87,6 +91,14 @@ public:
     // messages do not replace heartbeats: the receiver counts only membership messages.
     bool send_to(std::string_view name, protocol::Command command, std::string_view body);
     bool alive(std::string_view name) const;
+    // Whether the node is still learning who is alive, after it started: until at least one
+    // heartbeat interval has passed, every peer it knows has answered, and half an interval
+    // has passed since the last of them did (what a peer sends right after it first hears
+    // from this node, such as claims decided in its place, has arrived by then); or until
+    // liveness × interval has passed, for peers that never answer. A node that knows no peer
+    // settles at once; before start() it is settling if peers are configured. Once settled,
+    // it stays so.
+    bool settling() const;
     // Whether a peer of that name has introduced itself (in any state).
     bool knows(std::string_view name) const { return find_by_name(name) != nullptr; }
     // One job was sent to `name`: one free worker fewer until its next heartbeat says more.
@@ -118,6 +130,9 @@ private:
     std::map<std::string, Peer> peers_;  // by endpoint
     Timer ticker_;
     bool leaving_ = false;  // DISCONNECT sent: the node is shutting down
+    std::int64_t started_ms_ = 0;          // steady clock, when start() ran; 0 before
+    std::int64_t last_came_alive_ms_ = 0;  // steady clock, when a peer last became alive
+    mutable bool settled_ = false;
 };
 
 }  // namespace zq::node

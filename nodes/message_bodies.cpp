@@ -129,4 +129,32 @@ std::string job_notice(std::string_view id, std::string_view node) {
     return std::string(body.finish());
 }
 
+std::string claim_body(std::string_view node, const std::vector<std::string>& ids) {
+    BodyWriter body;
+    body.add(f::node, node);
+    auto& packer = body.begin(f::ids);
+    packer.pack_array(static_cast<std::uint32_t>(ids.size()));
+    for (const auto& id : ids) packer.pack(id);
+    return std::string(body.finish());
+}
+
+std::string claimed_body(std::string_view node, const std::vector<ClaimAnswer>& answers) {
+    BodyWriter body;
+    body.add(f::node, node);
+    auto& packer = body.begin(f::claims);
+    packer.pack_array(static_cast<std::uint32_t>(answers.size()));
+    for (const ClaimAnswer& answer : answers) {
+        packer.pack_map(answer.state ? 3 : 2);
+        packer.pack(std::string(f::id));
+        packer.pack(answer.id);
+        packer.pack(std::string(f::node));
+        packer.pack(answer.holder);
+        if (answer.state) {
+            packer.pack(std::string(f::state));
+            packer.pack(std::string(to_string(*answer.state)));
+        }
+    }
+    return std::string(body.finish());
+}
+
 }  // namespace zq::node

@@ -1,7 +1,7 @@
 // The bodies of the messages the node writes about jobs, in one place so that every sender
 // writes them alike (docs/protocol.md lists the fields): ACCEPTED and REJECTED, the job map
-// of STATE and of control replies, the task envelope of FORWARD and BROADCAST, and the short
-// {id, node} notices (TAKEN, CANCEL to an owner, STATE-ACK).
+// of STATE and of control replies, the task envelope of FORWARD and BROADCAST, the short
+// {id, node} notices (TAKEN, CANCEL to an owner, STATE-ACK), and CLAIM and CLAIMED.
 #pragma once
 
 #include "broadcast_collector.hpp"
@@ -11,8 +11,10 @@
 #include <zq/task.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace zq::node {
 
@@ -41,5 +43,16 @@ void write_broadcast(BodyWriter& body, const JobRecord& job, const Outcomes& tar
 
 // {id, node}: which job, and which node says so (TAKEN, CANCEL to an owner, STATE-ACK).
 std::string job_notice(std::string_view id, std::string_view node);
+
+// CLAIM: {node, ids}: `node` asks an id's home to let it hold these ids.
+std::string claim_body(std::string_view node, const std::vector<std::string>& ids);
+// One answer of CLAIMED: the node holding `id`, and its job's state when the home knows it.
+struct ClaimAnswer {
+    std::string id;
+    std::string holder;
+    std::optional<JobState> state;
+};
+// CLAIMED: {node, claims: [{id, node, st?}]}, from the home `node`.
+std::string claimed_body(std::string_view node, const std::vector<ClaimAnswer>& answers);
 
 }  // namespace zq::node

@@ -172,6 +172,7 @@ Status Node::start() {
         },
         [this](std::string_view name) { return membership_->alive(name); },
         [this](std::string_view name) { membership_->take_capacity(name); },
+        [this] { return membership_->settling(); },
     });
     schedules_ = std::make_unique<ScheduleRunner>(&loop_, config_, *journal_, *dispatcher_);
     dispatcher_->set_commit_listener([this](bool committed) {
@@ -261,6 +262,8 @@ void Node::on_message(const std::string& client, const Message& message) {
         case Command::taken:
         case Command::state:
         case Command::state_ack:
+        case Command::claim:
+        case Command::claimed:
         case Command::repair:
         case Command::gone: {
             std::string sender(message.string(f::node).value_or(""));
@@ -317,6 +320,9 @@ void Node::on_peer_message(const Message& message) {
         case Command::taken: dispatcher_->on_taken(message); return;
         case Command::state: dispatcher_->on_peer_state(message); return;
         case Command::state_ack: dispatcher_->on_state_ack(message); return;
+        // A home answers claims while it shuts down too: its ledger is still right.
+        case Command::claim: dispatcher_->on_claim(message); return;
+        case Command::claimed: dispatcher_->on_claimed(message); return;
         case Command::repair: repair(message); return;
         case Command::gone: subscriber_->on_gone(message); return;
         default: return;

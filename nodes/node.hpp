@@ -41,7 +41,7 @@ public:
 private:
     Status lock_data_dir();
     void on_message(const std::string& client, const Message& message);
-    // FORWARD, TAKEN, STATE or STATE-ACK from a known peer.
+    // FORWARD, TAKEN, STATE, STATE-ACK, CLAIM or CLAIMED from a known peer.
     void on_peer_message(const Message& message);
     // BROADCAST: a client's request, or a peer's broadcast over the link (repaired or resent).
     void on_broadcast(const std::string& client, const Message& message);

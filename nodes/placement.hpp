@@ -23,6 +23,9 @@ struct PeerView {
     std::uint64_t capacity = 0;  // free workers as last advertised, minus what we sent since
     std::uint64_t load = 0;
     std::vector<std::string> queues;
+    // This node introduced itself on the link since the peer last came alive (HELLO or
+    // WELCOME went out first), so the peer knows this node's name when what follows arrives.
+    bool introduced = false;
 };
 
 // What placement needs to know about this node.

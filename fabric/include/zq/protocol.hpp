@@ -31,6 +31,8 @@ enum class Command : std::uint8_t {
     state = 0x15,          // node → client, owner → origin: a job's state, result or error
     cancel = 0x16,         // client → node, origin → owner: cancel a job
     state_ack = 0x17,      // origin → owner: a terminal STATE is journaled, the owner may forget it
+    claim = 0x18,          // origin → an id's home: may I hold these job ids?
+    claimed = 0x19,        // home → origin: which node holds each id claimed
     control = 0x20,        // client → node: an operator request (status, running, job, watch...)
     control_reply = 0x21,  // node → client: answer to CONTROL
     broadcast = 0x30,      // client → node: run on every node; node → all nodes (PUB): the same
@@ -110,6 +112,8 @@ inline constexpr std::string_view direction = "dir";          // "in" or "out" (
 inline constexpr std::string_view peer = "peer";              // the other end of a tapped message
 inline constexpr std::string_view command = "cmd";            // command name of a tapped message
 inline constexpr std::string_view body = "body";              // body of a tapped message
+inline constexpr std::string_view ids = "ids";                // job ids (CLAIM)
+inline constexpr std::string_view claims = "claims";          // [{id, node, st?}] (CLAIMED)
 }  // namespace field
 
 namespace detail {
@@ -216,6 +220,14 @@ inline constexpr FieldSpec kStateAck[] = {
     {f::id, string, true, "job id"},
     {f::node, string, true, "origin node that journaled the terminal state"},
 };
+inline constexpr FieldSpec kClaim[] = {
+    {f::node, string, true, "the claiming node (the origin of the jobs)"},
+    {f::ids, array, true, "job ids the claiming node journaled and asks to hold"},
+};
+inline constexpr FieldSpec kClaimed[] = {
+    {f::node, string, true, "the home that decided"},
+    {f::claims, array, true, "[{id, node, st?}]: the node holding each id, and its state when the home holds it"},
+};
 inline constexpr FieldSpec kControl[] = {
     {f::operation, string, true,
      "status, running, peers, reload, job, watch, trace-on, trace-off, history or schedules"},
@@ -289,6 +301,8 @@ inline constexpr CommandSpec kCommands[] = {
     {Command::state, "STATE", detail::kState, "a job's state, result or error"},
     {Command::cancel, "CANCEL", detail::kCancel, "cancel a job"},
     {Command::state_ack, "STATE-ACK", detail::kStateAck, "origin journaled a terminal STATE"},
+    {Command::claim, "CLAIM", detail::kClaim, "origin asks an id's home to hold job ids"},
+    {Command::claimed, "CLAIMED", detail::kClaimed, "home says which node holds each id"},
     {Command::control, "CONTROL", detail::kControl, "operator request"},
     {Command::control_reply, "CONTROL-REPLY", detail::kControlReply, "answer to CONTROL"},
     {Command::broadcast, "BROADCAST", detail::kBroadcast, "run a task on every node"},
