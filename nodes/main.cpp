@@ -161,7 +161,7 @@ void print_peers(const nlohmann::json& peers) {
     }
 }
 
-// One line per schedule: name, scope, timing, next and last tick, last job and its state.
+// One line per schedule: name, scope, timing, next and last tick, last job, its state and node.
 void print_schedules(const nlohmann::json& schedules) {
     auto text = [](const nlohmann::json& value) {
         return value.is_null() ? std::string("-") : value.get<std::string>();
@@ -170,10 +170,11 @@ void print_schedules(const nlohmann::json& schedules) {
         std::string timing = schedule["every"].is_null()
                                  ? "cron=\"" + text(schedule["cron"]) + "\" timezone=" + text(schedule["timezone"])
                                  : "every=" + text(schedule["every"]);
-        std::printf("%s %s %s task=%s next=%s last=%s job=%s state=%s\n", text(schedule["name"]).c_str(),
+        std::printf("%s %s %s task=%s next=%s last=%s job=%s state=%s node=%s\n", text(schedule["name"]).c_str(),
                     text(schedule["scope"]).c_str(), timing.c_str(), text(schedule["task"]).c_str(),
                     text(schedule["next_tick"]).c_str(), text(schedule["last_tick"]).c_str(),
-                    text(schedule["last_job_id"]).c_str(), text(schedule["last_job_state"]).c_str());
+                    text(schedule["last_job_id"]).c_str(), text(schedule["last_job_state"]).c_str(),
+                    text(schedule["last_job_node"]).c_str());
     }
 }
 

@@ -183,8 +183,11 @@ Status Node::start() {
                                                                [this] { return reload(); }});
 
     if (auto recovered = dispatcher_->recover(); !recovered) return recovered;
-    if (auto scheduled = schedules_->start(); !scheduled) return scheduled;
     dispatcher_->end_turn();
+    // After the dispatcher's first turn, which reads the cluster as it is at start (still
+    // settling, when peers are configured): the ticks missed while the node was down are then
+    // claimed like any submission, and settled once the node knows its cluster.
+    if (auto scheduled = schedules_->start(); !scheduled) return scheduled;
 
     port_->start(&loop_, [this](const std::string& client, const Message& message) { on_message(client, message); });
     pool_->start();

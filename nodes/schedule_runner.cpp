@@ -114,9 +114,16 @@ nlohmann::json ScheduleRunner::list() {
     nlohmann::json schedules = nlohmann::json::array();
     for (const Scheduler::View& view : scheduler_.list()) {
         const ScheduleSettings& settings = *view.settings;
-        nlohmann::json state = nullptr;
+        // The last job as this node knows it; a copy that lost its claim to another node is
+        // gone from here, and the claims table names the node that holds the job.
+        nlohmann::json state = nullptr, holder = nullptr;
         if (!view.last_job_id.empty()) {
-            if (auto job = dispatcher_.find(view.last_job_id)) state = std::string(to_string(job->state));
+            if (auto job = dispatcher_.find(view.last_job_id)) {
+                state = std::string(to_string(job->state));
+                if (!job->node.empty()) holder = job->node;
+            } else if (auto claim = journal_.find_claim(view.last_job_id); claim && *claim) {
+                holder = **claim;
+            }
         }
         nlohmann::json entry = {
             {"name", settings.name},
@@ -132,6 +139,7 @@ nlohmann::json ScheduleRunner::list() {
             {"last_tick", time_or_null(view.last_tick_ms)},
             {"last_job_id", view.last_job_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(view.last_job_id)},
             {"last_job_state", state},
+            {"last_job_node", holder},
         };
         schedules.push_back(std::move(entry));
     }

@@ -28,7 +28,7 @@ public:
 
     // Reads the marks, fires the ticks missed while the node was down (per `missed`), drops
     // the marks of schedules no longer configured, and arms the timer. Call after the
-    // dispatcher recovered, in the turn it ends.
+    // dispatcher's first turn: the submissions are committed by the next one.
     Status start();
     // `zq-node reload`: the [schedules.*] tables as the config file now has them.
     void reload(const Schedules& schedules);
@@ -38,7 +38,7 @@ public:
     void on_commit(bool committed);
 
     // `zq-node schedules`: each schedule by name, with its timing, next and last tick, and
-    // the last job's id and state.
+    // the last job's id, state and node.
     nlohmann::json list();
 
 private:

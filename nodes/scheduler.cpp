@@ -1,5 +1,7 @@
 #include "scheduler.hpp"
 
+#include "invariant.hpp"
+
 #include <zq/time_text.hpp>
 
 #include <algorithm>
@@ -129,7 +131,9 @@ std::vector<TickFiring> Scheduler::take_due(std::int64_t now_ms) {
     std::vector<TickFiring> firings;
     while (!due_.empty() && due_.begin()->first <= now_ms) {
         auto [next_tick, name] = *due_.begin();
-        Entry& entry = entries_.find(name)->second;
+        auto found = entries_.find(name);
+        ZQ_ASSERT(found != entries_.end(), "a schedule on the due index is held");
+        Entry& entry = found->second;
         // The latest tick at or before now: a timer that fired late fires once, not once per
         // tick it passed over.
         std::int64_t tick = latest_tick_between(entry.settings, next_tick - 1, now_ms).value_or(next_tick);
