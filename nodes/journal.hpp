@@ -90,19 +90,15 @@ public:
     // Inserts a new job. Returns true when inserted, false when the id already exists
     // (nothing is changed then: resubmission is idempotent).
     Result<bool> insert_job(const JobRecord& job);
-    // Records a state change; result and error replace the stored ones.
-    Status update_state(std::string_view id, JobState state, std::string_view result, std::string_view error,
-                        std::string_view node, std::int64_t now_ms);
-    // Records how many attempts a job has had (before each run), and when a retrying job's
-    // next attempt is due (0 when none is).
-    Status update_attempts(std::string_view id, std::uint32_t attempts, std::int64_t next_attempt_ms,
-                           std::int64_t now_ms);
+    // Records a state change: the job's state, result, error, node, attempts, next attempt
+    // and updated_ms replace the stored ones.
+    Status update_state(const JobRecord& job);
     // Records a cancel request (also used when the node is down: zq-send cancel --data).
     Status request_cancel(std::string_view id, std::int64_t now_ms);
     // The origin acknowledged the terminal state of a forwarded job: nothing more to resend.
     Status acknowledge_report(std::string_view id);
 
-    // The three updates return ErrorCode::not_found, and change nothing, for an unknown id.
+    // The updates return ErrorCode::not_found, and change nothing, for an unknown id.
     // When any write fails (disk full, I/O error), the open transaction is rolled back, as
     // SQLite may already have done for a full disk: none of the writes since the last commit
     // are kept, in_transaction() is false, and the error says so. The caller treats the whole
