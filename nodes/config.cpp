@@ -3,6 +3,7 @@
 #include "config_reading.hpp"
 
 #include <zq/defaults.hpp>
+#include <zq/task.hpp>
 
 #include <toml++/toml.h>
 
@@ -113,7 +114,11 @@ Status for_each_section(const toml::table& root, std::string_view kind, std::spa
 namespace {
 
 Status read_task_settings(const toml::table& root, Config& config) {
-    static constexpr std::string_view kAllowed[] = {"command", "soft_time_limit", "hard_time_limit", "prefetch"};
+    static constexpr std::string_view kAllowed[] = {
+        "command",      "soft_time_limit",   "hard_time_limit", "prefetch",
+        "retries",      "retry_delay",       "retry_backoff",   "retry_backoff_max",
+        "retry_jitter", "retry_on_worker_lost", "retry_exit_code",
+    };
     return for_each_section(root, "tasks", kAllowed, [&](std::string name, const toml::table& task, const std::string& key) {
         TaskSettings settings;
         Status steps[] = {
@@ -121,9 +126,25 @@ Status read_task_settings(const toml::table& root, Config& config) {
             read_number(task, "soft_time_limit", settings.soft_time_limit),
             read_number(task, "hard_time_limit", settings.hard_time_limit),
             read_number(task, "prefetch", settings.prefetch),
+            read_number(task, "retries", settings.retries),
+            read_number(task, "retry_delay", settings.retry_delay),
+            read_number(task, "retry_backoff", settings.retry_backoff),
+            read_number(task, "retry_backoff_max", settings.retry_backoff_max),
+            read_bool(task, "retry_jitter", settings.retry_jitter),
+            read_bool(task, "retry_on_worker_lost", settings.retry_on_worker_lost),
+            read_number(task, "retry_exit_code", settings.retry_exit_code),
         };
         for (auto& step : steps) {
             if (!step) return Status(Error{"[" + key + "]: " + step.error()});
+        }
+        if (task.contains("retry_exit_code") && (settings.retry_exit_code < 1 || settings.retry_exit_code > 255)) {
+            return Status(Error{"[" + key + "] retry_exit_code must be an exit status between 1 and 255"});
+        }
+        if (task.contains("retry_exit_code") && !task.contains("command")) {
+            return Status(Error{"[" + key + "] retry_exit_code applies to exec tasks only: add command = [...]"});
+        }
+        if (settings.retries > kMaxRetries) {
+            return Status(Error{"[" + key + "] retries must be at most " + std::to_string(kMaxRetries)});
         }
         if (task.contains("command") && settings.command.empty()) {
             return Status(Error{"[" + key + "] command must name a program: command = [\"/path/to/program\", ...]"});
@@ -196,6 +217,8 @@ Status apply_table(const toml::table& root, Config& config) {
         read_number(root, "max_tasks_per_worker", config.max_tasks_per_worker),
         read_number(root, "max_worker_rss", config.max_worker_rss),
         read_number(root, "prefetch", config.prefetch),
+        read_number(root, "soft_time_limit", config.soft_time_limit),
+        read_number(root, "hard_time_limit", config.hard_time_limit),
         read_number(root, "prefetch_wait", config.prefetch_wait),
         read_number(root, "max_message_bytes", config.limits.max_message_bytes),
         read_string(root, "log_level", config.log_level),

@@ -23,6 +23,15 @@ struct TaskSettings {
     double soft_time_limit = 0;  // seconds, 0 = none; a job's own limit wins
     double hard_time_limit = 0;
     unsigned prefetch = 0;  // tasks a worker may hold; 0: the node's `prefetch`
+    // The retry policy of the task's jobs; a job's own settings win (zq::Task explains each).
+    unsigned retries = 0;
+    double retry_delay = 0;
+    double retry_backoff = 0;
+    double retry_backoff_max = 0;
+    bool retry_jitter = false;
+    bool retry_on_worker_lost = false;
+    // An exec task that exits with this status asks for a retry (-1: none does).
+    int retry_exit_code = -1;
     bool exec() const { return !command.empty(); }
 };
 
@@ -37,6 +46,9 @@ struct Config {
     std::string data_dir;     // default: zq::default_data_dir()
     std::vector<std::string> binds;  // client endpoints besides ipc://DATA/node.sock
     std::vector<std::string> peers;
+    // Time limits of a job whose task and submitter set none (seconds, 0 = none).
+    double soft_time_limit = 0;
+    double hard_time_limit = 0;
     std::string advertise;  // endpoint peers use to reach this node; default: first bind, else ipc
     std::vector<std::string> publish;  // PUB endpoints; default: ipc://DATA/pub.sock + tcp://HOST:* per tcp bind
     std::uint64_t fanout_history = 10000;  // messages kept per fanout stream (broadcasts, events, tap)

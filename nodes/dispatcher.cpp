@@ -4,9 +4,12 @@
 #include "clock.hpp"
 #include "invariant.hpp"
 
+#include <zq/time_text.hpp>
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdint>
 
 namespace zq::node {
 namespace {
@@ -28,7 +31,7 @@ Dispatcher::Dispatcher(uv_loop_t* loop, const Config& config, Journal& journal, 
       broadcasts_(config.name, config.limits.max_message_bytes), claims_(journal, config.name),
       awaiting_claims_(config.name), peer_timer_(loop, [this] { resend_to_peers(); }),
       owner_check_timer_(loop, [this] { reap_silent_owners(); }), rejournal_timer_(loop, [this] { end_turn(); }),
-      retry_timer_(loop, [this] { requeue_due_retries(); }) {}
+      clock_timer_(loop, [this] { on_clock(); }) {}
 
 void Dispatcher::set_peer_links(PeerLinks links) {
     peers_ = std::move(links);
@@ -79,6 +82,13 @@ Status Dispatcher::recover() {
         } else if (record.state == JobState::running) {
             finish(*job, JobState::failed, {}, kRestartedExplanation);
             ++failed;
+        } else if (record.state == JobState::retrying && record.next_attempt_ms > 0) {
+            // Its next attempt keeps its time across the restart.
+            if (!expire_if_due(*job, wall_ms())) wait_until(*job, record.next_attempt_ms);
+            ++resumed;
+        } else if (record.state == JobState::scheduled) {
+            enqueue(*job);
+            ++resumed;
         } else {
             if (record.state != JobState::queued) change_state(*job, JobState::queued);
             enqueue(*job);
@@ -120,7 +130,10 @@ Status Dispatcher::accept_task(const std::string& client, Task&& task, bool watc
     }
     if (answer_active(client, id, watch)) return success();
     if (jobs_.size() >= config_.max_pending) return refuse(busy_reason());
-    JobRecord record = record_from(std::move(task), wall_ms(), config_.name);
+    const std::int64_t now = wall_ms();
+    JobRecord record = record_from(std::move(task), now, config_.name);
+    // Journaled as it starts out, so that an ETA job is not written twice in its first turn.
+    if (record.eta_ms > now) record.state = JobState::scheduled;
     // In a cluster the id's home says which node holds it (dispatcher_claims.cpp); a node
     // that holds it already has answered the submitter.
     ClaimStep step = claims_apply() ? claim_on_submit(client, record) : ClaimStep::run;
@@ -232,7 +245,8 @@ void Dispatcher::cancel(const std::string& client, const Message& message) {
         return;
     }
     JobState state = job->record.state;
-    if (state == JobState::queued || state == JobState::waiting || state == JobState::retrying) {
+    if (state == JobState::queued || state == JobState::waiting || state == JobState::retrying ||
+        state == JobState::scheduled) {
         unqueue(*job);
         finish(*job, JobState::canceled, {}, "canceled before it ran");
     } else if (state == JobState::accepted && !job->record.cancel_requested) {
@@ -270,6 +284,17 @@ Result<JobRecord> Dispatcher::find(std::string_view id) {
 }
 
 void Dispatcher::enqueue(Job& job) {
+    JobRecord& record = job.record;
+    const std::int64_t now = wall_ms();
+    if (expire_if_due(job, now)) return;
+    watch_expiry(job);
+    if (record.eta_ms > now) {
+        // Not before its ETA: it waits here, wherever it will run, and is placed when due.
+        if (record.state != JobState::scheduled) change_state(job, JobState::scheduled);
+        wait_until(job, record.eta_ms);
+        return;
+    }
+    if (record.state == JobState::scheduled) change_state(job, JobState::queued);
     placement_dirty_ = true;
     // A job forwarded here runs here; the origin chose this node.
     if (!job.record.origin.empty() || runs_here(job.record, local_)) {
@@ -282,7 +307,22 @@ void Dispatcher::enqueue(Job& job) {
 void Dispatcher::unqueue(Job& job) {
     ready_.remove(job);
     elsewhere_.remove(job);
-    retries_.remove(job);
+    wakeups_.remove(job);
+    expiries_.remove(job);
+}
+
+bool Dispatcher::expire_if_due(Job& job, std::int64_t now_ms) {
+    if (job.record.expires_ms <= 0 || job.record.expires_ms > now_ms) return false;
+    expire(job);
+    return true;
+}
+
+void Dispatcher::expire(Job& job) {
+    unqueue(job);
+    const bool retried = job.record.attempts > 0;
+    finish(job, JobState::expired, {},
+           "expired at " + format_rfc3339(job.record.expires_ms) +
+               (retried ? " before its next attempt" : " before it started"));
 }
 
 void Dispatcher::start_ready_jobs() {
@@ -299,16 +339,17 @@ void Dispatcher::start_on_workers(bool prefetch) {
     // Workers hold more than one task only when the queue is deep: when it has enough jobs to
     // fill every worker's prefetch. Below that, a job waits at the node, visibly queued.
     if (prefetch && ready_.size() < config_.prefetch * pool_.size()) return;
+    const std::int64_t now = wall_ms();
     while (Job* next = ready_.front()) {
+        // It never runs late: a job whose expiry passed since it was queued ends here.
+        if (expire_if_due(*next, now)) continue;
         auto worker = pool_.reserve_worker(prefetch ? prefetch_for(next->record, next->returned, config_) : 1);
         if (!worker) break;
         Job& job = *ready_.pop();
         job.worker = *worker;
+        if (job.record.expires_ms > 0) expiries_.remove(job);  // it started: past expiring
         ++job.record.attempts;
-        // Attempts matter only to a retry policy; skip the write on the common path.
-        if (job.record.max_retries > 0) {
-            journal_write(journal_.update_attempts(job.record.id, job.record.attempts, job.record.next_attempt_ms, wall_ms()));
-        }
+        job.record.next_attempt_ms = 0;
         change_state(job, JobState::running);
         turn_.start(job, *worker);
     }
@@ -324,9 +365,6 @@ void Dispatcher::on_task_returned(std::string_view id) {
     }
     // It never started: the attempt does not count, and it goes to the front of its queue.
     --job->record.attempts;
-    if (job->record.max_retries > 0) {
-        journal_write(journal_.update_attempts(job->record.id, job->record.attempts, job->record.next_attempt_ms, wall_ms()));
-    }
     change_state(*job, JobState::queued);
     job->returned = true;
     ready_.push_front(*job);
@@ -337,7 +375,8 @@ void Dispatcher::change_state(Job& job, JobState state, std::string_view result,
     job.record.result.assign(result);
     job.record.error.assign(error);
     job.record.updated_ms = wall_ms();
-    journal_write(journal_.update_state(job.record.id, state, result, error, job.record.node, job.record.updated_ms));
+    if (state != JobState::retrying) job.record.next_attempt_ms = 0;
+    journal_write(journal_.update_state(job.record));
     note_event(job.record);
     // The owner tells the origin that the job started; terminal states go out (and are kept
     // until acknowledged) when the turn is sent.
@@ -347,6 +386,7 @@ void Dispatcher::change_state(Job& job, JobState state, std::string_view result,
 }
 
 void Dispatcher::finish(Job& job, JobState state, std::string_view result, std::string_view error) {
+    if (job.record.expires_ms > 0) expiries_.remove(job);
     change_state(job, state, result, error);
     job.worker = 0;
     turn_.finish(job);
@@ -354,55 +394,76 @@ void Dispatcher::finish(Job& job, JobState state, std::string_view result, std::
 
 void Dispatcher::journal_write(const Status& status) { turn_.journal_write(status); }
 
-void Dispatcher::on_task_done(std::string_view id, bool ok, std::string_view result, std::string_view error,
-                              StopReason reason) {
+void Dispatcher::on_task_done(std::string_view id, const TaskOutcome& outcome) {
     Job* job = jobs_.find(id);
     if (!job || job->record.state != JobState::running) {
         spdlog::warn("worker reported job {} which is not running here; ignored", id);
         return;
     }
     // A task that finished its work despite a stop request still succeeded.
-    if (ok) {
-        finish(*job, JobState::succeeded, result, {});
+    if (outcome.ok) {
+        finish(*job, JobState::succeeded, outcome.result, {});
         return;
     }
-    end_unsuccessful(*job, reason, std::string(error));
+    end_unsuccessful(*job, {outcome.reason, std::string(outcome.error), false, outcome.retry});
 }
 
 void Dispatcher::on_worker_lost(std::string_view id, const std::string& explanation, StopReason reason) {
     Job* job = jobs_.find(id);
     if (!job || is_terminal(job->record.state)) return;
-    end_unsuccessful(*job, reason, explanation);
+    end_unsuccessful(*job, {reason, explanation, true, {}});
 }
 
-void Dispatcher::end_unsuccessful(Job& job, StopReason reason, const std::string& error) {
-    RunEnd end = unsuccessful_end(job.record, reason, error, config_.tasks);
+void Dispatcher::end_unsuccessful(Job& job, const RunFailure& failure) {
+    std::uniform_real_distribution<double> uniform(0.0, 1.0);
+    RunEnd end = unsuccessful_end(job.record, failure, config_, uniform(random_));
     if (end.state != JobState::retrying) {
         finish(job, end.state, {}, end.error);
         return;
     }
+    schedule_retry(job, end.retry_in);
     change_state(job, JobState::retrying, {}, end.error);
-    schedule_retry(job);
 }
 
-void Dispatcher::schedule_retry(Job& job) {
+void Dispatcher::schedule_retry(Job& job, double delay_seconds) {
     job.worker = 0;
-    retries_.add(job, wall_ms() + static_cast<std::int64_t>(job.record.retry_delay * 1000));
-    arm_retry_timer();
+    const std::int64_t due = wall_ms() + static_cast<std::int64_t>(delay_seconds * 1000);
+    job.record.next_attempt_ms = std::max<std::int64_t>(due, 1);  // journaled with the state
+    wait_until(job, job.record.next_attempt_ms);
 }
 
-void Dispatcher::requeue_due_retries() {
-    for (Job* job : retries_.take_due(wall_ms())) {
+void Dispatcher::wait_until(Job& job, std::int64_t due_ms) {
+    watch_expiry(job);
+    wakeups_.add(job, due_ms);
+    arm_clock_timer();
+}
+
+void Dispatcher::watch_expiry(Job& job) {
+    if (job.record.expires_ms <= 0 || expiries_.contains(job)) return;
+    expiries_.add(job, job.record.expires_ms);
+    arm_clock_timer();
+}
+
+void Dispatcher::on_clock() {
+    const std::int64_t now = wall_ms();
+    for (Job* job : expiries_.take_due(now)) {
+        // A job that started, or runs on a peer (which expires it itself), is past expiring.
+        const JobState state = job->record.state;
+        if (state == JobState::running || is_terminal(state) || !job->owner.empty()) continue;
+        expire(*job);
+    }
+    for (Job* job : wakeups_.take_due(now)) {
         change_state(*job, JobState::queued);
         enqueue(*job);
     }
-    arm_retry_timer();
+    arm_clock_timer();
 }
 
-void Dispatcher::arm_retry_timer() {
-    auto next = retries_.next_due();
-    if (!next) return;
-    retry_timer_.start(static_cast<double>(std::max<std::int64_t>(0, *next - wall_ms())) / 1000.0);
+void Dispatcher::arm_clock_timer() {
+    auto wake = wakeups_.next_due(), expiry = expiries_.next_due();
+    if (!wake && !expiry) return;
+    const std::int64_t next = std::min(wake.value_or(INT64_MAX), expiry.value_or(INT64_MAX));
+    clock_timer_.start(static_cast<double>(std::max<std::int64_t>(0, next - wall_ms())) / 1000.0);
 }
 
 void Dispatcher::fail_running(const std::string& explanation) {
@@ -469,7 +530,8 @@ void Dispatcher::reply_state(const std::string& client, const JobRecord& job) {
 
 void Dispatcher::note_event(const JobRecord& job) {
     if (!publisher_ || !publisher_->wants_events()) return;
-    turn_.event({job.id, std::string(to_string(job.state)), job.task, job.queue, job.error});
+    const std::int64_t next = job.state == JobState::scheduled ? job.eta_ms : job.next_attempt_ms;
+    turn_.event({job.id, std::string(to_string(job.state)), job.task, job.queue, job.error, job.attempts, next});
 }
 
 void Dispatcher::end_turn() {
@@ -533,8 +595,7 @@ void Dispatcher::rejournal_unwritten() {
     }
     for (Job* job : rewrites.jobs) {
         const JobRecord& record = job->record;
-        journal_write(journal_.update_state(record.id, record.state, record.result, record.error, record.node,
-                                            record.updated_ms));
+        journal_write(journal_.update_state(record));
         note_event(record);  // the event of the failed turn was dropped with it
         turn_.finish(*job);
     }
@@ -552,8 +613,11 @@ void Dispatcher::send_turn(Turn& turn) {
         const JobRecord& job = each.job->record;
         // It waits for its claim: ACCEPTED goes out with the home's answer (dispatcher_claims.cpp).
         if (job.state == JobState::accepted) continue;
-        // A job's state when it was accepted: a broadcast is running at once.
-        JobState accepted = is_broadcast(job) ? JobState::running : JobState::queued;
+        // A job's state when it was accepted: a broadcast is running at once, a job with an
+        // ETA ahead is scheduled.
+        JobState accepted = is_broadcast(job)                ? JobState::running
+                            : job.eta_ms > job.created_ms ? JobState::scheduled
+                                                          : JobState::queued;
         deliver(each.client, Command::accepted, accepted_body(job.id, accepted, config_.name, false));
     }
     for (const ClientMessage& reply : turn.replies()) deliver(reply.client, reply.command, reply.body);
@@ -562,7 +626,7 @@ void Dispatcher::send_turn(Turn& turn) {
         if (peers_.send && !peers_.send(message.node, message.command, message.body)) ++undeliverable_;
     }
     for (const Turn::Started& each : turn.started()) {
-        pool_.run(each.worker, run_request(each.job->record, config_.tasks));
+        pool_.run(each.worker, run_request(each.job->record, config_));
     }
     pool_.flush();
     publish_broadcasts(turn.broadcasts());
@@ -589,7 +653,8 @@ void Dispatcher::settle(Job& job) {
         std::string body = job_body(record);
         for (const auto& client : job.watchers) deliver(client, Command::state, body);
     }
-    ZQ_ASSERT(!ready_.contains(job) && !elsewhere_.contains(job) && !retries_.contains(job) &&
+    ZQ_ASSERT(!ready_.contains(job) && !elsewhere_.contains(job) && !wakeups_.contains(job) &&
+                  !expiries_.contains(job) &&
                   !outbox_.tracks(record.id) && !broadcasts_.holds(record.id),
               "a finished job is in no queue, schedule or outbox when the table forgets it");
     jobs_.release(job);

@@ -4,7 +4,8 @@
 //   JobTable          the jobs held and the counts by state (job_table.hpp)
 //   ReadyQueue        the jobs that run here, by priority (ready_queue.hpp)
 //   ElsewhereQueue    the jobs only another node may run, and why they wait (elsewhere_queue.hpp)
-//   RetrySchedule     the jobs waiting out a retry delay (retry_schedule.hpp)
+//   Timetable         the jobs waiting for their ETA or next attempt, and the expiry times
+//                     of those not yet started (two timetables: timetable.hpp)
 //   PeerOutbox        what peers must hear until they answer (peer_outbox.hpp)
 //   BroadcastCollector the outcomes of this node's broadcasts (broadcast_collector.hpp)
 //   ClaimLedger       at an id's home: which node holds each job id (claim_ledger.hpp)
@@ -46,14 +47,15 @@
 #include "pool.hpp"
 #include "publisher.hpp"
 #include "ready_queue.hpp"
-#include "retry_schedule.hpp"
 #include "run_policy.hpp"
+#include "timetable.hpp"
 #include "turn.hpp"
 
 #include <zq/codec.hpp>
 #include <zq/task.hpp>
 
 #include <functional>
+#include <random>
 #include <set>
 #include <string>
 #include <string_view>
@@ -135,7 +137,7 @@ public:
     std::vector<std::pair<std::string, std::string>> waiting_jobs() const { return elsewhere_.waiting(); }
 
     // Pool events.
-    void on_task_done(std::string_view id, bool ok, std::string_view result, std::string_view error, StopReason reason);
+    void on_task_done(std::string_view id, const TaskOutcome& outcome);
     void on_worker_lost(std::string_view id, const std::string& explanation, StopReason reason);
     // A job handed to a worker that never started it: queued again at the front (or
     // canceled, if a cancel is what took it back).
@@ -169,8 +171,12 @@ public:
 private:
     // Jobs run here: queueing, starting, outcomes (dispatcher.cpp).
     void enqueue(Job& job);
-    // Takes a job out of every queue and schedule (canceled, or the node stops).
+    // Takes a job out of every queue and timetable (canceled, or the node stops).
     void unqueue(Job& job);
+    // Ends a job whose expiry has passed before it started (expired, never run).
+    void expire(Job& job);
+    // Expires the job if its expiry is due at `now_ms`; true when it did.
+    bool expire_if_due(Job& job, std::int64_t now_ms);
     // Idle workers first, then peers with free workers, and only what is left is prefetched.
     void start_ready_jobs();
     // Hands ready jobs to idle workers, or with `prefetch` to workers with a free slot.
@@ -178,10 +184,16 @@ private:
     void change_state(Job& job, JobState state, std::string_view result = {}, std::string_view error = {});
     void finish(Job& job, JobState state, std::string_view result, std::string_view error);
     // Ends a job that did not succeed as the run policy says (run_policy.hpp).
-    void end_unsuccessful(Job& job, StopReason reason, const std::string& error);
-    void schedule_retry(Job& job);
-    void requeue_due_retries();
-    void arm_retry_timer();
+    void end_unsuccessful(Job& job, const RunFailure& failure);
+    // A retrying job is queued again after `delay_seconds` (journaled, so a restart keeps it).
+    void schedule_retry(Job& job, double delay_seconds);
+    // The job waits in the wakeup timetable until `due_ms` (its ETA or next attempt).
+    void wait_until(Job& job, std::int64_t due_ms);
+    // Puts a job with an expiry in the expiry timetable, if it is not there yet.
+    void watch_expiry(Job& job);
+    // Queues the jobs whose ETA or next attempt has come, expires those whose expiry has.
+    void on_clock();
+    void arm_clock_timer();
     // SUBMIT after decoding, for a client or (client "") for the node itself.
     Status accept_task(const std::string& client, Task&& task, bool watch);
     // Answers a SUBMIT or BROADCAST of an id this node holds; false when it holds none.
@@ -285,7 +297,8 @@ private:
     JobTable jobs_;
     ReadyQueue ready_;
     ElsewhereQueue elsewhere_;
-    RetrySchedule retries_;
+    Timetable wakeups_;   // scheduled (ETA) and retrying jobs, by when they are queued
+    Timetable expiries_;  // jobs with an expiry, by it, until they start or end
     PeerOutbox outbox_;
     BroadcastCollector broadcasts_;
     ClaimLedger claims_;
@@ -306,7 +319,8 @@ private:
     Timer peer_timer_;         // resend_to_peers
     Timer owner_check_timer_;  // reap_silent_owners, once after a restart
     Timer rejournal_timer_;    // a turn again after a failed commit
-    Timer retry_timer_;        // requeue_due_retries
+    Timer clock_timer_;        // on_clock
+    std::mt19937_64 random_{std::random_device{}()};  // retry jitter
     std::uint64_t rejected_ = 0;
     std::uint64_t undeliverable_ = 0;
     std::function<void(bool)> commit_listener_;

@@ -122,7 +122,7 @@ void Dispatcher::record_outcome(const std::string& id, const std::string& node, 
 void Dispatcher::write_outcomes(Job& job) {
     JobRecord& record = job.record;
     record.updated_ms = wall_ms();
-    journal_write(journal_.update_state(record.id, record.state, record.result, {}, record.node, record.updated_ms));
+    journal_write(journal_.update_state(record));
     turn_.outcomes_written(record.id);
 }
 

@@ -140,7 +140,8 @@ void Dispatcher::claim_decided(const std::string& id, const ClaimDecision& decis
         if (job->record.cancel_requested) {
             finish(*job, JobState::canceled, {}, "canceled before it ran");
         } else {
-            change_state(*job, JobState::queued);
+            // As a submission starts out here (scheduled for an ETA ahead), then enqueued as one.
+            change_state(*job, job->record.eta_ms > wall_ms() ? JobState::scheduled : JobState::queued);
             enqueue(*job);
         }
         for (const auto& waiter : *waiters) reply_accepted(waiter.client, job->record, waiter.duplicate);
@@ -156,8 +157,9 @@ void Dispatcher::claim_decided(const std::string& id, const ClaimDecision& decis
     journal_write(claims_.learn(id, decision.holder, wall_ms()));
     std::string answer = accepted_body(id, decision.state.value_or(JobState::accepted), decision.holder, true);
     for (const auto& waiter : *waiters) reply(waiter.client, Command::accepted, answer);
-    ZQ_ASSERT(!ready_.contains(*job) && !elsewhere_.contains(*job) && !retries_.contains(*job),
-              "a job awaiting its claim is in no queue");
+    ZQ_ASSERT(!ready_.contains(*job) && !elsewhere_.contains(*job) && !wakeups_.contains(*job) &&
+                  !expiries_.contains(*job),
+              "a job awaiting its claim is in no queue or timetable");
     jobs_.drop(*job);
 }
 

@@ -80,6 +80,9 @@ void Dispatcher::place_elsewhere() {
 }
 
 void Dispatcher::forward_to(Job& job, const std::string& peer) {
+    // Never forwarded late; once forwarded, the owner keeps the expiry (it travels along).
+    if (expire_if_due(job, wall_ms())) return;
+    expiries_.remove(job);
     if (job.record.state != JobState::queued) change_state(job, JobState::queued);
     job.owner = peer;
     peers_.take_capacity(peer);
@@ -162,8 +165,7 @@ void Dispatcher::on_taken(const Message& message) {
     if (!job || job->owner != owner || !outbox_.taken(id)) return;
     job->record.node = owner;
     job->record.updated_ms = wall_ms();
-    journal_write(journal_.update_state(id, job->record.state, job->record.result, job->record.error, owner,
-                                        job->record.updated_ms));
+    journal_write(journal_.update_state(job->record));
 }
 
 void Dispatcher::on_peer_state(const Message& message) {

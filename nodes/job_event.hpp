@@ -2,6 +2,7 @@
 // makes it when the transition is journaled).
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace zq::node {
@@ -12,6 +13,8 @@ struct JobEvent {
     std::string task;
     std::string queue;
     std::string error;
+    std::uint32_t attempts = 0;       // runs started so far
+    std::int64_t next_attempt_ms = 0; // retrying: the next attempt; scheduled: the ETA (0 = none)
 };
 
 }  // namespace zq::node

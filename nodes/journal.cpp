@@ -345,7 +345,6 @@ struct Journal::Statements {
     Statement rollback;
     Statement insert_job;
     Statement update_state;
-    Statement update_attempts;
     Statement request_cancel;
     Statement acknowledge_report;
     Statement find;
@@ -498,9 +497,8 @@ Status Journal::prepare_statements() {
         {&statements->rollback, "ROLLBACK"},
         {&statements->insert_job, insert_sql()},
         {&statements->update_state,
-         "UPDATE jobs SET state = ?2, result = ?3, error = ?4, node = ?5, updated_ms = ?6 WHERE id = ?1"},
-        {&statements->update_attempts,
-         "UPDATE jobs SET attempts = ?2, next_attempt_ms = ?3, updated_ms = ?4 WHERE id = ?1"},
+         "UPDATE jobs SET state = ?2, result = ?3, error = ?4, node = ?5, updated_ms = ?6, attempts = ?7, "
+         "next_attempt_ms = ?8 WHERE id = ?1"},
         {&statements->request_cancel, "UPDATE jobs SET cancel_requested = 1, updated_ms = ?2 WHERE id = ?1"},
         {&statements->acknowledge_report, "UPDATE jobs SET report_pending = 0 WHERE id = ?1"},
         {&statements->find, "SELECT " + columns + " FROM jobs WHERE id = ?1"},
@@ -555,27 +553,16 @@ Result<bool> Journal::insert_job(const JobRecord& job) {
     return sqlite3_changes(db_) > 0;
 }
 
-Status Journal::update_state(std::string_view id, JobState state, std::string_view result, std::string_view error,
-                             std::string_view node, std::int64_t now_ms) {
+Status Journal::update_state(const JobRecord& job) {
     if (auto begun = begin_if_needed(); !begun) return begun;
     sqlite3_stmt* statement = statements_->update_state.get();
     StatementUse use(statement);
-    const bool bound = bind_text(statement, 1, id) && bind_text(statement, 2, to_string(state)) &&
-                       bind_blob(statement, 3, result) && bind_text(statement, 4, error) &&
-                       bind_text(statement, 5, node) && bind_integer(statement, 6, now_ms);
-    if (!bound) return sqlite_failure("update state of job", id);
-    return step_update(statement, "update state of job", id);
-}
-
-Status Journal::update_attempts(std::string_view id, std::uint32_t attempts, std::int64_t next_attempt_ms,
-                                std::int64_t now_ms) {
-    if (auto begun = begin_if_needed(); !begun) return begun;
-    sqlite3_stmt* statement = statements_->update_attempts.get();
-    StatementUse use(statement);
-    const bool bound = bind_text(statement, 1, id) && bind_integer(statement, 2, attempts) &&
-                       bind_integer(statement, 3, next_attempt_ms) && bind_integer(statement, 4, now_ms);
-    if (!bound) return sqlite_failure("update attempts of job", id);
-    return step_update(statement, "update attempts of job", id);
+    const bool bound = bind_text(statement, 1, job.id) && bind_text(statement, 2, to_string(job.state)) &&
+                       bind_blob(statement, 3, job.result) && bind_text(statement, 4, job.error) &&
+                       bind_text(statement, 5, job.node) && bind_integer(statement, 6, job.updated_ms) &&
+                       bind_integer(statement, 7, job.attempts) && bind_integer(statement, 8, job.next_attempt_ms);
+    if (!bound) return sqlite_failure("update state of job", job.id);
+    return step_update(statement, "update state of job", job.id);
 }
 
 Status Journal::request_cancel(std::string_view id, std::int64_t now_ms) {

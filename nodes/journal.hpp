@@ -98,26 +98,15 @@ public:
     // Inserts a new job. Returns true when inserted, false when the id already exists
     // (nothing is changed then: resubmission is idempotent).
     Result<bool> insert_job(const JobRecord& job);
-    // Records a state change; result and error replace the stored ones.
-    Status update_state(std::string_view id, JobState state, std::string_view result, std::string_view error,
-                        std::string_view node, std::int64_t now_ms);
-    // Records how many attempts a job has had (before each run), and when a retrying job's
-    // next attempt is due (0 when none is).
-    Status update_attempts(std::string_view id, std::uint32_t attempts, std::int64_t next_attempt_ms,
-                           std::int64_t now_ms);
+    // Records a state change: the job's state, result, error, node, attempts, next attempt
+    // and updated_ms replace the stored ones.
+    Status update_state(const JobRecord& job);
     // Records a cancel request (also used when the node is down: zq-send cancel --data).
     Status request_cancel(std::string_view id, std::int64_t now_ms);
     // The origin acknowledged the terminal state of a forwarded job: nothing more to resend.
     Status acknowledge_report(std::string_view id);
 
-    // Schedules: the tick a schedule fired last, written in the turn that submits its job, so
-    // that a restart neither repeats nor loses a tick.
-    Status record_schedule_tick(std::string_view name, std::int64_t tick_ms, std::string_view job_id);
-    // The schedule is gone from the config: its mark goes too.
-    Status forget_schedule(std::string_view name);
-    Result<std::vector<ScheduleMark>> schedule_marks();
-
-    // The three updates return ErrorCode::not_found, and change nothing, for an unknown id.
+    // The updates return ErrorCode::not_found, and change nothing, for an unknown id.
     // When any write fails (disk full, I/O error), the open transaction is rolled back, as
     // SQLite may already have done for a full disk: none of the writes since the last commit
     // are kept, in_transaction() is false, and the error says so. The caller treats the whole
@@ -129,6 +118,13 @@ public:
     // Rolls back the open transaction, if any.
     void rollback();
     bool in_transaction() const { return in_transaction_; }
+
+    // Schedules: the tick a schedule fired last, written in the turn that submits its job, so
+    // that a restart neither repeats nor loses a tick.
+    Status record_schedule_tick(std::string_view name, std::int64_t tick_ms, std::string_view job_id);
+    // The schedule is gone from the config: its mark goes too.
+    Status forget_schedule(std::string_view name);
+    Result<std::vector<ScheduleMark>> schedule_marks();
 
     Result<std::optional<JobRecord>> find(std::string_view id);
     // Jobs not in a terminal state, oldest first (used at start-up to resume or fail them).

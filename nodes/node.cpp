@@ -110,9 +110,7 @@ Status Node::start() {
     if (auto bound = port_->bind(endpoints); !bound) return bound;
 
     Pool::Events events{
-        [this](std::string_view id, bool ok, std::string_view result, std::string_view error, StopReason reason) {
-            dispatcher_->on_task_done(id, ok, result, error, reason);
-        },
+        [this](std::string_view id, const TaskOutcome& outcome) { dispatcher_->on_task_done(id, outcome); },
         [this](std::string_view id, const std::string& explanation, StopReason reason) {
             dispatcher_->on_worker_lost(id, explanation, reason);
         },

@@ -26,6 +26,14 @@ std::uint64_t resident_bytes(int pid) {
     return resident * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
 }
 
+// A countdown a task asked for: finite, at most a year; anything else means "as the retry
+// policy says" (negative).
+double bounded_countdown(std::optional<double> seconds) {
+    constexpr double kLongestCountdown = 366.0 * 24 * 3600;
+    if (!seconds || !(*seconds >= 0)) return -1;
+    return std::min(*seconds, kLongestCountdown);
+}
+
 // "killed by signal 9 (SIGKILL)" or "exited with status 3".
 std::string describe_exit(std::int64_t exit_status, int term_signal) {
     if (term_signal != 0) {
@@ -260,14 +268,19 @@ void Pool::on_done(Worker& worker, const FieldReader& fields) {
         spdlog::warn("worker[pid:{}] reported job {}, which is not the one it runs", worker.pid, id);
         return;
     }
-    bool ok = fields.boolean(link::field::ok).value_or(false);
+    TaskOutcome outcome;
+    outcome.ok = fields.boolean(link::field::ok).value_or(false);
     std::string result = fields.packed(link::field::result).value_or(std::string());
-    std::string error(fields.string(link::field::error).value_or(ok ? "" : "the task failed without a message"));
+    std::string error(fields.string(link::field::error).value_or(outcome.ok ? "" : "the task failed without a message"));
+    outcome.result = result;
+    outcome.error = error;
+    outcome.retry.requested = !outcome.ok && fields.boolean(link::field::retry).value_or(false);
+    outcome.retry.countdown = bounded_countdown(fields.number(link::field::retry_countdown));
     std::string job_id(id);
-    StopReason reason = worker.end_task();
+    outcome.reason = worker.end_task();
     ++worker.finished;
     if (worker.assigned.empty()) worker.idle_since_ms = steady_ms();
-    events_.on_task_done(job_id, ok, result, error, reason);
+    events_.on_task_done(job_id, outcome);
 
     bool too_many = config_.max_tasks_per_worker != 0 && worker.finished >= config_.max_tasks_per_worker;
     bool too_big = config_.max_worker_rss != 0 && resident_bytes(worker.pid) > config_.max_worker_rss;
@@ -354,6 +367,7 @@ void Pool::run(WorkerId id, const RunRequest& request) {
     if (request.exec) {
         body.add_value(link::field::exec, *request.exec);
         body.add(link::field::output_limit, config_.exec_output_limit);
+        if (request.retry_exit_code >= 0) body.add(link::field::retry_exit_code, std::int64_t{request.retry_exit_code});
     }
     if (!starts_now) body.add(link::field::announce, true);
     if (worker.outbox.empty()) unflushed_.push_back(worker.id);

@@ -41,11 +41,26 @@ struct RunRequest {
     const std::vector<std::string>* exec = nullptr;  // argv of an exec task
     double soft_time_limit = 0;                      // seconds, 0 = none
     double hard_time_limit = 0;
+    int retry_exit_code = -1;  // an exec task exiting with it asks for a retry (-1: none)
 };
 
 // Why the pool stopped a running task, if it did: the dispatcher turns it into the job's
 // outcome ("canceled", "soft time limit (2s) exceeded", ...).
 enum class StopReason { none, canceled, soft_time_limit, hard_time_limit };
+
+// What a worker reported about a finished task.
+struct TaskOutcome {
+    // A task may ask to be run again (zq::Retry, or an exec task's retry_exit_code).
+    struct Retry {
+        bool requested = false;
+        double countdown = -1;  // seconds it asked to wait; negative: as its retry policy says
+    };
+    bool ok = false;
+    std::string_view result;  // msgpack bytes when ok
+    std::string_view error;   // when not ok
+    StopReason reason = StopReason::none;
+    Retry retry;
+};
 
 // Figures shown by `zq-node status`.
 struct WorkerStats {
@@ -62,10 +77,8 @@ struct WorkerStats {
 class Pool {
 public:
     struct Events {
-        // A task finished; result is msgpack bytes when ok, error text otherwise.
-        std::function<void(std::string_view job_id, bool ok, std::string_view result, std::string_view error,
-                           StopReason reason)>
-            on_task_done;
+        // A task finished.
+        std::function<void(std::string_view job_id, const TaskOutcome& outcome)> on_task_done;
         // A worker died while running a job; explanation names the pid and the signal or status.
         std::function<void(std::string_view job_id, const std::string& explanation, StopReason reason)>
             on_worker_lost;

@@ -144,6 +144,8 @@ void Publisher::publish_event(const JobEvent& event) {
         .add(f::task, event.task)
         .add(f::queue, event.queue);
     if (!event.error.empty()) body.add(f::error, cut(event.error, kMaxEventError));
+    if (event.attempts > 0) body.add(f::attempts, static_cast<std::uint64_t>(event.attempts));
+    if (event.next_attempt_ms > 0) body.add(f::next_attempt, static_cast<std::uint64_t>(event.next_attempt_ms));
     std::string topic = "E/" + event.state + "/" + event.queue + "/" + event.task;
     publish(Stream::event, Command::event, topic, event.id, body);
 }

@@ -7,7 +7,7 @@
 // (sched:NAME:2026-11-29T22:40:00Z, and :NODE after it for scope "node"), so nodes that fire
 // the same tick submit the same id and the cluster-wide idempotent ids run it once.
 //
-// The part is pure, like the retry schedule: it keeps no timer, no journal and no clock. Its
+// The part is pure, like the timetables: it keeps no timer, no journal and no clock. Its
 // driver (schedule_runner.hpp) arms one timer for next_due(), takes the due ticks, submits
 // their jobs and journals each schedule's mark in the same turn; start() gets the marks back
 // after a restart, so the node neither repeats a tick nor loses one it was due to fire:

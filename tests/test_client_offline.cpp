@@ -215,11 +215,12 @@ TEST_CASE("zq-send reads status, result or cancel followed by one job id as a jo
     const std::string uuid = "0190d1e2-0000-7000-8000-000000000001";
     CHECK(id_in_answer({"cancel", uuid}) == uuid);
     // A task called "status": after --, with two arguments, with an argument that is no id, or
-    // with an option only a submission takes.
+    // after -- with an option only a submission takes (without the --, that is refused as
+    // ambiguous: see test_zq_send.cpp).
     CHECK(id_in_answer({"--", "status", "job-1"}) != "job-1");
     CHECK(id_in_answer({"status", "job-1", "job-2"}) != "job-1");
     CHECK(id_in_answer({"status", "{\"x\": 1}"}) != "");
-    CHECK(id_in_answer({"--queue", "default", "status", "job-1"}) != "job-1");
+    CHECK(id_in_answer({"--queue", "default", "--", "status", "job-1"}) != "job-1");
 }
 
 TEST_CASE("zq-send exits 2 on bad usage") {

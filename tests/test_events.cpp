@@ -277,3 +277,31 @@ TEST_CASE("a node's history of a job lists its events and taps, oldest first") {
     REQUIRE(endpoint);
     CHECK(*endpoint == "ipc://" + node.data_dir() + "/pub.sock");
 }
+
+TEST_CASE("a retrying job's events carry its attempts and next attempt, and zq-trace shows them") {
+    NodeProcess node({.min_workers = 1, .max_workers = 1, .extra_args = {"--trace"}});
+    Subscription subscription;
+    subscription.nodes = {node.endpoint()};
+    subscription.filter.tap = false;
+    subscription.filter.states = {"retrying"};
+    auto events = Events::open(subscription);
+    REQUIRE(events);
+
+    Client client(node.endpoint());
+    Task task("zq.fail");
+    task.max_retries = 1;
+    task.retry_delay = 0.2;
+    auto submitted = client.submit(task);
+    REQUIRE(submitted);
+    auto retrying = events->next(kDeadline);
+    REQUIRE(retrying);
+    CHECK(retrying->id == submitted->id);
+    CHECK(retrying->attempts == 1);
+    CHECK(retrying->next_attempt_ms > 0);
+    REQUIRE(client.wait(submitted->id, kDeadline));
+
+    auto traced = run_command({ZQ_BIN_DIR "/zq-trace", "--job", submitted->id, "--node", node.endpoint(),
+                               "--timeout", "5"});
+    INFO(traced.out << traced.err);
+    CHECK_THAT(traced.out, Catch::Contains("retrying") && Catch::Contains("attempts=1") && Catch::Contains("next="));
+}

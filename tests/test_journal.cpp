@@ -19,6 +19,20 @@ using namespace zq::node;
 
 namespace {
 
+// Records a state change the way the dispatcher does: from a job record.
+zq::Status update_state(zq::node::Journal& journal, std::string id, zq::JobState state, std::string result,
+                        std::string error, std::string node, std::int64_t now_ms, std::uint32_t attempts = 0) {
+    zq::node::JobRecord job;
+    job.id = std::move(id);
+    job.state = state;
+    job.result = std::move(result);
+    job.error = std::move(error);
+    job.node = std::move(node);
+    job.updated_ms = now_ms;
+    job.attempts = attempts;
+    return journal.update_state(job);
+}
+
 // A fresh directory for one case; removed with everything in it when the case ends.
 class TempDir {
 public:
@@ -206,7 +220,7 @@ TEST_CASE("the journal stores states by name so that it reads well by hand") {
     RawConnection raw(journal->path());
     CHECK(raw.query("SELECT state FROM jobs WHERE id = 'a'") == "waiting");
     CHECK(raw.query("PRAGMA journal_mode") == "wal");
-    CHECK(raw.query("SELECT value FROM meta WHERE key = 'schema_version'") == "3");
+    CHECK(raw.query("SELECT value FROM meta WHERE key = 'schema_version'") == "4");
 }
 
 TEST_CASE("inserting a job whose id is already journaled returns false and changes nothing") {
@@ -228,13 +242,12 @@ TEST_CASE("inserting a job whose id is already journaled returns false and chang
     CHECK(found.created_ms == 1000);
 }
 
-TEST_CASE("a state change replaces the state, result, error and node of a job") {
+TEST_CASE("a state change replaces the state, result, error, node and attempts of a job") {
     TempDir dir;
     auto journal = open_journal(dir.path());
     insert(*journal, make_job("a"));
-    REQUIRE(journal->update_state("a", JobState::running, "", "", "node-a", 2000));
-    REQUIRE(journal->update_attempts("a", 2, 0, 2500));
-    REQUIRE(journal->update_state("a", JobState::failed, "\xc0", "boom", "node-b", 3000));
+    REQUIRE(update_state(*journal, "a", JobState::running, "", "", "node-a", 2000, 1));
+    REQUIRE(update_state(*journal, "a", JobState::failed, "\xc0", "boom", "node-b", 3000, 2));
     commit(*journal);
 
     JobRecord found = find(*journal, "a");
@@ -252,13 +265,10 @@ TEST_CASE("updating a job the journal does not have fails with not_found and cha
     auto journal = open_journal(dir.path());
     insert(*journal, make_job("a"));
 
-    auto state = journal->update_state("ghost", JobState::running, "", "", "", 2000);
+    auto state = update_state(*journal, "ghost", JobState::running, "", "", "", 2000);
     REQUIRE_FALSE(state);
     CHECK(state.error_code() == ErrorCode::not_found);
     CHECK_THAT(state.error(), Catch::Contains("ghost") && Catch::Contains("no such job"));
-    auto attempts = journal->update_attempts("ghost", 1, 0, 2000);
-    REQUIRE_FALSE(attempts);
-    CHECK(attempts.error_code() == ErrorCode::not_found);
     auto cancel = journal->request_cancel("ghost", 2000);
     REQUIRE_FALSE(cancel);
     CHECK(cancel.error_code() == ErrorCode::not_found);
@@ -290,7 +300,7 @@ TEST_CASE("rollback drops the writes since the last commit") {
     commit(*journal);
 
     insert(*journal, make_job("b"));
-    REQUIRE(journal->update_state("a", JobState::running, "", "", "n", 2000));
+    REQUIRE(update_state(*journal, "a", JobState::running, "", "", "n", 2000));
     journal->rollback();
 
     CHECK_FALSE(journal->in_transaction());
@@ -334,7 +344,7 @@ TEST_CASE("a journal destroyed without commit keeps the committed jobs and loses
         insert(*journal, make_job("committed"));
         commit(*journal);
         insert(*journal, make_job("uncommitted"));
-        REQUIRE(journal->update_state("committed", JobState::running, "", "", "n", 2000));
+        REQUIRE(update_state(*journal, "committed", JobState::running, "", "", "n", 2000));
     }
     auto reopened = open_journal(dir.path());
     CHECK(find(*reopened, "committed").state == JobState::accepted);
@@ -384,7 +394,7 @@ TEST_CASE("unfinished lists the jobs not in a terminal state, oldest first") {
     // Equal creation times are ordered by id.
     CHECK(unfinished_ids(*journal) == Ids{"running-10", "b-accepted-25", "retrying-25", "queued-30", "waiting-40"});
 
-    REQUIRE(journal->update_state("running-10", JobState::succeeded, "", "", "n", 50));
+    REQUIRE(update_state(*journal, "running-10", JobState::succeeded, "", "", "n", 50));
     commit(*journal);
     CHECK(unfinished_ids(*journal) == Ids{"b-accepted-25", "retrying-25", "queued-30", "waiting-40"});
 }
@@ -444,8 +454,8 @@ TEST_CASE("a forwarded job keeps its origin, and its terminal report is listed u
     REQUIRE(pending);
     CHECK(pending->empty());
 
-    REQUIRE(journal->update_state("f", JobState::succeeded, "\x01", {}, "b", 2000));
-    REQUIRE(journal->update_state("local", JobState::succeeded, "\x01", {}, "b", 2000));
+    REQUIRE(update_state(*journal, "f", JobState::succeeded, "\x01", {}, "b", 2000));
+    REQUIRE(update_state(*journal, "local", JobState::succeeded, "\x01", {}, "b", 2000));
     commit(*journal);
     pending = journal->unacknowledged_reports();
     REQUIRE(pending);

@@ -120,7 +120,7 @@ TEST_CASE("dump_json never throws, even on invalid UTF-8 put in by hand") {
     CHECK_NOTHROW(zq::dump_json(json(std::string("\xFF"))));
 }
 
-TEST_CASE("a job converts to an object with id, task, state, result, error and node") {
+TEST_CASE("a job converts to an object with id, task, state, result, error, node and its times") {
     zq::JobInfo done;
     done.id = "0190d1e2-0000-7000-8000-000000000001";
     done.task = "zq.echo";
@@ -132,7 +132,20 @@ TEST_CASE("a job converts to an object with id, task, state, result, error and n
                                      {"state", "succeeded"},
                                      {"result", {1, "two"}},
                                      {"error", nullptr},
-                                     {"node", "a"}}));
+                                     {"node", "a"},
+                                     {"eta", nullptr},
+                                     {"expires", nullptr},
+                                     {"attempts", 0},
+                                     {"next_attempt", nullptr}}));
+    done.state = zq::JobState::retrying;
+    done.attempts = 2;
+    done.next_attempt_ms = 1700000000123;
+    done.eta_ms = 1700000000000;
+    const json retrying = zq::to_json(done);
+    CHECK(retrying["state"] == "retrying");
+    CHECK(retrying["attempts"] == 2);
+    CHECK(retrying["next_attempt"] == "2023-11-14T22:13:20.123Z");
+    CHECK(retrying["eta"] == "2023-11-14T22:13:20.000Z");
 
     zq::JobInfo failed;
     failed.id = "j2";

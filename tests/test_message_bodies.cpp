@@ -56,10 +56,11 @@ TEST_CASE("a FORWARD body reads back as the job it was written from, with its or
     CHECK(message.string(f::node) == "a");
 }
 
-TEST_CASE("a forwarded job keeps the envelope fields zq carries without acting on, such as eta and exp") {
+TEST_CASE("a forwarded job keeps its times, retry policy and the envelope fields zq carries without acting on") {
     zq::BodyWriter submit;
     submit.add(f::id, "j1").add(f::task, "t").add(f::eta, std::uint64_t{1700000005000});
     submit.add(f::expires, std::uint64_t{1700000009000}).add_value(f::headers, std::map<std::string, std::string>{{"tp", "x"}});
+    submit.add(f::retry_backoff, 0.5).add(f::retry_jitter, true).add(f::unique_key, "k");
     auto task = zq::read_task(decoded(Command::submit, std::string(submit.finish())));
     REQUIRE(task);
     JobRecord at_origin = zq::node::record_from(std::move(*task), 0, "a");
@@ -74,6 +75,10 @@ TEST_CASE("a forwarded job keeps the envelope fields zq carries without acting o
     JobRecord at_owner = zq::node::record_from(std::move(*received), 0, "b");
     CHECK(at_owner.carried == at_origin.carried);
     CHECK(at_owner.headers == at_origin.headers);
+    CHECK(at_owner.eta_ms == 1700000005000);
+    CHECK(at_owner.expires_ms == 1700000009000);
+    CHECK(at_owner.retry_backoff == 0.5);
+    CHECK(at_owner.retry_jitter);
 }
 
 TEST_CASE("a BROADCAST body lists its target nodes") {

@@ -43,6 +43,8 @@ void read_publisher_fields(const FieldReader& fields, Event& event) {
     event.task = text(fields, f::task);
     event.queue = text(fields, f::queue);
     event.error = text(fields, f::error);
+    event.attempts = static_cast<std::uint32_t>(fields.unsigned_integer(f::attempts).value_or(0));
+    event.next_attempt_ms = static_cast<std::int64_t>(fields.unsigned_integer(f::next_attempt).value_or(0));
 }
 
 }  // namespace

@@ -311,10 +311,9 @@ Result<std::vector<std::string>> command_line(const std::vector<std::string>& co
     return argv;
 }
 
-Result<std::string> run(const std::vector<std::string>& argv, std::size_t output_limit, const TaskContext& context,
-                        int wake_fd) {
+Ended run(const std::vector<std::string>& argv, std::size_t output_limit, const TaskContext& context, int wake_fd) {
     auto started = start(argv, output_limit, context);
-    if (!started) return started.failure();
+    if (!started) return {started.failure()};
     Child& child = *started;
 
     // A pidfd becomes readable when the command ends, even while something it left behind
@@ -343,7 +342,7 @@ Result<std::string> run(const std::vector<std::string>& argv, std::size_t output
             ::kill(-child.pid, SIGKILL);
             while (::waitpid(child.pid, &status, 0) < 0 && errno == EINTR) {
             }
-            return Error{"waiting for command " + argv.front() + " failed: poll: " + why};
+            return {Error{"waiting for command " + argv.front() + " failed: poll: " + why}};
         }
         if (ready > 0) {
             for (std::size_t i = 0; i < count; ++i) {
@@ -356,7 +355,7 @@ Result<std::string> run(const std::vector<std::string>& argv, std::size_t output
         const pid_t ended = ::waitpid(child.pid, &status, WNOHANG);
         if (ended == child.pid) break;
         if (ended < 0 && errno != EINTR) {
-            return Error{"waiting for command " + argv.front() + " failed: waitpid: " + std::strerror(errno)};
+            return {Error{"waiting for command " + argv.front() + " failed: waitpid: " + std::strerror(errno)}};
         }
     }
     read_remaining(child.out);
@@ -377,11 +376,11 @@ Result<std::string> run(const std::vector<std::string>& argv, std::size_t output
         packer.pack(err_text);
         packer.pack(std::string_view("truncated"));
         packer.pack(truncated);
-        return std::string(buffer.data(), buffer.size());
+        return {std::string(buffer.data(), buffer.size()), 0};
     }
     std::string description = describe_end(argv.front(), status, err_text);
     if (terminate_sent) description = "canceled: " + description;
-    return Error{std::move(description)};
+    return {Error{std::move(description)}, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
 }
 
 }  // namespace zq::exec_task

@@ -35,13 +35,16 @@ inline constexpr std::size_t kErrorQuoteBytes = 500;
 // Fails when args is not an array.
 Result<std::vector<std::string>> command_line(const std::vector<std::string>& command, const msgpack::object& args);
 
-// Runs the command line to its end. On exit status 0 the value is the packed result map
+// Runs the command line to its end. On exit status 0 the outcome is the packed result map
 // {exit, stdout, stderr, truncated}; otherwise the error says how the command ended (status
 // and the last lines of stderr, the signal, or why it could not be started).
 //
 // `wake_fd` is the read end of the worker's self-pipe: it becomes readable when a signal
 // arrived, so the wait for the command wakes up and looks at context.cancel_requested().
-Result<std::string> run(const std::vector<std::string>& argv, std::size_t output_limit, const TaskContext& context,
-                        int wake_fd);
+struct Ended {
+    Result<std::string> outcome;
+    int exit_status = -1;  // the command's exit status; -1 when it did not exit (signal, never started)
+};
+Ended run(const std::vector<std::string>& argv, std::size_t output_limit, const TaskContext& context, int wake_fd);
 
 }  // namespace zq::exec_task

@@ -123,7 +123,7 @@ Result<Task> read_task(const Message& message, const protocol::Limits& limits) {
     if (auto target = message.string(f::target)) task.target = std::string(*target);
     if (auto priority = message.integer(f::priority)) task.priority = *priority;
     if (auto retries = message.unsigned_integer(f::max_retries)) {
-        task.max_retries = static_cast<std::uint32_t>(std::min<std::uint64_t>(*retries, 1000));
+        task.max_retries = static_cast<std::uint32_t>(std::min<std::uint64_t>(*retries, kMaxRetries));
     }
     if (auto eta = message.unsigned_integer(f::eta)) task.eta_ms = clamp_unix_ms(*eta);
     if (auto expires = message.unsigned_integer(f::expires)) task.expires_ms = clamp_unix_ms(*expires);

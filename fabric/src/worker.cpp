@@ -88,6 +88,14 @@ struct RunRequest {
     msgpack::object kwargs;
     std::optional<std::vector<std::string>> exec;
     std::size_t output_limit = exec_task::kDefaultOutputLimit;
+    int retry_exit_code = -1;  // an exec exit status that asks for a retry
+};
+
+// A task's outcome as DONE reports it: its result or error, and whether it asked for a retry.
+struct TaskRun {
+    Result<std::string> outcome;
+    bool retry = false;
+    double countdown = -1;  // seconds, negative: as the job's retry policy says
 };
 
 msgpack::object empty_container(msgpack::type::object_type type) {
@@ -129,70 +137,83 @@ Result<RunRequest> parse_run(const msgpack::object& body, std::string id) {
         if (limit->type != msgpack::type::POSITIVE_INTEGER) return Error{"field 'olim' must be an unsigned integer"};
         request.output_limit = static_cast<std::size_t>(limit->via.u64);
     }
+    if (const msgpack::object* code = find_field(body, worker_link::field::retry_exit_code)) {
+        if (code->type != msgpack::type::POSITIVE_INTEGER || code->via.u64 > 255) {
+            return Error{"field 'rexit' must be an exit status (0-255)"};
+        }
+        request.retry_exit_code = static_cast<int>(code->via.u64);
+    }
     return request;
 }
 
 using Handlers = std::map<std::string, Worker::RawHandler, std::less<>>;
 
-// Runs a C++ task. Exceptions stop here: they become the job's error.
-Result<std::string> run_handler(const Worker::RawHandler& handler, const TaskContext& context,
-                                const RunRequest& request) {
+// Runs a C++ task. Exceptions stop here: they become the job's error, or its retry request.
+TaskRun run_handler(const Worker::RawHandler& handler, const TaskContext& context, const RunRequest& request) {
     const auto failure = [&](const char* what) {
         return Error{*what ? std::string(what) : "task " + request.task + " failed without a message"};
     };
     try {
-        return handler(context, request.args, request.kwargs);
+        return {handler(context, request.args, request.kwargs)};
+    } catch (const Retry& retry) {
+        return {failure(retry.what()), true, retry.countdown()};
     } catch (const TaskFailure& error) {
-        return failure(error.what());
+        return {failure(error.what())};
     } catch (const msgpack::type_error& error) {
         // A raw handler converting its arguments itself.
-        return Error{"bad arguments for " + request.task + ": " + error.what()};
+        return {Error{"bad arguments for " + request.task + ": " + error.what()}};
     } catch (const std::exception& error) {
-        return failure(error.what());
+        return {failure(error.what())};
     } catch (...) {
-        return Error{"task " + request.task + " threw something that is not a std::exception"};
+        return {Error{"task " + request.task + " threw something that is not a std::exception"}};
     }
 }
 
-Result<std::string> run_exec(const RunRequest& request, const TaskContext& context, int wake_fd) {
+TaskRun run_exec(const RunRequest& request, const TaskContext& context, int wake_fd) {
     if (request.kwargs.via.map.size > 0) {
-        return Error{"exec task " + request.task + " takes positional arguments only, not keyword arguments"};
+        return {Error{"exec task " + request.task + " takes positional arguments only, not keyword arguments"}};
     }
     auto argv = exec_task::command_line(*request.exec, request.args);
-    if (!argv) return argv.failure();
-    return exec_task::run(*argv, request.output_limit, context, wake_fd);
+    if (!argv) return {argv.failure()};
+    exec_task::Ended ended = exec_task::run(*argv, request.output_limit, context, wake_fd);
+    const bool retry = !ended.outcome && request.retry_exit_code > 0 && ended.exit_status == request.retry_exit_code;
+    return {std::move(ended.outcome), retry};
 }
 
-Result<std::string> run_task(const Handlers& handlers, const RunRequest& request, int wake_fd) {
+TaskRun run_task(const Handlers& handlers, const RunRequest& request, int wake_fd) {
     const TaskContext context(request.id, request.task);
-    Result<std::string> result = Error{"not run"};
+    TaskRun run{Error{"not run"}};
     if (request.exec) {
-        result = run_exec(request, context, wake_fd);
+        run = run_exec(request, context, wake_fd);
     } else if (auto found = handlers.find(request.task); found == handlers.end()) {
-        return Error{"unknown task " + request.task};
+        return {Error{"unknown task " + request.task}};
     } else {
-        result = run_handler(found->second, context, request);
+        run = run_handler(found->second, context, request);
     }
-    if (!result) return result;
+    if (!run.outcome) return run;
     // Checked here, with the bounds the node applies to what it relays, so that a result
     // too large or malformed fails this job with a reason instead of the node's read.
-    if (result->empty()) return std::string(1, '\xc0');  // nil
-    if (auto valid = unpack_bounded(*result); !valid) {
-        return Error{"task " + request.task + " returned a result that cannot be sent: " + valid.error()};
+    if (run.outcome->empty()) return {std::string(1, '\xc0')};  // nil
+    if (auto valid = unpack_bounded(*run.outcome); !valid) {
+        return {Error{"task " + request.task + " returned a result that cannot be sent: " + valid.error()}};
     }
-    return result;
+    return run;
 }
 
 // DONE for a finished task, framed, to go out with the next write.
-std::string done_frame(const std::string& id, const Result<std::string>& outcome) {
+std::string done_frame(const std::string& id, const TaskRun& run) {
     BodyWriter body;
     body.add(worker_link::field::operation, worker_link::op::done);
     body.add(worker_link::field::id, id);
-    body.add(worker_link::field::ok, outcome.ok());
-    if (outcome) {
-        body.add_packed(worker_link::field::result, *outcome);
+    body.add(worker_link::field::ok, run.outcome.ok());
+    if (run.outcome) {
+        body.add_packed(worker_link::field::result, *run.outcome);
     } else {
-        body.add(worker_link::field::error, outcome.error());
+        body.add(worker_link::field::error, run.outcome.error());
+    }
+    if (run.retry) {
+        body.add(worker_link::field::retry, true);
+        if (run.countdown >= 0) body.add(worker_link::field::retry_countdown, run.countdown);
     }
     return worker_link::frame(body);
 }
@@ -368,10 +389,10 @@ int Worker::run(int argc, char** argv) {
         unsent.clear();
 
         auto request = parse_run(next->body.get(), next->id);
-        Result<std::string> outcome = request ? run_task(handlers_, *request, wake_read_fd)
-                                              : Result<std::string>(Error{"malformed run frame: " + request.error()});
+        TaskRun run = request ? run_task(handlers_, *request, wake_read_fd)
+                              : TaskRun{Error{"malformed run frame: " + request.error()}};
         inbox.finished();
-        unsent = done_frame(next->id, outcome);
+        unsent = done_frame(next->id, run);
     }
 }
 

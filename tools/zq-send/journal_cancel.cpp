@@ -27,6 +27,10 @@ JobInfo job_info(const node::JobRecord& record) {
     job.result = record.result;
     job.error = record.error;
     job.node = record.node;
+    job.eta_ms = record.eta_ms;
+    job.expires_ms = record.expires_ms;
+    job.next_attempt_ms = record.next_attempt_ms;
+    job.attempts = record.attempts;
     return job;
 }
 

@@ -1,34 +1,46 @@
-// zq-send: submit a task to the local zq-node, or look at and cancel a job.
+// zq-send: submit a task to the local zq-node, or look at, wait for and cancel a job.
 //
 //   zq-send [--node ENDPOINT] [--queue Q] [--target NODE] [--wait] [--timeout SEC] [--json]
-//           [--priority N] [--id ID] [--soft-limit SEC] [--hard-limit SEC] TASK [ARG...]
-//   zq-send status|result|cancel ID [--node ENDPOINT | --data DIR] [--timeout SEC] [--json]
+//           [--priority N] [--id ID] [--soft-limit SEC] [--hard-limit SEC] [--broadcast]
+//           [--eta TIME | --countdown SEC] [--expires TIME|SEC]
+//           [--retries N] [--retry-delay SEC] [--retry-backoff SEC] [--retry-backoff-max SEC]
+//           [--retry-jitter] [--retry-on-worker-lost] [--kwarg KEY=JSON]... TASK [ARG...]
+//   zq-send status|result|cancel|wait ID [--node ENDPOINT | --data DIR] [--timeout SEC] [--json]
+//
+// TIME is RFC 3339 with an offset (2026-11-29T22:40:00Z); SEC a number of seconds. The
+// options that shape the task's envelope are read and checked in task_options.hpp.
 //
 // `--data DIR` names the node by its data directory (its socket is ipc://DIR/node.sock).
 // With `cancel`, it also works while that node is down: the cancel is written to the node's
-// journal and the node cancels the job when it starts (see journal_cancel.hpp).
+// journal and the node cancels the job when it starts (see journal_cancel.hpp). `wait ID`
+// waits for a job that already exists, as `--wait` does after a submission (30 s unless
+// --timeout says otherwise), and prints the same.
 //
-// The two forms share their first word: a first positional argument of status, result or
-// cancel followed by exactly one job-id-like argument (letters, digits, '.', '_', ':', '-')
-// is a job command; anything else is a task. To submit a task that is literally called
-// "status" with one id-like argument, put "--" before it or give any submit-only option
-// (--queue, --wait...).
+// The two forms share their first word: a first positional argument of status, result,
+// cancel or wait followed by exactly one job-id-like argument (letters, digits, '.', '_',
+// ':', '-', and '@' as in a broadcast's run ID@NODE) is a job command; anything else is a
+// task. A job command given with an option only a submission takes (`zq-send --wait result
+// ID`) is refused, as it is ambiguous; to submit a task that is literally called "status",
+// put "--" before it (`zq-send --wait -- status ID`).
 //
-// Exit codes, the same for every form: 0 success; 1 the job failed, ended in error or was
-// canceled, the node rejected the task, or there is no such job; 2 bad usage; 3 the node did
-// not answer, or the awaited outcome did not come in time (`result` of a job that has not
-// finished yet exits 3 too: ask again later).
+// Exit codes, the same for every form: 0 success; 1 the job failed, ended in error, expired
+// or was canceled, the node rejected the task, or there is no such job; 2 bad usage; 3 the
+// node did not answer, or the awaited outcome did not come in time (`result` of a job that
+// has not finished yet exits 3 too: ask again later).
 #include "journal_cancel.hpp"
+#include "task_options.hpp"
 
 #include <zq/client.hpp>
 #include <zq/defaults.hpp>
 #include <zq/json.hpp>
+#include <zq/time_text.hpp>
 
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <iostream>
@@ -44,29 +56,44 @@ using Milliseconds = std::chrono::milliseconds;
 
 enum ExitCode : int {
     exit_success = 0,
-    exit_failed = 1,        // failed, error or canceled job; REJECTED; no such job
-    exit_usage = 2,         // bad command line
-    exit_unreachable = 3,   // no answer from the node, or the wait timed out
+    exit_failed = 1,       // failed, error, expired or canceled job; REJECTED; no such job
+    exit_usage = 2,        // bad command line
+    exit_unreachable = 3,  // no answer from the node, or the wait timed out
 };
 
 // Without --timeout: how long the node has to answer a request, and how long --wait waits.
 constexpr double kDefaultRequestSeconds = 5.0;
 constexpr double kDefaultWaitSeconds = 30.0;
 
-constexpr std::array<std::string_view, 3> kJobCommands = {"status", "result", "cancel"};
+constexpr std::array<std::string_view, 4> kJobCommands = {"status", "result", "cancel", "wait"};
 
 // Options that take a value (so the word after them is not a positional argument) and
 // options that only make sense when submitting (so their presence means a task follows).
-constexpr std::array<std::string_view, 9> kValueOptions = {"--node",     "--data",     "--queue",
-                                                           "--target",   "--timeout",  "--priority",
-                                                           "--id",       "--soft-limit", "--hard-limit"};
-constexpr std::array<std::string_view, 8> kSubmitOnlyOptions = {
-    "--queue", "--target", "--wait", "--priority", "--id", "--soft-limit", "--hard-limit", "--broadcast"};
+// A table reads better than one option a line.
+// clang-format off
+constexpr std::array<std::string_view, 17> kValueOptions = {
+    "--node",    "--data",       "--queue",       "--target",          "--timeout",     "--priority",
+    "--id",      "--soft-limit", "--hard-limit",  "--eta",             "--countdown",   "--expires",
+    "--retries", "--retry-delay", "--retry-backoff", "--retry-backoff-max", "--kwarg"};
+constexpr std::array<std::string_view, 18> kSubmitOnlyOptions = {
+    "--queue",        "--target",      "--wait",          "--priority",          "--id",
+    "--soft-limit",   "--hard-limit",  "--broadcast",     "--eta",               "--countdown",
+    "--expires",      "--retries",     "--retry-delay",   "--retry-backoff",     "--retry-backoff-max",
+    "--retry-jitter", "--retry-on-worker-lost", "--kwarg"};
+// clang-format on
 
 const char* const kExitCodesHelp =
-    "Exit codes: 0 success; 1 the job failed, ended in error or was canceled, the node rejected the\n"
-    "task, or there is no such job; 2 bad usage; 3 the node did not answer, or the outcome did not\n"
-    "come in time.";
+    "Exit codes: 0 success; 1 the job failed, ended in error, expired or was canceled, the node\n"
+    "rejected the task, or there is no such job; 2 bad usage; 3 the node did not answer, or the\n"
+    "outcome did not come in time.";
+
+// --timeout: a finite number of seconds above 0 (CLI11's PositiveNumber lets "nan" through).
+const CLI::Validator kTimeoutSeconds(
+    [](std::string& text) {
+        auto seconds = zq::send::parse_seconds(text, 0, zq::send::kMaxDelaySeconds, true);
+        return seconds ? std::string() : seconds.error();
+    },
+    "SECONDS");
 
 int exit_code_for(ErrorCode code) {
     switch (code) {
@@ -94,7 +121,7 @@ std::string_view code_name(ErrorCode code) {
 }
 
 Milliseconds to_milliseconds(double seconds) {
-    return Milliseconds(static_cast<std::int64_t>(seconds * 1000.0 + 0.5));
+    return Milliseconds(std::llround(seconds * 1000.0));
 }
 
 bool is_job_command(std::string_view word) {
@@ -104,8 +131,8 @@ bool is_job_command(std::string_view word) {
 bool looks_like_job_id(std::string_view text) {
     if (text.empty() || text.size() > 256 || text.front() == '-') return false;
     return std::all_of(text.begin(), text.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-               c == '_' || c == ':' || c == '-';
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+               c == ':' || c == '-' || c == '@';
     });
 }
 
@@ -160,10 +187,39 @@ CommandLine split_command_line(const std::vector<std::string>& words) {
     return line;
 }
 
-// Whether the command line is `status|result|cancel ID` rather than a task submission.
+// Whether the command line is `status|result|cancel|wait ID` rather than a task submission.
 bool is_job_command_line(const CommandLine& line) {
     return !line.submit_only && !line.marker_first && line.positionals.size() == 2 &&
            is_job_command(line.positionals[0]) && looks_like_job_id(line.positionals[1]);
+}
+
+// A submission whose task name is a job command, given with a submit-only option and without
+// "--" (`zq-send --wait result ID`): was a job command meant, or a task of that name? Both
+// are plausible, so it is refused with the way to say each; the sentence, or nothing when the
+// command line is not such a submission.
+std::optional<std::string> ambiguous_job_command(const CommandLine& line) {
+    if (line.marker_first || !line.submit_only || line.positionals.empty()) return std::nullopt;
+    const std::string& command = line.positionals.front();
+    if (!is_job_command(command)) return std::nullopt;
+    const bool waits = std::find(line.options.begin(), line.options.end(), "--wait") != line.options.end();
+    const std::string id =
+        line.positionals.size() == 2 && looks_like_job_id(line.positionals[1]) ? line.positionals[1] : "ID";
+    // With --wait, the job command meant was most likely `wait`.
+    std::string meant = command;
+    std::string purpose;
+    if (command == "cancel") {
+        purpose = "to cancel job " + id;
+    } else if (command == "wait" || waits) {
+        meant = "wait";
+        purpose = "to wait for job " + id;
+    } else if (command == "status") {
+        purpose = "to show job " + id;
+    } else {
+        purpose = "to get the outcome of job " + id;
+    }
+    return "'" + command + "' is a job command; " + purpose + " use: zq-send " + meant + " " + id +
+           "; to submit a task named " + command + " use: zq-send -- " + command +
+           " ... (options such as --wait go before the --)";
 }
 
 // What zq-send prints: one JSON object on stdout with --json, human lines otherwise. Errors
@@ -180,6 +236,17 @@ public:
         } else {
             std::cout << describe(job) << std::endl;
         }
+    }
+
+    // The job's times and attempts, those that are set, one line each below the job's line:
+    // "  eta: 2026-11-29T22:40:30.000Z (in 29.8 s)". Nothing with --json, whose object has them.
+    void times(const zq::JobInfo& job, std::int64_t now_ms) const {
+        if (json_) return;
+        if (job.eta_ms > 0) std::cout << "  eta: " << when(job.eta_ms, now_ms) << "\n";
+        if (job.expires_ms > 0) std::cout << "  expires: " << when(job.expires_ms, now_ms) << "\n";
+        if (job.attempts > 0) std::cout << "  attempts: " << job.attempts << "\n";
+        if (job.next_attempt_ms > 0) std::cout << "  next attempt: " << when(job.next_attempt_ms, now_ms) << "\n";
+        std::cout.flush();
     }
 
     void line(const std::string& text) const {
@@ -246,12 +313,44 @@ public:
     }
 
 private:
+    // "2026-11-29T22:40:30.000Z (in 29.8 s)", "2026-11-29T22:39:00.000Z (1.5 min ago)".
+    static std::string when(std::int64_t unix_ms, std::int64_t now_ms) {
+        const double seconds = static_cast<double>(unix_ms - now_ms) / 1000.0;
+        const double magnitude = std::abs(seconds);
+        char amount[48];
+        if (magnitude < 100) {
+            std::snprintf(amount, sizeof amount, "%.1f s", magnitude);
+        } else if (magnitude < 100 * 60) {
+            std::snprintf(amount, sizeof amount, "%.1f min", magnitude / 60);
+        } else if (magnitude < 48 * 3600) {
+            std::snprintf(amount, sizeof amount, "%.1f h", magnitude / 3600);
+        } else if (magnitude < 365 * 86400) {
+            std::snprintf(amount, sizeof amount, "%.1f days", magnitude / 86400);
+        } else {
+            std::snprintf(amount, sizeof amount, "%.1f years", magnitude / (365.25 * 86400));
+        }
+        return zq::format_rfc3339(unix_ms) +
+               (seconds >= 0 ? " (in " + std::string(amount) + ")" : " (" + std::string(amount) + " ago)");
+    }
+
     bool json_;
 };
 
 int job_exit_code(const zq::JobInfo& job) {
     if (!job.terminal()) return exit_unreachable;
     return job.succeeded() ? exit_success : exit_failed;
+}
+
+// What `--wait` after a submission and `wait ID` print once the job has ended, and their exit
+// code: the same for both, so that a script can use either.
+int report_outcome(const Printer& print, const zq::JobInfo& job, bool broadcast, bool duplicate) {
+    const nlohmann::json extra = {{"duplicate", duplicate}};
+    if (broadcast) {
+        print.broadcast(job, extra);
+    } else {
+        print.job(job, extra);
+    }
+    return job_exit_code(job);
 }
 
 int parse_error(const CLI::App& app, const CLI::ParseError& error) {
@@ -287,17 +386,18 @@ int cancel_while_down(const Printer& print, const zq::send::DataDirLock& lock, c
 }
 
 int run_job_command(int argc, char** argv) {
-    CLI::App app{"Look at or cancel a job on zq-node.", "zq-send"};
+    CLI::App app{"Look at, wait for or cancel a job on zq-node.", "zq-send"};
     std::string command;
     std::string id;
     std::string node = zq::default_node_endpoint();
     std::string data_dir;
-    double timeout_seconds = kDefaultRequestSeconds;
+    std::optional<double> timeout_seconds;
     bool json = false;
-    app.add_option("COMMAND", command, "status: show the job; result: its outcome (exit 3 if not finished); "
-                                       "cancel: cancel it")
+    app.add_option("COMMAND", command,
+                   "status: show the job; result: its outcome (exit 3 if not finished); cancel: cancel it; "
+                   "wait: wait for it to end and print its outcome, as --wait does after a submission")
         ->required()
-        ->check(CLI::IsMember({"status", "result", "cancel"}));
+        ->check(CLI::IsMember({"status", "result", "cancel", "wait"}));
     app.add_option("ID", id, "job id")->required();
     CLI::Option* node_option =
         app.add_option("--node", node, "zq-node endpoint ($ZQ_NODE, else the default data directory's socket)")
@@ -307,10 +407,13 @@ int run_job_command(int argc, char** argv) {
                    "cancel, when no node runs on DIR, the cancel is written to its journal and the node "
                    "cancels the job when it starts")
         ->excludes(node_option);
-    app.add_option("--timeout", timeout_seconds, "seconds to wait for the node's answer")
-        ->check(CLI::PositiveNumber)
-        ->capture_default_str();
-    app.add_flag("--json", json, "print one JSON object: {id, task, state, result, error, node}");
+    app.add_option("--timeout", timeout_seconds,
+                   "seconds to wait for the node's answer (default 5); with wait, the most seconds to wait for "
+                   "the job to end (default 30)")
+        ->check(kTimeoutSeconds);
+    app.add_flag("--json", json,
+                 "print one JSON object: {id, task, state, result, error, node, eta, expires, attempts, "
+                 "next_attempt}");
     app.footer(kExitCodesHelp);
     try {
         app.parse(argc, argv);
@@ -327,13 +430,23 @@ int run_job_command(int argc, char** argv) {
         if (*lock) return cancel_while_down(print, **lock, id);
     }
     zq::Client client(node);
-    const Milliseconds timeout = to_milliseconds(timeout_seconds);
+    const Milliseconds timeout =
+        to_milliseconds(timeout_seconds.value_or(command == "wait" ? kDefaultWaitSeconds : kDefaultRequestSeconds));
 
     if (command == "status") {
         auto job = client.status(id, timeout);
         if (!job) return print.error(job.failure(), id);
         print.job(*job);
+        print.times(*job, zq::send::unix_ms_now());
         return exit_success;
+    }
+    if (command == "wait") {
+        // Asks the node for the job first, so an unknown id fails at once (not_found).
+        auto job = client.wait(id, timeout);
+        if (!job) return print.error(job.failure(), id);
+        // A broadcast's result maps each node to its outcome; --wait printed one line per node.
+        const bool broadcast = !zq::broadcast_outcomes(*job).empty();
+        return report_outcome(print, *job, broadcast, false);
     }
     if (command == "result") {
         auto job = client.status(id, timeout);
@@ -354,6 +467,7 @@ int run_submit(const char* program, const CommandLine& line) {
     std::string task_name;
     std::vector<std::string> arguments;
     zq::Task task;
+    zq::send::TaskOptions task_options;
     std::optional<double> timeout_seconds;
     bool wait = false;
     bool json = false;
@@ -374,24 +488,57 @@ int run_submit(const char* program, const CommandLine& line) {
     app.add_option("--timeout", timeout_seconds,
                    "with --wait, the most seconds to spend in all (default 30; the node must accept the "
                    "task within 5); without it, seconds for the node to accept the task (default 5)")
-        ->check(CLI::PositiveNumber);
+        ->check(kTimeoutSeconds);
     app.add_flag("--json", json, "print one JSON object: {id, task, state, result, error, node, ...}");
     app.add_option("--priority", task.priority, "higher runs first")->capture_default_str();
     app.add_option("--id", task.id, "job id (default: a new UUIDv7); resubmitting an id runs nothing new");
-    app.add_option("--soft-limit", task.soft_time_limit, "seconds before the task is asked to stop (SIGUSR1)")
-        ->check(CLI::NonNegativeNumber);
-    app.add_option("--hard-limit", task.hard_time_limit, "seconds before the task is killed (SIGKILL)")
-        ->check(CLI::NonNegativeNumber);
-    app.footer(std::string("Job commands:\n"
-                           "  zq-send status ID  [--node ENDPOINT | --data DIR] [--json]   show the job\n"
-                           "  zq-send result ID  [--node ENDPOINT | --data DIR] [--json]   its outcome; exit 3 if not finished\n"
-                           "  zq-send cancel ID  [--node ENDPOINT | --data DIR] [--json]   cancel it\n"
-                           "--data DIR names the node by its data directory. With it, cancel works while that node\n"
-                           "is down too: the cancel is written to its journal and the job is canceled when the node\n"
-                           "starts.\n"
-                           "A first argument status, result or cancel followed by one job id is a job command;\n"
-                           "to submit a task of that name, put -- before it.\n\n") +
-               kExitCodesHelp);
+    app.add_option("--soft-limit", task_options.soft_limit, "seconds before the task is asked to stop (SIGUSR1)")
+        ->type_name("SECONDS");
+    app.add_option("--hard-limit", task_options.hard_limit, "seconds before the task is killed (SIGKILL)")
+        ->type_name("SECONDS");
+    app.add_option("--eta", task_options.eta,
+                   "run no earlier than TIME, RFC 3339 with an offset (2026-11-29T22:40:00Z, "
+                   "2026-11-29T23:40:00+01:00); until then the job waits, scheduled")
+        ->type_name("TIME");
+    app.add_option("--countdown", task_options.countdown, "run no earlier than SECONDS from now (instead of --eta)")
+        ->type_name("SECONDS");
+    app.add_option("--expires", task_options.expires,
+                   "if the job has not started by then, it ends expired without running: an RFC 3339 TIME, or "
+                   "a plain number of SECONDS from now; must be after the ETA")
+        ->type_name("TIME|SECONDS");
+    app.add_option("--retries", task_options.retries, "retry a failed run up to N times (default 0)")->type_name("N");
+    app.add_option("--retry-delay", task_options.retry_delay, "seconds between a failed run and its retry")
+        ->type_name("SECONDS");
+    app.add_option("--retry-backoff", task_options.retry_backoff,
+                   "exponential backoff instead: retry n waits SECONDS x 2^(n-1), capped by --retry-backoff-max")
+        ->type_name("SECONDS");
+    app.add_option("--retry-backoff-max", task_options.retry_backoff_max,
+                   "the longest one backoff delay may be (default 600)")
+        ->type_name("SECONDS");
+    app.add_flag("--retry-jitter", task_options.retry_jitter,
+                 "wait a random time between 0 and each retry delay (spreads retries out)");
+    app.add_flag("--retry-on-worker-lost", task_options.retry_on_worker_lost,
+                 "also retry a run whose worker died (killed, out of memory); by default that fails the job");
+    app.add_option("--kwarg", task_options.kwargs,
+                   "a keyword argument, repeatable: the text after the first = is read as ARG is (JSON, else a string)")
+        ->type_name("KEY=JSON")
+        ->take_all()
+        ->allow_extra_args(false);
+    app.footer(
+        std::string(
+            "Job commands:\n"
+            "  zq-send status ID  [--node ENDPOINT | --data DIR] [--json]   show the job\n"
+            "  zq-send result ID  [--node ENDPOINT | --data DIR] [--json]   its outcome; exit 3 if not finished\n"
+            "  zq-send cancel ID  [--node ENDPOINT | --data DIR] [--json]   cancel it\n"
+            "  zq-send wait ID    [--node ENDPOINT | --data DIR] [--timeout SEC] [--json]\n"
+            "                     wait for it to end and print its outcome, as --wait does\n"
+            "--data DIR names the node by its data directory. With it, cancel works while that node\n"
+            "is down too: the cancel is written to its journal and the job is canceled when the node\n"
+            "starts.\n"
+            "A first argument status, result, cancel or wait followed by one job id is a job command.\n"
+            "To submit a task of that name, put -- before it: zq-send --wait -- result ID. Such a\n"
+            "name with a submit-only option and no -- is refused (zq-send --wait result ID).\n\n") +
+        kExitCodesHelp);
     // The task name first, so that CLI11's messages about options read naturally; after "--"
     // only when it looks like an option itself.
     std::vector<const char*> words = {program};
@@ -416,6 +563,10 @@ int run_submit(const char* program, const CommandLine& line) {
         return exit_usage;
     }
     task.name = task_name;
+    if (auto applied = zq::send::apply_task_options(task_options, zq::send::unix_ms_now(), task); !applied) {
+        std::cerr << "zq-send: " << applied.error() << std::endl;
+        return exit_usage;
+    }
     nlohmann::json args = nlohmann::json::array();
     for (const auto& argument : arguments) args.push_back(zq::parse_cli_argument(argument));
     task.args = zq::pack_json(args);
@@ -452,12 +603,7 @@ int run_submit(const char* program, const CommandLine& line) {
     auto job = client.wait(submitted->id, left);
     if (!job) return print.error(job.failure(), submitted->id);
     if (job->task.empty()) job->task = task.name;
-    if (broadcast) {
-        print.broadcast(*job, {{"duplicate", submitted->duplicate}});
-    } else {
-        print.job(*job, {{"duplicate", submitted->duplicate}});
-    }
-    return job_exit_code(*job);
+    return report_outcome(print, *job, broadcast, submitted->duplicate);
 }
 
 }  // namespace
@@ -466,6 +612,10 @@ int main(int argc, char** argv) {
     try {
         const CommandLine line = split_command_line(std::vector<std::string>(argv + 1, argv + argc));
         if (is_job_command_line(line)) return run_job_command(argc, argv);
+        if (auto refusal = ambiguous_job_command(line)) {
+            std::cerr << "zq-send: " << *refusal << std::endl;
+            return exit_usage;
+        }
         return run_submit(argv[0], line);
     } catch (const std::exception& error) {
         std::cerr << "zq-send: " << error.what() << std::endl;

@@ -1,6 +1,7 @@
 #include "event_format.hpp"
 
 #include <zq/json.hpp>
+#include <zq/time_text.hpp>
 
 #include <cinttypes>
 #include <cstdio>
@@ -102,6 +103,10 @@ std::string format_line(const Event& event, std::string_view extra) {
     line += event.state.empty() ? kEmpty : std::string_view(event.state);
     // JSON-quoted, so that an error text with line breaks stays on its line.
     if (!event.error.empty()) line += "  err=" + dump_json(event.error);
+    if (event.attempts > 0) line += "  attempts=" + std::to_string(event.attempts);
+    if (event.next_attempt_ms > 0) {
+        line += (event.state == "scheduled" ? "  eta=" : "  next=") + format_rfc3339(event.next_attempt_ms);
+    }
     return line;
 }
 
@@ -121,6 +126,8 @@ nlohmann::json event_to_json(const Event& event) {
         {"st", text_or_null(event.state)},
         {"q", text_or_null(event.queue)},
         {"err", text_or_null(event.error)},
+        {"attempts", event.attempts},
+        {"next_attempt", event.next_attempt_ms > 0 ? nlohmann::json(format_rfc3339(event.next_attempt_ms)) : nullptr},
         {"body", packed_to_json(event.body)},
     };
     if (event.kind == EventKind::gap) {
@@ -156,6 +163,10 @@ Result<Event> event_from_json(const nlohmann::json& object) {
     event.state = text_field(object, "st");
     event.queue = text_field(object, "q");
     event.error = text_field(object, "err");
+    event.attempts = static_cast<std::uint32_t>(number_field(object, "attempts"));
+    if (auto next = object.find("next_attempt"); next != object.end() && next->is_string()) {
+        if (auto ms = parse_rfc3339(next->get<std::string>())) event.next_attempt_ms = *ms;
+    }
     if (auto body = object.find("body"); body != object.end() && !body->is_null()) event.body = pack_json(*body);
     event.gap_from = number_field(object, "from");
     event.gap_to = number_field(object, "to");

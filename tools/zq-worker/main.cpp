@@ -13,6 +13,8 @@
 //   zq.hang SECONDS      sleeps like zq.sleep but ignores cancel requests, so that operators
 //                        can watch cancel_grace and hard time limits do their work
 //   zq.fail [MESSAGE]    fails with MESSAGE, by default "failed on purpose"
+//   zq.retry [SECONDS]   asks for another attempt (zq::Retry), after SECONDS or, without
+//                        them, after the delay its job's retry policy gives
 //
 // Your own C++ tasks go in your own worker program: see examples/worker/main.cpp.
 #include <zq/codec.hpp>
@@ -55,6 +57,17 @@ std::string fail_task(const zq::TaskContext& context, const msgpack::object& arg
     throw zq::TaskFailure(std::string(message.via.str.ptr, message.via.str.size));
 }
 
+std::string retry_task(const zq::TaskContext& context, const msgpack::object& args, const msgpack::object&) {
+    if (args.via.array.size == 0) throw zq::Retry();
+    const msgpack::object& seconds = args.via.array.ptr[0];
+    const bool number = seconds.type == msgpack::type::POSITIVE_INTEGER || seconds.type == msgpack::type::FLOAT64 ||
+                        seconds.type == msgpack::type::FLOAT32;
+    if (args.via.array.size > 1 || !number) {
+        throw zq::TaskFailure("bad arguments for " + context.name() + ": expected no argument or one number of seconds");
+    }
+    throw zq::Retry(seconds.as<double>(), "retry asked for by zq.retry");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -68,5 +81,6 @@ int main(int argc, char** argv) {
     worker.task("zq.sleep", sleep_task);
     worker.task("zq.hang", hang_task);
     worker.raw_task("zq.fail", fail_task);
+    worker.raw_task("zq.retry", retry_task);
     return worker.run(argc, argv);
 }

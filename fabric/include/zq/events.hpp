@@ -62,6 +62,8 @@ struct Event {
     std::string task;
     std::string queue;  // for a tap, the tapped envelope's queue when it carries one
     std::string error;
+    std::uint32_t attempts = 0;         // runs of the job started so far (retrying)
+    std::int64_t next_attempt_ms = 0;   // unix ms: a retrying job's next attempt, a scheduled one's ETA
     std::string direction;  // tap only: "in" (received) or "out" (sent)
     std::string peer;       // tap only: a node name, or client:HEX
     // EVENT or BROADCAST; for a tap, the tapped command's name (SUBMIT, STATE...); for a gap,

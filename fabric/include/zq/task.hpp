@@ -15,6 +15,9 @@
 
 namespace zq {
 
+// The most retries a job may ask for; more is read as this many.
+inline constexpr std::uint32_t kMaxRetries = 1000;
+
 struct Task {
     std::string id;  // UUIDv7; left empty, the client fills in a new one
     std::string name;

@@ -13,7 +13,8 @@
 // The node spawns the worker with the worker link (worker_link.hpp) on fd 3 and sends one
 // task at a time. Arguments are converted from the msgpack args array to the handler's
 // parameter types; the return value is packed as the result. A handler fails its job by
-// throwing (TaskFailure or any std::exception: its what() is the error). A task name the
+// throwing (TaskFailure or any std::exception: its what() is the error), and asks for
+// another attempt by throwing Retry. A task name the
 // worker does not know fails with "unknown task NAME" and the worker lives on.
 //
 // Exec tasks (declared in the node's config) arrive with an argv and are run by the worker
@@ -36,6 +37,20 @@ namespace zq {
 class TaskFailure : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
+};
+
+// Thrown by a task to ask for another attempt, after `countdown` seconds (negative: after the
+// delay its job's retry policy gives). The attempt counts against the job's retries; when
+// they are used up the job fails with `reason`. An exec task asks the same by exiting with
+// its [tasks.NAME] retry_exit_code.
+class Retry : public std::runtime_error {
+public:
+    explicit Retry(double countdown = -1, const std::string& reason = "the task asked for a retry")
+        : std::runtime_error(reason), countdown_(countdown) {}
+    double countdown() const { return countdown_; }
+
+private:
+    double countdown_;
 };
 
 // What a running task may ask about itself.

@@ -31,8 +31,8 @@ inline constexpr std::uint32_t kMaxFrameBytes = 64u << 20;
 
 namespace op {
 inline constexpr std::string_view ready = "ready";  // worker → node: {op, pid}
-inline constexpr std::string_view run = "run";      // node → worker: {op, id, task, args, kw, exec?, olim?}
-inline constexpr std::string_view done = "done";    // worker → node: {op, id, ok, res?, err?}
+inline constexpr std::string_view run = "run";      // node → worker: {op, id, task, args, kw, exec?, olim?, rexit?}
+inline constexpr std::string_view done = "done";    // worker → node: {op, id, ok, res?, err?, retry?, rin?}
 inline constexpr std::string_view stop = "stop";    // node → worker: {op, id}
 inline constexpr std::string_view steal = "steal";  // node → worker: {op, n}
 inline constexpr std::string_view started = "started";    // worker → node: {op, id}
@@ -55,6 +55,9 @@ inline constexpr std::string_view announce = "ann";  // say STARTED when this RU
 inline constexpr std::string_view count = "n";
 inline constexpr std::string_view ids = "ids";
 inline constexpr std::string_view steal = "steal";  // in RETURNED: true when it answers a STEAL
+inline constexpr std::string_view retry = "retry";  // in DONE: the task asks to be run again
+inline constexpr std::string_view retry_countdown = "rin";  // in DONE: seconds to wait first
+inline constexpr std::string_view retry_exit_code = "rexit";  // in RUN: an exec exit status asking for a retry
 }  // namespace field
 
 // The finished body with its length prefix in front, ready to write.
