@@ -38,6 +38,14 @@ std::vector<std::int64_t> stamps(const std::string& path) {
     return times;
 }
 
+// The job ran once, within 1 s after its ETA and not before.
+void require_ran_once_soon_after(const std::string& file, std::int64_t eta) {
+    auto runs = stamps(file);
+    REQUIRE(runs.size() == 1);
+    CHECK(runs[0] >= eta);
+    CHECK(runs[0] <= eta + 1000);
+}
+
 }  // namespace
 
 TEST_CASE("a job with an ETA is scheduled until its time, then runs within 1 s after it and not before") {
@@ -62,10 +70,7 @@ TEST_CASE("a job with an ETA is scheduled until its time, then runs within 1 s a
     auto job = client.wait(submitted->id, kDeadline);
     REQUIRE(job);
     CHECK(job->state == JobState::succeeded);
-    auto runs = stamps(file);
-    REQUIRE(runs.size() == 1);
-    CHECK(runs[0] >= eta);
-    CHECK(runs[0] <= eta + 1000);
+    require_ran_once_soon_after(file, eta);
 }
 
 TEST_CASE("an ETA job survives a SIGKILL and restart of its node, and runs within 1 s after its time") {
@@ -92,10 +97,7 @@ TEST_CASE("an ETA job survives a SIGKILL and restart of its node, and runs withi
     auto job = client.wait(id, kDeadline);
     REQUIRE(job);
     CHECK(job->state == JobState::succeeded);
-    auto runs = stamps(file);
-    REQUIRE(runs.size() == 1);
-    CHECK(runs[0] >= eta);
-    CHECK(runs[0] <= eta + 1000);
+    require_ran_once_soon_after(file, eta);
 }
 
 TEST_CASE("a job canceled before its ETA ends canceled without running") {
@@ -145,8 +147,5 @@ TEST_CASE("a job with an ETA placed on another node keeps its time there") {
     REQUIRE(job);
     CHECK(job->state == JobState::succeeded);
     CHECK(job->node == "b");
-    auto runs = stamps(file);
-    REQUIRE(runs.size() == 1);
-    CHECK(runs[0] >= eta);
-    CHECK(runs[0] <= eta + 1000);
+    require_ran_once_soon_after(file, eta);
 }
