@@ -15,6 +15,7 @@
 
 #include <fstream>
 #include <latch>
+#include <map>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -276,6 +277,48 @@ TEST_CASE("a home killed and restarted hears what was decided in its place, and 
     CHECK(runs_of(cluster.runs_file, id) == 1);
     CHECK_THAT(cluster.a->log() + cluster.b->log(), Catch::Contains("handed back to it"));
 }
+
+TEST_CASE("a schedule's tick, submitted by every node under one id and one ETA, runs once at its time") {
+    Cluster cluster;
+    std::map<std::string, std::chrono::system_clock::time_point> etas;
+    std::map<std::string, std::string> holders;
+    for (const auto& id : ids_homed_everywhere("tick", cluster.names)) {
+        INFO("id " << id << ", home " << zq::node::claim_home(id, "a", {"b", "c"}));
+        const auto eta = etas[id] = std::chrono::system_clock::now() + std::chrono::milliseconds(1500);
+        std::vector<zq::Result<zq::Submitted>> answers(3, zq::Error{"not sent"});
+        std::latch start(3);
+        std::vector<std::thread> schedulers;
+        for (std::size_t i = 0; i < 3; ++i) {
+            schedulers.emplace_back([&, i] {
+                Client client(cluster.nodes()[i]->endpoint());
+                start.arrive_and_wait();
+                answers[i] = client.submit(marker(id).at(eta));
+            });
+        }
+        for (auto& thread : schedulers) thread.join();
+        std::string holder;
+        for (const auto& answer : answers) {
+            REQUIRE(answer);
+            if (!answer->duplicate) {
+                CHECK(holder.empty());
+                holder = answer->node;
+                CHECK(answer->state == JobState::scheduled);
+            }
+        }
+        REQUIRE_FALSE(holder.empty());
+        for (const auto& answer : answers) CHECK(answer->node == holder);
+        holders[id] = holder;
+    }
+    for (const auto& id : ids_homed_everywhere("tick", cluster.names)) {
+        INFO("id " << id << ", held by " << holders[id]);
+        // The holder places it when it is due, here or on a peer with a free worker.
+        auto job = Client(cluster.named(holders[id]).endpoint()).wait(id, kDeadline);
+        REQUIRE(job);
+        CHECK(job->state == JobState::succeeded);
+        CHECK(std::chrono::system_clock::now() >= etas[id]);
+        CHECK(runs_of(cluster.runs_file, id) == 1);
+    }
+    CHECK(cluster.nothing_awaits_a_claim());
 
 TEST_CASE("a job forwarded by the node that holds its id runs on a node whose own copy still awaits its claim") {
     // Every node that has a schedule submits its tick, and the node whose claim wins may place

@@ -188,7 +188,7 @@ inline constexpr FieldSpec kDisconnect[] = {
 inline constexpr FieldSpec kAccepted[] = {
     {f::id, string, true, "job id"},
     {f::state, string, true, "job state after acceptance"},
-    {f::node, string, false, "origin node"},
+    {f::node, string, false, "the node that holds the job: this one, or for a duplicate another node of the cluster"},
     {f::duplicate, boolean, false, "true when the id was already known (nothing new runs)"},
 };
 inline constexpr FieldSpec kRejected[] = {
