@@ -121,10 +121,23 @@ void Dispatcher::on_forward(const Message& message) {
 void Dispatcher::run_for_origin(const std::string& origin, Task&& task) {
     std::string id = task.id;
     auto taken = [&] { to_peer(origin, Command::taken, job_notice(id, config_.name)); };
-    // Idempotent: a FORWARD sent again (TAKEN lost, origin restarted) runs nothing twice.
-    if (jobs_.find(id)) {
-        taken();
-        return;
+    if (Job* held = jobs_.find(id)) {
+        // This node's own copy of the id, still waiting for its claim's answer, while the node
+        // that holds the id forwards the job here (every node submits a schedule's tick, and
+        // the one whose claim won may place it here). That answer can only be "the origin
+        // holds it": the copy goes, as it would then, and the forwarded job runs. Answered
+        // TAKEN with nothing run, the job would run nowhere once the copy lost its claim.
+        bool own_copy_awaiting = held->record.state == JobState::accepted && held->record.origin.empty() &&
+                                 awaiting_claims_.holds(id);
+        if (!own_copy_awaiting) {
+            // Idempotent: a FORWARD sent again (TAKEN lost, origin restarted) runs nothing twice.
+            taken();
+            return;
+        }
+        claim_decided(id, ClaimDecision{origin, std::nullopt});
+        // A copy accepted in this very turn stays until its commit: no TAKEN now, and the
+        // origin sends the FORWARD again.
+        if (jobs_.find(id)) return;
     }
     auto stored = journal_.find(id);
     if (stored && *stored) {

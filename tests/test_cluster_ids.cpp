@@ -319,4 +319,51 @@ TEST_CASE("a schedule's tick, submitted by every node under one id and one ETA, 
         CHECK(runs_of(cluster.runs_file, id) == 1);
     }
     CHECK(cluster.nothing_awaits_a_claim());
+
+TEST_CASE("a job forwarded by the node that holds its id runs on a node whose own copy still awaits its claim") {
+    // Every node that has a schedule submits its tick, and the node whose claim wins may place
+    // the job on another that is still waiting for its own claim's answer. Here the id's home
+    // is c, frozen; a counts c lost after 3 heartbeats and settles the id itself (its home once
+    // c is gone), while b waits 50 heartbeats; a's only worker is busy, so a forwards the job
+    // to b, which still holds its own copy.
+    TempDir shared;
+    std::string runs_file = shared.path() + "/runs";
+    NodeOptions a_options{.name = "a",
+                          .config = config_with_marker(runs_file, "heartbeat_interval = 0.2\nheartbeat_liveness = 3\n"),
+                          .min_workers = 1,
+                          .max_workers = 1};
+    auto a = std::make_unique<NodeProcess>(a_options);
+    auto b = start_node("b", config_with_marker(runs_file, "heartbeat_interval = 0.2\nheartbeat_liveness = 50\n"),
+                        {a->endpoint()});
+    auto c = start_node("c", config_with_marker(runs_file), {a->endpoint(), b->endpoint()});
+    REQUIRE(wait_until([&] {
+        return sees_alive(*a, "b") && sees_alive(*a, "c") && sees_alive(*b, "c") && sees_capacity(*a, "b");
+    }));
+    std::string id;
+    for (int i = 0; id.empty(); ++i) {
+        std::string candidate = "forwarded-" + std::to_string(i);
+        if (zq::node::claim_home(candidate, "a", {"b", "c"}) == "c" &&
+            zq::node::claim_home(candidate, "a", {"b"}) == "a") {
+            id = candidate;
+        }
+    }
+    Client at_a(a->endpoint());
+    occupy_worker(*a, at_a);
+
+    c->signal(SIGSTOP);
+    // Both copies wait for the frozen home: b's first, so that it is there when a, which
+    // counts c lost after 0.6 s, forwards its job. Neither submitter waits for its answer.
+    Client at_b(b->endpoint());
+    REQUIRE_FALSE(at_b.submit(marker(id), std::chrono::milliseconds(200)));
+    (void)at_a.submit(marker(id), std::chrono::milliseconds(200));
+
+    bool ran = wait_until([&] { return runs_of(runs_file, id) == 1; }, std::chrono::seconds(5));
+    INFO("a's log:\n" << a->log() << "\nb's log:\n" << b->log());
+    REQUIRE(ran);
+    auto job = at_a.wait(id, kDeadline);
+    REQUIRE(job);
+    CHECK(job->state == JobState::succeeded);
+    CHECK(job->node == "b");
+    c->signal(SIGCONT);
+    CHECK(runs_of(runs_file, id) == 1);
 }
