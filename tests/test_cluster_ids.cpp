@@ -319,6 +319,7 @@ TEST_CASE("a schedule's tick, submitted by every node under one id and one ETA, 
         CHECK(runs_of(cluster.runs_file, id) == 1);
     }
     CHECK(cluster.nothing_awaits_a_claim());
+}
 
 TEST_CASE("a job forwarded by the node that holds its id runs on a node whose own copy still awaits its claim") {
     // Every node that has a schedule submits its tick, and the node whose claim wins may place
