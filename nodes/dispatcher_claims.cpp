@@ -99,6 +99,8 @@ void Dispatcher::refresh_members() {
     live_peers_ = std::move(live);
     known_peers_ = std::move(known);
     in_cluster_ = settling_ || !live_peers_.empty();
+    // Keys move with the same homes (dispatcher_keys.cpp).
+    if (changed) sync_key_homes(true);
     if (awaiting_claims_.empty() || (!changed && !decide_here_)) return;
     decide_here_ = false;
     // Claims out go to their homes as the cluster is now (a home lost, a node back); those

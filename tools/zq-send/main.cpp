@@ -524,6 +524,15 @@ int run_submit(const char* program, const CommandLine& line) {
         ->type_name("KEY=JSON")
         ->take_all()
         ->allow_extra_args(false);
+    app.add_option("--key", task_options.key,
+                   "uniqueness and throttle key; task+args derives it from the task name and arguments")
+        ->type_name("KEY");
+    app.add_option("--on-duplicate", task_options.on_duplicate,
+                   "what another job with the key means: parallel (default), discard, serial or queue_one")
+        ->type_name("POLICY");
+    app.add_option("--key-concurrency", task_options.key_concurrency,
+                   "at most N jobs with the key run at once in the cluster")
+        ->type_name("N");
     app.footer(
         std::string(
             "Job commands:\n"
@@ -583,6 +592,9 @@ int run_submit(const char* program, const CommandLine& line) {
     auto submitted = broadcast ? client.broadcast(task, accept_timeout) : client.submit(task, accept_timeout);
     if (!submitted) return print.error(submitted.failure(), task.id);
     if (submitted->duplicate) print.note("job " + task.id + " was already submitted: nothing new runs");
+    if (!submitted->dedup.empty()) {
+        print.note("job " + task.id + " was dropped: duplicate of " + submitted->dedup + " (same key)");
+    }
 
     if (!wait) {
         zq::JobInfo job;
@@ -591,7 +603,9 @@ int run_submit(const char* program, const CommandLine& line) {
         job.state = submitted->state;
         job.node = submitted->node;
         if (json) {
-            print.job(job, {{"duplicate", submitted->duplicate}});
+            nlohmann::json extra = {{"duplicate", submitted->duplicate}};
+            if (!submitted->dedup.empty()) extra["dedup"] = submitted->dedup;
+            print.job(job, extra);
         } else {
             print.line(submitted->id);
         }
