@@ -135,7 +135,8 @@ TEST_CASE("a queue limited to 2 across a 3-node cluster never runs more than 2 j
     // Status names the limit the burst waits on.
     CHECK(wait_until(
         [&] {
-            for (const auto& each : cluster.a->status()["waiting"]) {
+            auto current = cluster.a->status();  // named: a range over a temporary's member would dangle
+            for (const auto& each : current["waiting"]) {
                 if (std::string(each["reason"]).find("2 of 2 running in the cluster") != std::string::npos) return true;
             }
             return false;

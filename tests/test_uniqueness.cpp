@@ -34,7 +34,8 @@ Task recorded(const std::string& label, const std::string& key, const std::strin
 
 // The reason status gives for a waiting job ("" when it is not listed as waiting).
 std::string waiting_reason(NodeProcess& node, const std::string& id) {
-    for (const auto& each : node.status()["waiting"]) {
+    auto current = node.status();  // named: a range over a temporary's member would dangle
+    for (const auto& each : current["waiting"]) {
         if (each["id"] == id) return each["reason"];
     }
     return {};

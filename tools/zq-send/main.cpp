@@ -4,7 +4,8 @@
 //           [--priority N] [--id ID] [--soft-limit SEC] [--hard-limit SEC] [--broadcast]
 //           [--eta TIME | --countdown SEC] [--expires TIME|SEC]
 //           [--retries N] [--retry-delay SEC] [--retry-backoff SEC] [--retry-backoff-max SEC]
-//           [--retry-jitter] [--retry-on-worker-lost] [--kwarg KEY=JSON]... TASK [ARG...]
+//           [--retry-jitter] [--retry-on-worker-lost] [--kwarg KEY=JSON]...
+//           [--key KEY|task+args] [--on-duplicate POLICY] [--key-concurrency N] TASK [ARG...]
 //   zq-send status|result|cancel|wait ID [--node ENDPOINT | --data DIR] [--timeout SEC] [--json]
 //
 // TIME is RFC 3339 with an offset (2026-11-29T22:40:00Z); SEC a number of seconds. The
@@ -71,15 +72,17 @@ constexpr std::array<std::string_view, 4> kJobCommands = {"status", "result", "c
 // options that only make sense when submitting (so their presence means a task follows).
 // A table reads better than one option a line.
 // clang-format off
-constexpr std::array<std::string_view, 17> kValueOptions = {
+constexpr std::array<std::string_view, 20> kValueOptions = {
     "--node",    "--data",       "--queue",       "--target",          "--timeout",     "--priority",
     "--id",      "--soft-limit", "--hard-limit",  "--eta",             "--countdown",   "--expires",
-    "--retries", "--retry-delay", "--retry-backoff", "--retry-backoff-max", "--kwarg"};
-constexpr std::array<std::string_view, 18> kSubmitOnlyOptions = {
+    "--retries", "--retry-delay", "--retry-backoff", "--retry-backoff-max", "--kwarg",
+    "--key",     "--on-duplicate", "--key-concurrency"};
+constexpr std::array<std::string_view, 21> kSubmitOnlyOptions = {
     "--queue",        "--target",      "--wait",          "--priority",          "--id",
     "--soft-limit",   "--hard-limit",  "--broadcast",     "--eta",               "--countdown",
     "--expires",      "--retries",     "--retry-delay",   "--retry-backoff",     "--retry-backoff-max",
-    "--retry-jitter", "--retry-on-worker-lost", "--kwarg"};
+    "--retry-jitter", "--retry-on-worker-lost", "--kwarg",
+    "--key",          "--on-duplicate", "--key-concurrency"};
 // clang-format on
 
 const char* const kExitCodesHelp =
