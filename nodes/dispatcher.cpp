@@ -620,7 +620,10 @@ void Dispatcher::send_turn(Turn& turn) {
         if (job.state == JobState::accepted) continue;
         // A keyed job waiting for its slot, or dropped as a duplicate (dispatcher_keys.cpp).
         if (!key_outbox_.empty() || !each.job->dedup.empty()) {
-            if (answer_keyed_submission(each.client, *each.job)) continue;
+            if (auto body = keyed_answer(each.client, *each.job)) {
+                if (!body->empty()) deliver(each.client, Command::accepted, *body);
+                continue;
+            }
         }
         // A job's state when it was accepted: a broadcast is running at once, a job with an
         // ETA ahead is scheduled.

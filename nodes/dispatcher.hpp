@@ -59,6 +59,7 @@
 #include <zq/task.hpp>
 
 #include <functional>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -298,11 +299,14 @@ private:
     // Tells each home everything this node holds and waits for there (every heartbeat
     // interval, and at once when membership changes, `with_self` then).
     void sync_key_homes(bool with_self);
+    // Holds the key ledger's grants while the node settles or just after membership changed
+    // (until the origins' lists have arrived), and releases them after.
+    void refresh_key_hold();
     // A lost or restarted origin's slots are freed here, as its home.
     void forget_key_origin(const std::string& node);
-    // The first answer to a keyed submission (ACCEPTED), when it is not the plain one: true
-    // when it was sent or is held for the key's home's verdict.
-    bool answer_keyed_submission(const std::string& client, Job& job);
+    // The first answer to a keyed submission (ACCEPTED body), when it is not the plain one:
+    // dropped, or waiting; "" when it is held for the key's home's verdict.
+    std::optional<std::string> keyed_answer(const std::string& client, Job& job);
 
     // Broadcasts at their origin (dispatcher_broadcast.cpp).
     static bool is_broadcast(const JobRecord& job) { return job.target == "*"; }
@@ -337,6 +341,7 @@ private:
     KeyLedger key_ledger_;
     KeyOutbox key_outbox_;
     std::set<std::string> key_homes_synced_;  // peers told of this node's slots at the last sync
+    std::int64_t keys_paused_until_ms_ = 0;   // steady clock: the ledger grants nothing before
     Turn turn_;
     // The cluster as the ids' homes see it: the live peers' names (sorted), whether the node
     // is still settling, and whether it must claim at all. Read again on membership changes.

@@ -282,6 +282,7 @@ void Dispatcher::resend_to_peers() {
     }
     resend_broadcasts();
     resend_claims();
+    refresh_key_hold();
     sync_key_homes(false);
 }
 

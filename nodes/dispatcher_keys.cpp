@@ -11,12 +11,14 @@
 #include "dispatcher.hpp"
 
 #include "claim_home.hpp"
+#include "clock.hpp"
 #include "key_messages.hpp"
 #include "key_policy.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <map>
+#include <optional>
 
 namespace zq::node {
 namespace {
@@ -67,7 +69,12 @@ void Dispatcher::ask_for_slot(Job& job) {
             to_peer(home, Command::key_acquire, key_acquire_body(config_.name, {*request}, false));
             return;
         }
+        refresh_key_hold();
         auto answers = key_ledger_.acquire(*request);
+        if (answers.empty()) {
+            key_outbox_.set_reason(id, "waiting: the home of " + lock_label(request->lock) + " is taking over");
+            return;
+        }
         const KeyAnswer& answer = answers.front();
         if (answer.verdict == KeyVerdict::granted) {
             key_outbox_.granted(id, answer.lock);
@@ -196,36 +203,42 @@ void Dispatcher::sync_key_homes(bool with_self) {
     key_homes_synced_ = std::move(synced);
 }
 
+void Dispatcher::refresh_key_hold() {
+    const bool hold = settling_ || steady_ms() < keys_paused_until_ms_;
+    if (hold == key_ledger_.holding()) return;
+    if (hold) {
+        key_ledger_.hold_grants();
+        return;
+    }
+    deliver_key_answers(key_ledger_.release_hold());
+}
+
 void Dispatcher::forget_key_origin(const std::string& node) {
     if (key_ledger_.empty()) return;
     deliver_key_answers(key_ledger_.forget_origin(node));
 }
 
-bool Dispatcher::answer_keyed_submission(const std::string& client, Job& job) {
+std::optional<std::string> Dispatcher::keyed_answer(const std::string& client, Job& job) {
     const JobRecord& record = job.record;
-    if (!job.dedup.empty()) {
-        deliver(client, Command::accepted, dropped_accepted_body(record.id, config_.name, job.dedup));
-        return true;
-    }
-    if (!key_outbox_.holds(record.id) || key_outbox_.admitted(record.id)) return false;
+    if (!job.dedup.empty()) return dropped_accepted_body(record.id, config_.name, job.dedup);
+    if (!key_outbox_.holds(record.id) || key_outbox_.admitted(record.id)) return std::nullopt;
     auto request = key_outbox_.asking(record.id);
     // A policy that may drop the job: the client hears the home's verdict, not a guess.
     const bool may_drop = request && (request->policy == KeyPolicy::discard || request->policy == KeyPolicy::queue_one);
-    if (may_drop && home_of(request->lock) != config_.name) {
+    if (may_drop && (home_of(request->lock) != config_.name || key_ledger_.holding())) {
         key_outbox_.hold_answer(record.id, client);
-        return true;
+        return std::string();
     }
-    deliver(client, Command::accepted, accepted_body(record.id, JobState::waiting, config_.name, false));
-    return true;
+    return accepted_body(record.id, JobState::waiting, config_.name, false);
 }
 
 void Dispatcher::on_key_acquire(const Message& message) {
     std::string origin(*message.string(protocol::field::node));
     std::vector<KeyRequest> requests = read_key_requests(message);
-    // A home that just started does not know yet what the origins hold: it takes their
-    // announcements of held slots, and grants nothing new until it knows its cluster (each
-    // origin repeats its requests every heartbeat interval).
-    if (settling_) std::erase_if(requests, [](const KeyRequest& request) { return !request.held; });
+    // A home that just started, or took over, does not know yet what every origin holds: it
+    // takes the announcements of held slots and queues the requests, but grants nothing
+    // until the origins' lists are in (refresh_key_hold).
+    refresh_key_hold();
     if (message.boolean(protocol::field::all).value_or(false)) {
         deliver_key_answers(key_ledger_.sync(origin, requests));
         return;

@@ -55,7 +55,7 @@ std::vector<KeyAnswer> KeyLedger::acquire(const KeyRequest& request) {
     }
     if (auto waiter = find_id(lock.waiters, request.id); waiter != lock.waiters.end()) {
         if (!request.held) {
-            answers.push_back(answer(at->first, lock, entry, KeyVerdict::waiting));
+            if (!holding_) answers.push_back(answer(at->first, lock, entry, KeyVerdict::waiting));
             return answers;
         }
         lock.waiters.erase(waiter);
@@ -65,7 +65,7 @@ std::vector<KeyAnswer> KeyLedger::acquire(const KeyRequest& request) {
         answers.push_back(answer(at->first, lock, lock.holders.back(), KeyVerdict::granted));
         return answers;
     }
-    const bool slot_free = lock.holders.size() < lock.limit && lock.waiters.empty();
+    const bool slot_free = !holding_ && lock.holders.size() < lock.limit && lock.waiters.empty();
     auto drop = [&](const Entry& original) {
         KeyAnswer dropped{request.origin, request.id, at->first, KeyVerdict::dropped, {}, original.id};
         dropped.why = "duplicate of " + original.id + " (" + lock_label(at->first) + ")";
@@ -90,19 +90,37 @@ std::vector<KeyAnswer> KeyLedger::acquire(const KeyRequest& request) {
         answers.push_back(answer(at->first, lock, lock.holders.back(), KeyVerdict::granted));
     } else {
         lock.waiters.push_back(std::move(entry));
-        answers.push_back(answer(at->first, lock, lock.waiters.back(), KeyVerdict::waiting));
+        // While grants are held the home may not know every holder yet: it says nothing
+        // rather than a verdict that could be wrong (the origin asks again every interval).
+        if (!holding_) answers.push_back(answer(at->first, lock, lock.waiters.back(), KeyVerdict::waiting));
+    }
+    return answers;
+}
+
+std::vector<KeyAnswer> KeyLedger::release_hold() {
+    holding_ = false;
+    std::vector<KeyAnswer> answers;
+    for (auto at = locks_.begin(); at != locks_.end();) {
+        auto next = std::next(at);
+        promote(at, answers);
+        at = next;
+    }
+    // The waiters had no verdict during the hold: they hear it now.
+    for (const auto& [name, lock] : locks_) {
+        for (const Entry& waiter : lock.waiters) answers.push_back(answer(name, lock, waiter, KeyVerdict::waiting));
     }
     return answers;
 }
 
 void KeyLedger::promote(Locks::iterator at, std::vector<KeyAnswer>& answers) {
     Lock& lock = at->second;
-    while (lock.holders.size() < lock.limit && !lock.waiters.empty()) {
+    while (!holding_ && lock.holders.size() < lock.limit && !lock.waiters.empty()) {
         lock.holders.push_back(std::move(lock.waiters.front()));
         lock.waiters.pop_front();
         answers.push_back(answer(at->first, lock, lock.holders.back(), KeyVerdict::granted));
     }
-    ZQ_ASSERT(lock.waiters.empty() || lock.holders.size() >= lock.limit, "a lock with a free slot has no waiter");
+    ZQ_ASSERT(holding_ || lock.waiters.empty() || lock.holders.size() >= lock.limit,
+              "a lock with a free slot has no waiter");
     if (lock.holders.empty() && lock.waiters.empty()) locks_.erase(at);
 }
 

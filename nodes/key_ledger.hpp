@@ -46,8 +46,9 @@ struct KeyAnswer {
 
 class KeyLedger {
 public:
-    // The answer to one request (idempotent: a job asking again hears where it stands),
-    // first in the list; the list is empty only for an origin that must not be answered.
+    // The answer to one request (idempotent: a job asking again hears where it stands), in
+    // a list of at most one; empty while grants are held and the job waits (the home does not
+    // know every holder yet, so it gives no verdict).
     std::vector<KeyAnswer> acquire(const KeyRequest& request);
     // The job ended (or gave up waiting): its slot or place goes, and the next waiters in
     // order are granted. Returns their answers.
@@ -58,6 +59,14 @@ public:
     // are acquired (in the list's order). Returns the answers to the origin and any grants
     // to other origins that the removals made.
     std::vector<KeyAnswer> sync(std::string_view origin, const std::vector<KeyRequest>& requests);
+
+    // While grants are held (a home that just took over, or just started, and has not yet
+    // heard every origin's held slots), new requests wait and nothing is granted, so that a
+    // slot still held somewhere is not given out twice. Releasing the hold grants the waiters
+    // in order, as far as the limits allow, and tells the others they wait.
+    void hold_grants() { holding_ = true; }
+    std::vector<KeyAnswer> release_hold();
+    bool holding() const { return holding_; }
 
     std::size_t holders(std::string_view lock) const;
     std::size_t waiters(std::string_view lock) const;
@@ -82,6 +91,7 @@ private:
     void promote(Locks::iterator lock, std::vector<KeyAnswer>& answers);
 
     Locks locks_;
+    bool holding_ = false;
 };
 
 }  // namespace zq::node

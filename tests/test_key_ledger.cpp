@@ -141,3 +141,19 @@ TEST_CASE("a job's locks: its own key and policy win over its task's, and a queu
     plain.unique_key = "k";  // parallel without a limit: neither deduplicates nor throttles
     CHECK(zq::node::locks_for(plain, config).empty());
 }
+
+TEST_CASE("a home that takes over grants nothing while it holds grants, then grants in order what the limits allow") {
+    KeyLedger ledger;
+    ledger.hold_grants();
+    // No verdict while the home may not know every holder.
+    CHECK(ledger.acquire(ask("2", KeyPolicy::serial, 1, "b")).empty());
+    KeyRequest held = ask("1", KeyPolicy::serial, 1, "c");
+    held.held = true;
+    CHECK(verdict(ledger.acquire(held)) == KeyVerdict::granted);
+    // Job 1 still runs on c: releasing the hold grants nothing yet, and job 2 hears it waits.
+    auto released = ledger.release_hold();
+    REQUIRE(released.size() == 1);
+    CHECK(released.front().id == "2");
+    CHECK(released.front().verdict == KeyVerdict::waiting);
+    CHECK(granted_ids(ledger.release("key:K", "1")) == std::vector<std::string>{"2"});
+}

@@ -3,6 +3,7 @@
 // and a queue limited to 2 across the cluster holds under a burst of 200 jobs. Jobs are
 // submitted to all three nodes; each run records its own start and end
 // (support/run_times.hpp), and the checks are made from those times.
+#include "claim_home.hpp"
 #include "support/cluster.hpp"
 #include "support/node_process.hpp"
 #include "support/run_times.hpp"
@@ -18,6 +19,7 @@
 
 using namespace zq::test;
 using zq::Client;
+using zq::JobState;
 using zq::Task;
 
 namespace {
@@ -149,4 +151,68 @@ TEST_CASE("a queue limited to 2 across a 3-node cluster never runs more than 2 j
     std::vector<RunTimes> all;
     for (const auto& [label, times] : runs) all.push_back(times);
     CHECK(most_at_once(all) == 2);
+}
+
+TEST_CASE("discard holds across nodes: a duplicate submitted to another node is dropped and names the job it duplicates") {
+    ThreeNodes cluster;
+    Client a(cluster.a->endpoint()), b(cluster.b->endpoint()), c(cluster.c->endpoint());
+    Task first = recorded("d0", 1.0);
+    first.unique_key = "nightly";
+    first.unique_policy = "discard";
+    auto held = a.submit(first);
+    REQUIRE(held);
+    for (Client* other : {&b, &c}) {
+        Task again = recorded("d-again", 0.01);
+        again.unique_key = "nightly";
+        again.unique_policy = "discard";
+        auto dropped = other->submit(again);
+        REQUIRE(dropped);
+        INFO(cluster.a->log() << "\n----b\n" << cluster.b->log() << "\n----c\n" << cluster.c->log());
+        CHECK(dropped->state == JobState::canceled);
+        CHECK(dropped->dedup == held->id);
+    }
+    require_all_succeeded(a, {held->id});
+    // Once it ended, the key is free again, from any node.
+    Task later = recorded("d1", 0.01);
+    later.unique_key = "nightly";
+    later.unique_policy = "discard";
+    auto accepted = c.submit(later);
+    REQUIRE(accepted);
+    CHECK(accepted->dedup.empty());
+    require_all_succeeded(c, {accepted->id});
+}
+
+TEST_CASE("when a key's home is lost, the jobs waiting for the key run after the next home took over, still one at a time") {
+    ThreeNodes cluster;
+    // A key whose home is c; the jobs run on a and b only, so that losing c loses no job.
+    std::string key;
+    for (int i = 0;; ++i) {
+        key = "tenant-" + std::to_string(i);
+        if (zq::node::claim_home("key:" + key, "a", {"b", "c"}) == "c") break;
+    }
+    Client a(cluster.a->endpoint()), b(cluster.b->endpoint());
+    std::vector<std::pair<Client*, std::string>> jobs;
+    std::vector<std::string> labels;
+    for (int i = 0; i < 6; ++i) {
+        Client& client = i % 2 ? b : a;
+        Task task = recorded("l" + std::to_string(i), 0.3);
+        task.unique_key = key;
+        task.key_concurrency = 1;
+        task.target = i % 2 ? "b" : "a";
+        auto accepted = client.submit(task);
+        REQUIRE(accepted);
+        jobs.emplace_back(&client, accepted->id);
+        labels.push_back("l" + std::to_string(i));
+    }
+    // One of them runs (granted by c); then c is killed.
+    REQUIRE(wait_until([&] { return !read_run_times(cluster.runs_file).empty(); }));
+    cluster.c->kill_hard();
+    for (auto& [client, id] : jobs) require_all_succeeded(*client, {id});
+    auto runs = read_run_times(cluster.runs_file);
+    std::vector<RunTimes> all;
+    for (const auto& label : labels) {
+        REQUIRE(runs.count(label) == 1);
+        all.push_back(runs[label]);
+    }
+    CHECK(most_at_once(all) == 1);
 }
