@@ -3,7 +3,11 @@
 #include "key_ledger.hpp"
 #include "key_policy.hpp"
 
+#include "support/node_process.hpp"
+
 #include <catch2/catch.hpp>
+
+#include <fstream>
 
 #include <string>
 #include <vector>
@@ -156,4 +160,23 @@ TEST_CASE("a home that takes over grants nothing while it holds grants, then gra
     CHECK(released.front().id == "2");
     CHECK(released.front().verdict == KeyVerdict::waiting);
     CHECK(granted_ids(ledger.release("key:K", "1")) == std::vector<std::string>{"2"});
+}
+
+TEST_CASE("the config reads a task's key settings and a queue's cluster limit, and refuses an unknown policy") {
+    zq::test::TempDir dir;
+    const std::string path = dir.path() + "/node.toml";
+    std::ofstream(path) << "[tasks.report]\non_duplicate = \"queue_one\"\nkey = \"task+args\"\nkey_concurrency = 2\n"
+                           "[queue.heavy]\ncluster_concurrency = 3\n";
+    Config config;
+    REQUIRE(zq::node::load_config_file(path, config));
+    CHECK(config.tasks["report"].on_duplicate == "queue_one");
+    CHECK(config.tasks["report"].key == "task+args");
+    CHECK(config.tasks["report"].key_concurrency == 2);
+    CHECK(config.queue_settings["heavy"].cluster_concurrency == 3);
+
+    std::ofstream(path) << "[tasks.report]\non_duplicate = \"sometimes\"\n";
+    Config bad;
+    auto refused = zq::node::load_config_file(path, bad);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().find("on_duplicate must be parallel, discard, serial or queue_one") != std::string::npos);
 }
