@@ -19,7 +19,8 @@
 // dispatcher.cpp (requests, jobs run here, the turn), dispatcher_cluster.cpp (placement on
 // peers, reports, reaping), dispatcher_broadcast.cpp (broadcasts) and dispatcher_claims.cpp
 // (cluster-wide ids: one node of the cluster holds a submitted id, whichever nodes it was
-// submitted to).
+// submitted to) and dispatcher_keys.cpp (keys: uniqueness and cluster-wide limits, admitted
+// at the origin before a job enters the queues).
 //
 // Every state change is written to the journal inside the current turn's transaction;
 // replies, RUN frames and peer messages wait in the turn and go out only after end_turn()
