@@ -117,7 +117,7 @@ Status read_task_settings(const toml::table& root, Config& config) {
     static constexpr std::string_view kAllowed[] = {
         "command",      "soft_time_limit",   "hard_time_limit", "prefetch",
         "retries",      "retry_delay",       "retry_backoff",   "retry_backoff_max",
-        "retry_jitter", "retry_on_worker_lost", "retry_exit_code",
+        "retry_jitter", "retry_on_worker_lost", "retry_exit_code", "weight", "exclusive",
     };
     return for_each_section(root, "tasks", kAllowed, [&](std::string name, const toml::table& task, const std::string& key) {
         TaskSettings settings;
@@ -133,6 +133,8 @@ Status read_task_settings(const toml::table& root, Config& config) {
             read_bool(task, "retry_jitter", settings.retry_jitter),
             read_bool(task, "retry_on_worker_lost", settings.retry_on_worker_lost),
             read_number(task, "retry_exit_code", settings.retry_exit_code),
+            read_number(task, "weight", settings.weight),
+            read_bool(task, "exclusive", settings.exclusive),
         };
         for (auto& step : steps) {
             if (!step) return Status(Error{"[" + key + "]: " + step.error()});
@@ -155,11 +157,12 @@ Status read_task_settings(const toml::table& root, Config& config) {
 }
 
 Status read_queue_settings(const toml::table& root, Config& config) {
-    static constexpr std::string_view kAllowed[] = {"prefetch"};
+    static constexpr std::string_view kAllowed[] = {"prefetch", "concurrency"};
     return for_each_section(root, "queue", kAllowed, [&](std::string name, const toml::table& queue, const std::string& key) {
         QueueSettings settings;
-        if (auto read = read_number(queue, "prefetch", settings.prefetch); !read) {
-            return Status(Error{"[" + key + "]: " + read.error()});
+        for (auto read : {read_number(queue, "prefetch", settings.prefetch),
+                          read_number(queue, "concurrency", settings.concurrency)}) {
+            if (!read) return Status(Error{"[" + key + "]: " + read.error()});
         }
         config.queue_settings[std::move(name)] = settings;
         return success();
@@ -205,6 +208,7 @@ Status apply_table(const toml::table& root, Config& config) {
         read_strings(root, "queues", config.queues),
         read_number(root, "min_workers", config.min_workers),
         read_number(root, "max_workers", config.max_workers),
+        read_number(root, "capacity", config.capacity),
         read_worker(root, config),
         read_journal_sync(root, config),
         read_number(root, "journal_max_pages", config.journal_max_pages),
@@ -259,6 +263,7 @@ Status finish_config(Config& config) {
         unsigned cores = std::max(1u, std::thread::hardware_concurrency());
         config.max_workers = std::max(8u, 4 * cores);
     }
+    if (config.capacity == 0) config.capacity = config.max_workers;
     if (config.worker_command.empty()) config.worker_command = default_worker_command();
     if (config.min_workers == 0) return Error{"min_workers must be at least 1"};
     if (config.heartbeat_interval < 0.01) return Error{"heartbeat_interval must be at least 0.01 seconds"};

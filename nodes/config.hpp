@@ -32,12 +32,18 @@ struct TaskSettings {
     bool retry_on_worker_lost = false;
     // An exec task that exits with this status asks for a retry (-1: none does).
     int retry_exit_code = -1;
+    // Capacity units each of its jobs takes while it runs (0: 1), and whether they run alone on
+    // their node (capacity_gate.hpp). A job's own `wt` wins; `excl` on either side makes it so.
+    unsigned weight = 0;
+    bool exclusive = false;
     bool exec() const { return !command.empty(); }
 };
 
 // Settings for one queue, from [queue.NAME].
 struct QueueSettings {
     unsigned prefetch = 0;  // 0: the node's `prefetch`
+    // Jobs of the queue that run at once on this node, at most (0: no limit).
+    unsigned concurrency = 0;
 };
 
 struct Config {
@@ -59,6 +65,8 @@ struct Config {
     std::vector<std::string> queues{"default"};
     unsigned min_workers = 4;
     unsigned max_workers = 0;  // 0: 4 × cores, at least 8
+    // Capacity units of the node: running jobs' weights add up to at most this (0: max_workers).
+    std::uint64_t capacity = 0;
     std::vector<std::string> worker_command;  // default: zq-worker beside zq-node
     JournalSync journal_sync = JournalSync::normal;
     std::uint64_t journal_max_pages = 0;  // 0: unbounded (tests set it to fake a full disk)

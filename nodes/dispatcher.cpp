@@ -27,7 +27,7 @@ constexpr double kRejournalInterval = 1.0;
 
 Dispatcher::Dispatcher(uv_loop_t* loop, const Config& config, Journal& journal, Pool& pool, ReplySender send)
     : config_(config), journal_(journal), pool_(pool),
-      send_(std::move(send)), local_{config.name, config.queues, false},
+      send_(std::move(send)), local_{config.name, config.queues, false, config.capacity}, gate_(config),
       broadcasts_(config.name, config.limits.max_message_bytes), claims_(journal, config.name),
       awaiting_claims_(config.name), peer_timer_(loop, [this] { resend_to_peers(); }),
       owner_check_timer_(loop, [this] { reap_silent_owners(); }), rejournal_timer_(loop, [this] { end_turn(); }),
@@ -131,7 +131,11 @@ Status Dispatcher::accept_task(const std::string& client, Task&& task, bool watc
     if (answer_active(client, id, watch)) return success();
     if (jobs_.size() >= config_.max_pending) return refuse(busy_reason());
     const std::int64_t now = wall_ms();
+    settle_capacity_demand(task, config_);
     JobRecord record = record_from(std::move(task), now, config_.name);
+    if (record.weight > 1) {
+        if (std::string heavy = too_heavy_reason(record); !heavy.empty()) return refuse(heavy);
+    }
     // Journaled as it starts out, so that an ETA job is not written twice in its first turn.
     if (record.eta_ms > now) record.state = JobState::scheduled;
     // In a cluster the id's home says which node holds it (dispatcher_claims.cpp); a node
@@ -306,6 +310,7 @@ void Dispatcher::enqueue(Job& job) {
 
 void Dispatcher::unqueue(Job& job) {
     ready_.remove(job);
+    gate_.remove(job);
     elsewhere_.remove(job);
     wakeups_.remove(job);
     expiries_.remove(job);
@@ -336,6 +341,11 @@ void Dispatcher::start_ready_jobs() {
 }
 
 void Dispatcher::start_on_workers(bool prefetch) {
+    // Jobs the capacity gate held that may fit now go back to the front of their priority, in
+    // the order they were held (capacity_gate.hpp).
+    gate_.take_woken(woken_);
+    for (auto each = woken_.rbegin(); each != woken_.rend(); ++each) ready_.push_front(**each);
+    woken_.clear();
     // Workers hold more than one task only when the queue is deep: when it has enough jobs to
     // fill every worker's prefetch. Below that, a job waits at the node, visibly queued.
     if (prefetch && ready_.size() < config_.prefetch * pool_.size()) return;
@@ -343,10 +353,19 @@ void Dispatcher::start_on_workers(bool prefetch) {
     while (Job* next = ready_.front()) {
         // It never runs late: a job whose expiry passed since it was queued ends here.
         if (expire_if_due(*next, now)) continue;
+        // A job the gate refuses waits aside, so that the jobs behind it that fit still start.
+        // Prefetch (busy workers only: the first pass took every idle one) holds plain jobs.
+        CapacityGate::Verdict verdict = gate_.admit(*next);
+        if (prefetch && (verdict != CapacityGate::Verdict::start || !gate_.prefetchable(next->record))) break;
+        if (verdict != CapacityGate::Verdict::start) {
+            gate_.hold(*ready_.pop(), verdict);
+            continue;
+        }
         auto worker = pool_.reserve_worker(prefetch ? prefetch_for(next->record, next->returned, config_) : 1);
         if (!worker) break;
         Job& job = *ready_.pop();
         job.worker = *worker;
+        gate_.handed_over(job, !prefetch);
         if (job.record.expires_ms > 0) expiries_.remove(job);  // it started: past expiring
         ++job.record.attempts;
         job.record.next_attempt_ms = 0;
@@ -358,7 +377,7 @@ void Dispatcher::start_on_workers(bool prefetch) {
 void Dispatcher::on_task_returned(std::string_view id) {
     Job* job = jobs_.find(id);
     if (!job || job->record.state != JobState::running) return;
-    job->worker = 0;
+    leave_worker(*job);
     if (job->record.cancel_requested) {
         finish(*job, JobState::canceled, {}, "canceled before it ran");
         return;
@@ -388,8 +407,43 @@ void Dispatcher::change_state(Job& job, JobState state, std::string_view result,
 void Dispatcher::finish(Job& job, JobState state, std::string_view result, std::string_view error) {
     if (job.record.expires_ms > 0) expiries_.remove(job);
     change_state(job, state, result, error);
-    job.worker = 0;
+    leave_worker(job);
     turn_.finish(job);
+}
+
+void Dispatcher::leave_worker(Job& job) {
+    job.worker = 0;
+    gate_.left_worker(job);
+}
+
+void Dispatcher::on_task_started(std::string_view id) {
+    if (Job* job = jobs_.find(id); job && job->record.state == JobState::running) gate_.started(*job);
+}
+
+std::string Dispatcher::too_heavy_reason(const JobRecord& job) const {
+    // Nodes whose capacity is not known yet (not heard from, or an older zq) may fit it.
+    std::string sizes;
+    auto consider = [&](const std::string& name, std::uint64_t units) {
+        if (units == 0 || units >= job.weight) return false;
+        sizes += (sizes.empty() ? "" : ", ") + name + ": " + std::to_string(units) + " units";
+        return true;
+    };
+    bool candidate = false;
+    if (runs_here(job, {local_.name, local_.queues, false, 0})) {
+        candidate = true;
+        if (!consider(local_.name, config_.capacity)) return {};
+    }
+    if (peers_.views && job.target != local_.name) {
+        for (const PeerView& peer : peers_.views()) {
+            if (!may_run_on(job, peer)) continue;
+            candidate = true;
+            if (!consider(peer.name, peer.units)) return {};
+        }
+    }
+    // No node known to run it: it waits like any such job, with its reason.
+    if (!candidate) return {};
+    return "weight " + std::to_string(job.weight) + " exceeds the capacity of every node that may run it (" + sizes +
+           "): lower the weight or raise `capacity`";
 }
 
 void Dispatcher::journal_write(const Status& status) { turn_.journal_write(status); }
@@ -426,7 +480,7 @@ void Dispatcher::end_unsuccessful(Job& job, const RunFailure& failure) {
 }
 
 void Dispatcher::schedule_retry(Job& job, double delay_seconds) {
-    job.worker = 0;
+    leave_worker(job);
     const std::int64_t due = wall_ms() + static_cast<std::int64_t>(delay_seconds * 1000);
     job.record.next_attempt_ms = std::max<std::int64_t>(due, 1);  // journaled with the state
     wait_until(job, job.record.next_attempt_ms);
@@ -571,12 +625,13 @@ void Dispatcher::commit_failed(Turn& turn, const std::string& reason) {
         awaiting_claims_.forget(job->record.id);
         broadcasts_.drop(job->record.id);
         if (job->worker) pool_.release(job->worker);
+        leave_worker(*job);
         jobs_.drop(*job);
     }
     // Jobs about to start go back to the front of their queue; nothing was sent to a worker.
     for (const Turn::Started& each : undo.put_back) {
         pool_.release(each.worker);
-        each.job->worker = 0;
+        leave_worker(*each.job);
         --each.job->record.attempts;
         jobs_.set_state(*each.job, JobState::queued);
         ready_.push_front(*each.job);
@@ -653,7 +708,7 @@ void Dispatcher::settle(Job& job) {
         std::string body = job_body(record);
         for (const auto& client : job.watchers) deliver(client, Command::state, body);
     }
-    ZQ_ASSERT(!ready_.contains(job) && !elsewhere_.contains(job) && !wakeups_.contains(job) &&
+    ZQ_ASSERT(!ready_.contains(job) && !gate_.holds(job) && !elsewhere_.contains(job) && !wakeups_.contains(job) &&
                   !expiries_.contains(job) &&
                   !outbox_.tracks(record.id) && !broadcasts_.holds(record.id),
               "a finished job is in no queue, schedule or outbox when the table forgets it");

@@ -37,6 +37,10 @@ struct Job {
     // At the origin: the peer it was placed on, "*" for a broadcast, "" when it runs here.
     std::string owner;
     bool returned = false;  // taken back from a worker unstarted: not prefetched again
+    // What it takes of this node's capacity (capacity_gate.hpp): whether a worker holds it,
+    // and the units it holds (0 while it waits behind a worker's running task).
+    bool on_worker = false;
+    std::uint32_t units = 0;
 };
 
 class JobTable {

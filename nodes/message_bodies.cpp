@@ -35,6 +35,8 @@ JobRecord record_from(Task&& task, std::int64_t now, const std::string& node) {
     job.retry_jitter = task.retry_jitter;
     job.retry_on_worker_lost = task.retry_on_worker_lost;
     job.carried = std::move(task.carried);
+    job.weight = std::max<std::uint32_t>(task.weight, 1);
+    job.exclusive = task.exclusive;
     job.state = JobState::queued;
     job.node = node;
     job.created_ms = now;
@@ -65,6 +67,8 @@ Task task_from(const JobRecord& job) {
     task.retry_jitter = job.retry_jitter;
     task.retry_on_worker_lost = job.retry_on_worker_lost;
     task.carried = job.carried;
+    task.weight = job.weight == 1 ? 0 : job.weight;  // 1 is the default, left off the wire
+    task.exclusive = job.exclusive;
     return task;
 }
 

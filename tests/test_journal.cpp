@@ -220,7 +220,7 @@ TEST_CASE("the journal stores states by name so that it reads well by hand") {
     RawConnection raw(journal->path());
     CHECK(raw.query("SELECT state FROM jobs WHERE id = 'a'") == "waiting");
     CHECK(raw.query("PRAGMA journal_mode") == "wal");
-    CHECK(raw.query("SELECT value FROM meta WHERE key = 'schema_version'") == "4");
+    CHECK(raw.query("SELECT value FROM meta WHERE key = 'schema_version'") == "5");
 }
 
 TEST_CASE("inserting a job whose id is already journaled returns false and changes nothing") {

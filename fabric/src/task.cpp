@@ -19,8 +19,10 @@ constexpr std::string_view kMemberFields[] = {
     f::id,          f::task,          f::args,        f::kwargs,          f::queue,
     f::target,      f::priority,      f::eta,         f::expires,         f::max_retries,
     f::retry_delay, f::retry_backoff, f::retry_backoff_max, f::retry_jitter, f::retry_on_worker_lost,
-    f::soft_time_limit, f::hard_time_limit, f::headers,
+    f::soft_time_limit, f::hard_time_limit, f::headers, f::weight, f::exclusive,
 };
+// The heaviest weight a job may ask for; more is read as this many (no node has that many units).
+constexpr std::uint64_t kMaxWeight = 1'000'000;
 // The longest a retry policy may wait between attempts.
 constexpr double kMaxRetryDelaySeconds = 366.0 * 24 * 3600;
 // Fields of the same bodies that belong to the message, not to the task.
@@ -107,6 +109,8 @@ void write_task(BodyWriter& body, const Task& task) {
     if (task.soft_time_limit > 0) body.add(f::soft_time_limit, task.soft_time_limit);
     if (task.hard_time_limit > 0) body.add(f::hard_time_limit, task.hard_time_limit);
     if (!task.headers.empty()) body.add_value(f::headers, task.headers);
+    if (task.weight > 0) body.add(f::weight, static_cast<std::uint64_t>(task.weight));
+    if (task.exclusive) body.add(f::exclusive, true);
     write_carried(body, task.carried);
 }
 
@@ -143,6 +147,10 @@ Result<Task> read_task(const Message& message, const protocol::Limits& limits) {
             task.headers.emplace(entry.key.as<std::string>(), entry.val.as<std::string>());
         }
     }
+    if (auto weight = message.unsigned_integer(f::weight)) {
+        task.weight = static_cast<std::uint32_t>(std::min<std::uint64_t>(*weight, kMaxWeight));
+    }
+    task.exclusive = message.boolean(f::exclusive).value_or(false);
     (void)limits;
     task.carried = carried_fields(message);
     return task;

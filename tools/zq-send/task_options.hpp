@@ -26,6 +26,8 @@ inline constexpr double kMaxDelaySeconds = 366.0 * 24 * 3600;
 inline constexpr double kMaxAheadSeconds = 100 * 365.25 * 24 * 3600;
 // The most retries a job may ask for; the node caps larger counts at this.
 inline constexpr std::uint32_t kMaxRetries = 1000;
+// The heaviest --weight zq-send accepts, in capacity units.
+inline constexpr std::uint32_t kMaxWeight = 1'000'000;
 
 // The options as typed; an empty optional or vector means the option was not given.
 struct TaskOptions {
@@ -41,6 +43,8 @@ struct TaskOptions {
     std::optional<std::string> soft_limit;         // --soft-limit SECONDS
     std::optional<std::string> hard_limit;         // --hard-limit SECONDS
     std::vector<std::string> kwargs;               // --kwarg KEY=JSON, in the order given
+    std::optional<std::string> weight;             // --weight N
+    bool exclusive = false;                        // --exclusive
 };
 
 // Checks every option and writes it into `task`. `now_ms` (unix ms) is what --countdown and
