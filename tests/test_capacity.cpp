@@ -1,9 +1,11 @@
 // Capacity limits on a real node: a job's weight in capacity units, an exclusive job, and a
 // per-queue limit per node. Each job is an exec task that appends its start and end times
 // (ns) to a file, so that the checks read what ran at once from the clock, not from status.
+#include "support/cluster.hpp"
 #include "support/node_process.hpp"
 
 #include <zq/client.hpp>
+#include <zq/json.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -193,4 +195,40 @@ TEST_CASE("a job heavier than every node's capacity is rejected with the reason"
     CHECK(fits.exit_code == 0);
     auto bad = run_command({ZQ_BIN_DIR "/zq-send", "--node", node.endpoint(), "--weight", "0", "zq.noop"});
     CHECK(bad.exit_code == 2);
+}
+
+TEST_CASE("a heavy job goes to the peer with the units for it, and one heavier than every node is rejected") {
+    NodeProcess small({.name = "a", .config = std::string(kFastHeartbeats) + "capacity = 2\n", .min_workers = 1,
+                       .max_workers = 2});
+    NodeProcess big({.name = "b",
+                     .config = std::string(kFastHeartbeats) + "capacity = 8\n",
+                     .min_workers = 1,
+                     .max_workers = 2,
+                     .extra_args = {"--peer", small.endpoint()}});
+    // a has heard b's capacity in units.
+    REQUIRE(wait_until([&] {
+        auto reply = zq::Client(small.endpoint()).control("peers");
+        if (!reply) return false;
+        for (const auto& peer : zq::packed_to_json(*reply)) {
+            if (peer["name"] == "b") return peer["state"] == "alive" && peer["units"] == 8 && peer["capacity"] == 8;
+        }
+        return false;
+    }));
+    zq::Client client(small.endpoint());
+    zq::Task heavy("zq.echo");
+    heavy.with_args(std::string("heavy"));
+    heavy.weight = 5;
+    auto submitted = client.submit(heavy);
+    REQUIRE(submitted);
+    auto job = client.wait(submitted->id, kDeadline);
+    REQUIRE(job);
+    CHECK(job->state == zq::JobState::succeeded);
+    CHECK(job->node == "b");
+
+    zq::Task too_heavy("zq.echo");
+    too_heavy.weight = 9;
+    auto refused = client.submit(too_heavy);
+    REQUIRE_FALSE(refused);
+    CHECK_THAT(refused.error(), Catch::Contains("weight 9 exceeds the capacity of every node that may run it "
+                                                "(a: 2 units, b: 8 units)"));
 }
