@@ -353,16 +353,21 @@ void Dispatcher::start_on_workers(bool prefetch) {
     while (Job* next = ready_.front()) {
         // It never runs late: a job whose expiry passed since it was queued ends here.
         if (expire_if_due(*next, now)) continue;
-        // A job the gate refuses waits aside, so that the jobs behind it that fit still start.
-        // Prefetch (busy workers only: the first pass took every idle one) holds plain jobs.
         CapacityGate::Verdict verdict = gate_.admit(*next);
-        if (prefetch && (verdict != CapacityGate::Verdict::start || !gate_.prefetchable(next->record))) break;
-        if (verdict != CapacityGate::Verdict::start) {
-            gate_.hold(*ready_.pop(), verdict);
-            continue;
+        // Prefetch reaches busy workers only (the first pass took every idle one), and holds
+        // plain jobs, which take a unit only when their worker starts them: free units do not
+        // matter yet, an exclusive job first in line does.
+        if (prefetch && (!gate_.prefetchable(next->record) || verdict == CapacityGate::Verdict::behind_exclusive)) {
+            break;
         }
         auto worker = pool_.reserve_worker(prefetch ? prefetch_for(next->record, next->returned, config_) : 1);
         if (!worker) break;
+        // A job the gate refuses waits aside, so that the jobs behind it that fit still start.
+        if (!prefetch && verdict != CapacityGate::Verdict::start) {
+            pool_.release(*worker);
+            gate_.hold(*ready_.pop(), verdict);
+            continue;
+        }
         Job& job = *ready_.pop();
         job.worker = *worker;
         gate_.handed_over(job, !prefetch);
