@@ -426,29 +426,7 @@ void Dispatcher::on_task_started(std::string_view id) {
 }
 
 std::string Dispatcher::too_heavy_reason(const JobRecord& job) const {
-    // Nodes whose capacity is not known yet (not heard from, or an older zq) may fit it.
-    std::string sizes;
-    auto consider = [&](const std::string& name, std::uint64_t units) {
-        if (units == 0 || units >= job.weight) return false;
-        sizes += (sizes.empty() ? "" : ", ") + name + ": " + std::to_string(units) + " units";
-        return true;
-    };
-    bool candidate = false;
-    if (runs_here(job, {local_.name, local_.queues, false, 0})) {
-        candidate = true;
-        if (!consider(local_.name, config_.capacity)) return {};
-    }
-    if (peers_.views && job.target != local_.name) {
-        for (const PeerView& peer : peers_.views()) {
-            if (!may_run_on(job, peer)) continue;
-            candidate = true;
-            if (!consider(peer.name, peer.units)) return {};
-        }
-    }
-    // No node known to run it: it waits like any such job, with its reason.
-    if (!candidate) return {};
-    return "weight " + std::to_string(job.weight) + " exceeds the capacity of every node that may run it (" + sizes +
-           "): lower the weight or raise `capacity`";
+    return heavier_than_every_node(job, local_, peers_.views ? peers_.views() : std::vector<PeerView>{});
 }
 
 void Dispatcher::journal_write(const Status& status) { turn_.journal_write(status); }

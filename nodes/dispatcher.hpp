@@ -190,8 +190,8 @@ private:
     void start_on_workers(bool prefetch);
     // The job is no longer on its worker: the worker and the capacity it took are free.
     void leave_worker(Job& job);
-    // REJECTED's reason when no node that may run the job has the capacity for its weight; empty
-    // when one has, or may have (a node not heard from yet, an unknown target).
+    // REJECTED's reason when no node that may run the job has the capacity for its weight
+    // (placement.hpp, heavier_than_every_node).
     std::string too_heavy_reason(const JobRecord& job) const;
     void change_state(Job& job, JobState state, std::string_view result = {}, std::string_view error = {});
     void finish(Job& job, JobState state, std::string_view result, std::string_view error);

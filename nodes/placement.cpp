@@ -73,4 +73,31 @@ Placement place(const JobRecord& job, const LocalView& local, const std::vector<
     return {Placement::Kind::wait, {}, wait_reason(job, peers)};
 }
 
+std::string heavier_than_every_node(const JobRecord& job, const LocalView& local, const std::vector<PeerView>& peers) {
+    std::string sizes;
+    // False when the node may take the job: big enough, or its capacity unknown (0).
+    auto too_small = [&](const std::string& name, std::uint64_t units) {
+        if (units == 0 || units >= job.weight) return false;
+        sizes += (sizes.empty() ? "" : ", ") + name + ": " + std::to_string(units) + " units";
+        return true;
+    };
+    bool candidate = false;
+    LocalView any_weight = local;
+    any_weight.capacity = 0;
+    if (runs_here(job, any_weight)) {
+        candidate = true;
+        if (!too_small(local.name, local.capacity)) return {};
+    }
+    if (job.target != local.name) {
+        for (const PeerView& peer : peers) {
+            if (!may_run_on(job, peer)) continue;
+            candidate = true;
+            if (!too_small(peer.name, peer.units)) return {};
+        }
+    }
+    if (!candidate) return {};
+    return "weight " + std::to_string(job.weight) + " exceeds the capacity of every node that may run it (" + sizes +
+           "): lower the weight or raise `capacity`";
+}
+
 }  // namespace zq::node

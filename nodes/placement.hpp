@@ -63,4 +63,10 @@ bool has_room(const JobRecord& job, const PeerView& peer);
 
 Placement place(const JobRecord& job, const LocalView& local, const std::vector<PeerView>& peers);
 
+// REJECTED's reason for a job heavier than every node that may run it ("weight 9 exceeds the
+// capacity of every node that may run it (a: 8 units, b: 4 units): ..."); empty when one node
+// is big enough, or may be (its capacity is not known yet), or no node known may run it (it
+// then waits, like any job no node takes).
+std::string heavier_than_every_node(const JobRecord& job, const LocalView& local, const std::vector<PeerView>& peers);
+
 }  // namespace zq::node

@@ -204,3 +204,27 @@ TEST_CASE("placement sends a heavy job only to a peer with its weight free, an e
     CHECK(placed.kind == zq::node::Placement::Kind::forward);
     CHECK(placed.peer == "b");
 }
+
+TEST_CASE("a job heavier than every node that may run it is refused, unless a node's capacity is unknown") {
+    using zq::node::PeerView;
+    zq::node::JobRecord job;
+    job.id = "j";
+    job.weight = 9;
+    zq::node::LocalView local{"a", {"default"}, false, 8};
+    std::vector<PeerView> peers{{"b", true, "alive", 4, 0, {"default"}, true, 4},
+                                {"c", true, "alive", 4, 0, {"other"}, true, 16}};
+    CHECK(zq::node::heavier_than_every_node(job, local, peers) ==
+          "weight 9 exceeds the capacity of every node that may run it (a: 8 units, b: 4 units): lower the weight "
+          "or raise `capacity`");
+    // A node not heard from yet may be big enough; so may c for its own queue.
+    peers[0].units = 0;
+    CHECK(zq::node::heavier_than_every_node(job, local, peers).empty());
+    job.queue = "other";
+    CHECK(zq::node::heavier_than_every_node(job, local, peers).empty());
+    // A target that no node knows: it waits for it.
+    job.queue = "default";
+    job.target = "z";
+    CHECK(zq::node::heavier_than_every_node(job, local, peers).empty());
+    job.target = "a";
+    CHECK_FALSE(zq::node::heavier_than_every_node(job, local, peers).empty());
+}
