@@ -626,3 +626,25 @@ TEST_CASE("with background checkpoints the log is moved into the database by ano
     CHECK(raw.query("SELECT count(*) FROM jobs") == "3000");
     CHECK(find(*journal, "job-2999").id == "job-2999");
 }
+
+TEST_CASE("a job's weight and exclusivity are journaled with it, and default to 1 and not exclusive") {
+    TempDir dir;
+    auto journal = open_journal(dir.path());
+    JobRecord heavy;
+    heavy.id = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a60";
+    heavy.task = "render";
+    heavy.weight = 5;
+    heavy.exclusive = true;
+    insert(*journal, heavy);
+    JobRecord plain;
+    plain.id = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a61";
+    plain.task = "noop";
+    insert(*journal, plain);
+    commit(*journal);
+    JobRecord found = find(*journal, heavy.id);
+    CHECK(found.weight == 5);
+    CHECK(found.exclusive);
+    found = find(*journal, plain.id);
+    CHECK(found.weight == 1);
+    CHECK_FALSE(found.exclusive);
+}
