@@ -3,6 +3,8 @@
 // It orchestrates parts that each own their state (docs/architecture.md draws them):
 //   JobTable          the jobs held and the counts by state (job_table.hpp)
 //   ReadyQueue        the jobs that run here, by priority (ready_queue.hpp)
+//   CapacityGate      what may start here now (weight, exclusive, queue limit per node), and the
+//                     ready jobs it holds back (capacity_gate.hpp)
 //   ElsewhereQueue    the jobs only another node may run, and why they wait (elsewhere_queue.hpp)
 //   Timetable         the jobs waiting for their ETA or next attempt, and the expiry times
 //                     of those not yet started (two timetables: timetable.hpp)
