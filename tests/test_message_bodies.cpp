@@ -61,6 +61,7 @@ TEST_CASE("a forwarded job keeps its times, retry policy and the envelope fields
     submit.add(f::id, "j1").add(f::task, "t").add(f::eta, std::uint64_t{1700000005000});
     submit.add(f::expires, std::uint64_t{1700000009000}).add_value(f::headers, std::map<std::string, std::string>{{"tp", "x"}});
     submit.add(f::retry_backoff, 0.5).add(f::retry_jitter, true).add(f::unique_key, "k");
+    submit.add_value(f::workflow, std::vector<std::string>{"w1", "0"});  // carried, not a member
     auto task = zq::read_task(decoded(Command::submit, std::string(submit.finish())));
     REQUIRE(task);
     JobRecord at_origin = zq::node::record_from(std::move(*task), 0, "a");
@@ -72,6 +73,7 @@ TEST_CASE("a forwarded job keeps its times, retry policy and the envelope fields
     auto received = zq::read_task(forward);
     REQUIRE(received);
     CHECK(received->headers.at("tp") == "x");
+    CHECK(received->unique_key == "k");
     JobRecord at_owner = zq::node::record_from(std::move(*received), 0, "b");
     CHECK(at_owner.carried == at_origin.carried);
     CHECK(at_owner.headers == at_origin.headers);
