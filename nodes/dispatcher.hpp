@@ -50,6 +50,7 @@
 #include "run_policy.hpp"
 #include "timetable.hpp"
 #include "turn.hpp"
+#include "workflow_book.hpp"
 
 #include <zq/codec.hpp>
 #include <zq/task.hpp>
@@ -102,6 +103,9 @@ public:
     // is refused (node busy, a bad id) or the journal failed.
     Status submit_internal(Task task);
     void cancel(const std::string& client, const Message& message);
+    // WORKFLOW: journals the workflow as a job of its own and releases its first steps
+    // (dispatcher_workflows.cpp).
+    void submit_workflow(const std::string& client, const Message& message);
     // Sends STATE to the client when the job is terminal (at once if it already is); false
     // when the node has no such job.
     bool watch(const std::string& client, std::string_view id);
@@ -273,6 +277,24 @@ private:
     // Hands the decisions owed to the homes back alive to them, between turns.
     void hand_back_claims();
 
+    // Workflows at their origin (dispatcher_workflows.cpp).
+    static bool is_workflow(const JobRecord& job);
+    // The workflow job becomes `running` and its first steps are released.
+    void start_workflow(Job& job);
+    void start_workflow(Job& job, Plan plan);
+    // At start-up: the workflow's state is rebuilt from its steps' rows in the journal.
+    void restore_workflow(Job& job);
+    // At the origin, a job ended: if it is a step, its workflow decides what runs next.
+    void workflow_step_ended(const Job& step);
+    // Journals and queues the book's releases, journals its skips, ends the workflow.
+    void carry_out(const std::string& workflow, WorkflowDecisions decisions);
+    JobRecord step_record(const std::string& workflow, const Plan& plan, std::uint32_t step, std::string args,
+                          std::int64_t now) const;
+    void cancel_workflow(Job& workflow);
+    void cancel_step(Job& step);
+    // The job map of STATE and control replies; a workflow's lists its steps.
+    std::string job_data(const JobRecord& job);
+
     // Broadcasts at their origin (dispatcher_broadcast.cpp).
     static bool is_broadcast(const JobRecord& job) { return job.target == "*"; }
     void record_outcome(const std::string& id, const std::string& node, JobState state, std::string_view result,
@@ -303,6 +325,7 @@ private:
     BroadcastCollector broadcasts_;
     ClaimLedger claims_;
     ClaimOutbox awaiting_claims_;
+    WorkflowBook workflows_;
     Turn turn_;
     // The cluster as the ids' homes see it: the live peers' names (sorted), whether the node
     // is still settling, and whether it must claim at all. Read again on membership changes.

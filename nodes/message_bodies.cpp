@@ -76,6 +76,13 @@ void write_job(BodyWriter& body, const JobRecord& job) {
     if (job.expires_ms > 0) body.add(f::expires, static_cast<std::uint64_t>(job.expires_ms));
     if (job.attempts > 0) body.add(f::attempts, static_cast<std::uint64_t>(job.attempts));
     if (job.next_attempt_ms > 0) body.add(f::next_attempt, static_cast<std::uint64_t>(job.next_attempt_ms));
+    // A workflow step says which workflow it belongs to and where: [workflow id, position].
+    if (!job.carried.empty()) {
+        auto carried = unpack_bounded(job.carried);
+        if (carried && carried->get().type == msgpack::type::MAP) {
+            if (auto workflow = FieldReader(carried->get()).packed(f::workflow)) body.add_packed(f::workflow, *workflow);
+        }
+    }
 }
 
 std::string job_body(const JobRecord& job) {

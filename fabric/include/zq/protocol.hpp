@@ -33,6 +33,7 @@ enum class Command : std::uint8_t {
     state_ack = 0x17,      // origin → owner: a terminal STATE is journaled, the owner may forget it
     claim = 0x18,          // origin → an id's home: may I hold these job ids?
     claimed = 0x19,        // home → origin: which node holds each id claimed
+    workflow = 0x1A,       // client → node: run this workflow (chain, group, chord)
     control = 0x20,        // client → node: an operator request (status, running, job, watch...)
     control_reply = 0x21,  // node → client: answer to CONTROL
     broadcast = 0x30,      // client → node: run on every node; node → all nodes (PUB): the same
@@ -114,6 +115,9 @@ inline constexpr std::string_view command = "cmd";            // command name of
 inline constexpr std::string_view body = "body";              // body of a tapped message
 inline constexpr std::string_view ids = "ids";                // job ids (CLAIM)
 inline constexpr std::string_view claims = "claims";          // [{id, node, st?}] (CLAIMED)
+inline constexpr std::string_view flow = "flow";              // a workflow's tree (WORKFLOW)
+inline constexpr std::string_view step = "step";              // a workflow step's position ("1.0")
+inline constexpr std::string_view steps = "steps";            // a workflow's steps (status)
 }  // namespace field
 
 namespace detail {
@@ -210,6 +214,8 @@ inline constexpr FieldSpec kState[] = {
     {f::expires, unsigned_integer, false, "unix ms, not after"},
     {f::attempts, unsigned_integer, false, "runs started so far"},
     {f::next_attempt, unsigned_integer, false, "unix ms when a retrying job is queued again"},
+    {f::workflow, array, false, "a workflow step's [workflow id, position]"},
+    {f::steps, array, false, "a workflow's steps: [{id, node, st, step, task}]"},
 };
 inline constexpr FieldSpec kCancel[] = {
     {f::id, string, true, "job id"},
@@ -227,6 +233,11 @@ inline constexpr FieldSpec kClaim[] = {
 inline constexpr FieldSpec kClaimed[] = {
     {f::node, string, true, "the home that decided"},
     {f::claims, array, true, "[{id, node, st?}]: the node holding each id, and its state when the home holds it"},
+};
+inline constexpr FieldSpec kWorkflow[] = {
+    {f::id, string, true, "workflow id, a UUIDv7 made by the client; resubmitting it is idempotent"},
+    {f::flow, map, true, "the workflow: {task: ...}, {chain: [...]}, {group: [...]} or {chord: {group, then}}"},
+    {f::watch, boolean, false, "send STATE to the submitter when the workflow ends"},
 };
 inline constexpr FieldSpec kControl[] = {
     {f::operation, string, true,
@@ -303,6 +314,7 @@ inline constexpr CommandSpec kCommands[] = {
     {Command::state_ack, "STATE-ACK", detail::kStateAck, "origin journaled a terminal STATE"},
     {Command::claim, "CLAIM", detail::kClaim, "origin asks an id's home to hold job ids"},
     {Command::claimed, "CLAIMED", detail::kClaimed, "home says which node holds each id"},
+    {Command::workflow, "WORKFLOW", detail::kWorkflow, "run a workflow of tasks (chain, group, chord)"},
     {Command::control, "CONTROL", detail::kControl, "operator request"},
     {Command::control_reply, "CONTROL-REPLY", detail::kControlReply, "answer to CONTROL"},
     {Command::broadcast, "BROADCAST", detail::kBroadcast, "run a task on every node"},
