@@ -38,11 +38,9 @@ Task logged_add(const std::string& log, std::vector<int> numbers, const std::str
                 double sleep = 0) {
     Task task("zq.add");
     task.args = zq::pack(numbers);
-    if (sleep > 0) {
-        task.kwargs = zq::pack(std::map<std::string, msgpack::type::variant>{{"log", log}, {"sleep", sleep}});
-    } else {
-        task.kwargs = zq::pack(std::map<std::string, std::string>{{"log", log}});
-    }
+    json kwargs = {{"log", log}};
+    if (sleep > 0) kwargs["sleep"] = sleep;
+    task.kwargs = zq::pack_json(kwargs);
     task.target = target;
     return task;
 }
