@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <tuple>
 
 namespace zq::node {
 namespace {
@@ -135,6 +136,7 @@ Status Dispatcher::accept_task(const std::string& client, Task&& task, bool watc
         return refuse("bad task: a job id may not contain '@' (it names broadcast runs, ID@NODE)");
     }
     if (answer_active(client, id, watch)) return success();
+    if (auto links = read_links(task.carried); !links) return refuse("bad task: " + links.error());
     if (jobs_.size() >= config_.max_pending) return refuse(busy_reason());
     const std::int64_t now = wall_ms();
     JobRecord record = record_from(std::move(task), now, config_.name);
@@ -407,7 +409,10 @@ void Dispatcher::finish(Job& job, JobState state, std::string_view result, std::
     job.worker = 0;
     turn_.finish(job);
     // At the origin, the end of a workflow's step releases the steps after it in this turn.
-    if (job.record.origin.empty() && workflows_.size() > 0) workflow_step_ended(job);
+    if (job.record.origin.empty()) {
+        if (workflows_.size() > 0) workflow_step_ended(job);
+        if (!job.record.carried.empty() && !is_broadcast(job.record)) release_links(job);
+    }
 }
 
 void Dispatcher::journal_write(const Status& status) { turn_.journal_write(status); }
@@ -549,7 +554,9 @@ void Dispatcher::reply_state(const std::string& client, const JobRecord& job) {
 void Dispatcher::note_event(const JobRecord& job) {
     if (!publisher_ || !publisher_->wants_events()) return;
     const std::int64_t next = job.state == JobState::scheduled ? job.eta_ms : job.next_attempt_ms;
-    turn_.event({job.id, std::string(to_string(job.state)), job.task, job.queue, job.error, job.attempts, next});
+    JobEvent event{job.id, std::string(to_string(job.state)), job.task, job.queue, job.error, job.attempts, next, {}, {}};
+    if (auto workflow = workflow_of(job)) std::tie(event.workflow, event.step) = std::move(*workflow);
+    turn_.event(std::move(event));
 }
 
 void Dispatcher::end_turn() {

@@ -286,6 +286,8 @@ private:
     void restore_workflow(Job& job);
     // At the origin, a job ended: if it is a step, its workflow decides what runs next.
     void workflow_step_ended(const Job& step);
+    // At the origin, a plain job with `links` ended: its callbacks start as workflows.
+    void release_links(const Job& job);
     // Journals and queues the book's releases, journals its skips, ends the workflow.
     void carry_out(const std::string& workflow, WorkflowDecisions decisions);
     JobRecord step_record(const std::string& workflow, const Plan& plan, std::uint32_t step, std::string args,

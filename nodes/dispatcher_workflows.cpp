@@ -74,7 +74,7 @@ void Dispatcher::submit_workflow(const std::string& client, const Message& messa
 }
 
 void Dispatcher::start_workflow(Job& job) {
-    auto plan = plan_workflow(job.record.args);
+    auto plan = plan_workflow(job.record.args, job.record.kwargs);
     if (!plan) {
         finish(job, JobState::failed, {}, "bad workflow: " + plan.error());
         return;
@@ -89,7 +89,7 @@ void Dispatcher::start_workflow(Job& job, Plan plan) {
 }
 
 void Dispatcher::restore_workflow(Job& job) {
-    auto plan = plan_workflow(job.record.args);
+    auto plan = plan_workflow(job.record.args, job.record.kwargs);
     if (!plan) {
         finish(job, JobState::failed, {}, "bad workflow: " + plan.error());
         return;
@@ -152,6 +152,53 @@ void Dispatcher::carry_out(const std::string& workflow, WorkflowDecisions decisi
     finish(*job, decisions.end->state, decisions.end->result, decisions.end->error);
 }
 
+void Dispatcher::release_links(const Job& job) {
+    auto links = read_links(job.record.carried);
+    if (!links || !*links) return;
+    const JobRecord& ended = job.record;
+    const bool succeeded = ended.state == JobState::succeeded;
+    // A job canceled on purpose calls no error callback.
+    if (!succeeded && ended.state == JobState::canceled) return;
+    const std::vector<std::string>& flows = succeeded ? (*links)->ok : (*links)->err;
+    msgpack::sbuffer buffer;
+    msgpack::packer<msgpack::sbuffer> packer(buffer);
+    if (succeeded) {
+        packer.pack_array(1);
+        if (ended.result.empty()) {
+            packer.pack_nil();
+        } else {
+            buffer.write(ended.result.data(), ended.result.size());
+        }
+    } else {
+        packer.pack_array(2);
+        packer.pack(ended.id);
+        packer.pack(ended.error);
+    }
+    const std::string seed(buffer.data(), buffer.size());
+    for (std::size_t i = 0; i < flows.size(); ++i) {
+        // Each callback is a workflow of its own, ID/link.N or ID/link_error.N, journaled in
+        // the turn that journals the job's end; its seed (kwargs) feeds its first steps.
+        JobRecord record;
+        record.id = ended.id + (succeeded ? "/link." : "/link_error.") + std::to_string(i);
+        record.task = std::string(kWorkflowTask);
+        record.args = flows[i];
+        record.kwargs = seed;
+        record.state = JobState::queued;
+        record.node = config_.name;
+        record.created_ms = record.updated_ms = wall_ms();
+        auto inserted = journal_.insert_job(record);
+        if (!inserted) {
+            journal_write(Status(Error{inserted.error()}));
+            continue;
+        }
+        if (!*inserted) continue;
+        Job& callback = jobs_.add(std::move(record));
+        note_event(callback.record);
+        turn_.accept(callback, {});
+        start_workflow(callback);
+    }
+}
+
 JobRecord Dispatcher::step_record(const std::string& workflow, const Plan& plan, std::uint32_t step,
                                   std::string args, std::int64_t now) const {
     const PlanStep& each = plan.steps[step];
@@ -211,7 +258,7 @@ std::string Dispatcher::job_data(const JobRecord& job) {
     if (!is_workflow(job)) return job_body(job);
     BodyWriter body;
     write_job(body, job);
-    auto plan = plan_workflow(job.args);
+    auto plan = plan_workflow(job.args, job.kwargs);
     if (!plan) return std::string(body.finish());
     const std::size_t count = plan->steps.size();
     const std::size_t listed = std::min(count, kMaxListedSteps);

@@ -116,7 +116,8 @@ void WorkflowBook::release_roots(Workflow& workflow, const std::function<bool(st
     for (std::uint32_t step = 0; step < workflow.plan.steps.size(); ++step) {
         const PlanStep& each = workflow.plan.steps[step];
         if (!each.predecessors.empty() || workflow.status[step] != Status::pending) continue;
-        release(workflow, step, each.spec.args, has_row(step), decisions);
+        auto no_results = [](std::uint32_t) -> std::string_view { return {}; };
+        release(workflow, step, step_args(workflow.plan, step, no_results), has_row(step), decisions);
     }
 }
 

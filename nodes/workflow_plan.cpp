@@ -37,8 +37,13 @@ std::string join(const std::string& position, std::string_view part) {
 // it waits for.
 class Planner {
 public:
-    Result<Plan> run(const msgpack::object& flow) {
-        auto result = compile(flow, -1, "", Trigger::after, "flow", 0);
+    Result<Plan> run(const msgpack::object& flow, std::string_view seed) {
+        std::int64_t feed = -1;
+        if (!seed.empty()) {
+            plan_.values.push_back(PlanValue{-1, {}, std::string(seed)});
+            feed = 0;
+        }
+        auto result = compile(flow, feed, "", Trigger::after, "flow", 0);
         if (!result) return result.failure();
         plan_.result = *result;
         return std::move(plan_);
@@ -244,6 +249,10 @@ private:
 void write_value(msgpack::sbuffer& buffer, const Plan& plan, std::int64_t value, const ResultOf& result_of) {
     msgpack::packer<msgpack::sbuffer> packer(buffer);
     const PlanValue& each = plan.values[static_cast<std::size_t>(value)];
+    if (!each.seed.empty()) {
+        buffer.write(each.seed.data(), each.seed.size());
+        return;
+    }
     if (each.step >= 0) {
         std::string_view result = result_of(static_cast<std::uint32_t>(each.step));
         if (result.empty()) {
@@ -270,14 +279,54 @@ std::string prepend(std::string_view first, std::string_view args) {
     return std::string(buffer.data(), buffer.size());
 }
 
+// [...first, ...args]: both packed arrays.
+std::string splice(std::string_view first, std::string_view args) {
+    auto head = msgpack::unpack(first.data(), first.size());
+    auto tail = msgpack::unpack(args.data(), args.size());
+    const msgpack::object& a = head.get();
+    const msgpack::object& b = tail.get();
+    const std::uint32_t na = a.type == msgpack::type::ARRAY ? a.via.array.size : 0;
+    const std::uint32_t nb = b.type == msgpack::type::ARRAY ? b.via.array.size : 0;
+    msgpack::sbuffer buffer;
+    msgpack::packer<msgpack::sbuffer> packer(buffer);
+    packer.pack_array(na + nb);
+    for (std::uint32_t i = 0; i < na; ++i) packer.pack(a.via.array.ptr[i]);
+    for (std::uint32_t i = 0; i < nb; ++i) packer.pack(b.via.array.ptr[i]);
+    return std::string(buffer.data(), buffer.size());
+}
+
 }  // namespace
 
-Result<Plan> plan_workflow(const msgpack::object& flow) { return Planner().run(flow); }
+Result<Plan> plan_workflow(const msgpack::object& flow, std::string_view seed) { return Planner().run(flow, seed); }
 
-Result<Plan> plan_workflow(std::string_view packed_flow) {
+Result<Plan> plan_workflow(std::string_view packed_flow, std::string_view seed) {
     auto handle = unpack_bounded(packed_flow);
     if (!handle) return handle.failure();
-    return plan_workflow(handle->get());
+    return plan_workflow(handle->get(), seed);
+}
+
+Result<std::optional<Links>> read_links(std::string_view carried) {
+    if (carried.empty()) return std::optional<Links>();
+    auto handle = unpack_bounded(carried);
+    if (!handle || handle->get().type != msgpack::type::MAP) return std::optional<Links>();
+    const msgpack::object* links = FieldReader(handle->get()).find("links");
+    if (!links) return std::optional<Links>();
+    if (links->type != msgpack::type::MAP) return Error{"links must be a map {ok: [FLOW...], err: [FLOW...]}"};
+    Links read;
+    for (std::uint32_t i = 0; i < links->via.map.size; ++i) {
+        std::string_view key = key_of(links->via.map.ptr[i]);
+        const msgpack::object& list = links->via.map.ptr[i].val;
+        if (key != "ok" && key != "err") return Error{"links: unknown key '" + std::string(key) + "' (ok, err)"};
+        if (list.type != msgpack::type::ARRAY) return Error{"links." + std::string(key) + " must be an array of flows"};
+        for (std::uint32_t j = 0; j < list.via.array.size; ++j) {
+            const std::string where = "links." + std::string(key) + "[" + std::to_string(j) + "]";
+            if (auto checked = plan_workflow(list.via.array.ptr[j]); !checked) {
+                return Error{where + ": " + checked.error()};
+            }
+            (key == "ok" ? read.ok : read.err).push_back(packed(list.via.array.ptr[j]));
+        }
+    }
+    return std::optional<Links>(std::move(read));
 }
 
 std::string step_id(std::string_view workflow, std::size_t index) {
@@ -305,6 +354,8 @@ std::string materialize(const Plan& plan, std::int64_t value, const ResultOf& re
 std::string step_args(const Plan& plan, std::uint32_t step, const ResultOf& result_of) {
     const PlanStep& each = plan.steps[step];
     if (each.spec.immutable || each.feed < 0) return each.spec.args;
+    const PlanValue& feed = plan.values[static_cast<std::size_t>(each.feed)];
+    if (!feed.seed.empty()) return splice(feed.seed, each.spec.args);
     return prepend(materialize(plan, each.feed, result_of), each.spec.args);
 }
 

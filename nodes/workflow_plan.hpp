@@ -58,10 +58,12 @@ enum class Trigger : std::uint8_t {
     on_failure,  // a `link_error`: its one predecessor failed; it gets [failed id, error]
 };
 
-// A value made of step results: one step's result, or a list of values (a group's result).
+// A value made of step results: one step's result, or a list of values (a group's result),
+// or the seed of a callback workflow (the arguments it starts with, spliced in front).
 struct PlanValue {
     std::int64_t step = -1;           // >= 0: that step's result
     std::vector<std::uint32_t> items;  // step < 0: a list of these values (indices in Plan::values)
+    std::string seed;                  // a packed array: its items go first in the args, as they are
 };
 
 struct PlanStep {
@@ -80,8 +82,18 @@ struct Plan {
 };
 
 // Reads and checks a flow; the error says what is wrong and where ("chain[2].group[0]: ...").
-Result<Plan> plan_workflow(const msgpack::object& flow);
-Result<Plan> plan_workflow(std::string_view packed_flow);
+// A `seed` (a packed array, "" for none) feeds the flow's first steps: the callbacks of a
+// plain job's `links` start with [result], or [job id, error], so.
+Result<Plan> plan_workflow(const msgpack::object& flow, std::string_view seed = {});
+Result<Plan> plan_workflow(std::string_view packed_flow, std::string_view seed = {});
+
+// The callbacks of a plain job's `links` envelope field ({ok: [FLOW...], err: [FLOW...]}),
+// as packed flows, each checked; nullopt when the job has none.
+struct Links {
+    std::vector<std::string> ok;   // run when the job succeeded, with [result] first
+    std::vector<std::string> err;  // run once when it failed (after its retries), with [id, error] first
+};
+Result<std::optional<Links>> read_links(std::string_view carried);
 
 // WORKFLOW/INDEX, and back (nullopt for an id that is not a step's).
 std::string step_id(std::string_view workflow, std::size_t index);

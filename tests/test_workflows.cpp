@@ -232,3 +232,49 @@ TEST_CASE("a malformed workflow is rejected with the reason") {
     REQUIRE(good.exit_code == 0);
     CHECK(json::parse(good.out)["result"] == json({1, 2}));
 }
+
+TEST_CASE("a plain job's links run its callbacks: ok with its result, err once with its id and error") {
+    TempDir shared;
+    const std::string log = shared.path() + "/runs";
+    NodeProcess node({.min_workers = 2, .max_workers = 2});
+    Client client(node.endpoint());
+
+    Task add("zq.add");
+    add.with_args(2, 3);
+    add.carried = zq::pack_json(
+        {{"links", {{"ok", json::array({{{"task", "zq.add"}, {"args", {10}}, {"kwargs", {{"log", log}}}}})},
+                    {"err", json::array({{{"task", "zq.add"}, {"kwargs", {{"log", log}}}}})}}}});
+    auto submitted = client.submit(add);
+    REQUIRE(submitted);
+    auto done = client.wait(submitted->id, std::chrono::seconds(10));
+    REQUIRE(done);
+    CHECK(done->result_as<int>() == 5);
+    auto callback = client.wait(submitted->id + "/link.0", std::chrono::seconds(10));
+    REQUIRE(callback);
+    CHECK(callback->state == JobState::succeeded);
+    CHECK(callback->result_as<int>() == 15);
+    CHECK(runs_in(log)[submitted->id + "/link.0/0"] == 1);
+    CHECK_FALSE(client.status(submitted->id + "/link_error.0"));
+
+    Task fail("zq.fail");
+    fail.with_args("boom");
+    fail.carried = zq::pack_json({{"links", {{"err", json::array({{{"task", "zq.echo"}}})}}}});
+    auto failing = client.submit(fail);
+    REQUIRE(failing);
+    // The callback is journaled in the turn that journals the job's end.
+    auto failed = client.wait(failing->id, std::chrono::seconds(10));
+    REQUIRE(failed);
+    CHECK(failed->state == JobState::failed);
+    auto errback = client.wait(failing->id + "/link_error.0", std::chrono::seconds(10));
+    REQUIRE(errback);
+    CHECK(errback->state == JobState::succeeded);
+    json echoed = zq::packed_to_json(errback->result);
+    CHECK(echoed[0] == failing->id);
+    CHECK_THAT(echoed[1].get<std::string>(), Catch::Contains("boom"));
+
+    Task bad("zq.add");
+    bad.carried = zq::pack_json({{"links", {{"ok", json::array({{{"task", "zq.add"}, {"colour", 1}}})}}}});
+    auto refused = client.submit(bad);
+    REQUIRE_FALSE(refused);
+    CHECK_THAT(refused.error(), Catch::Contains("links.ok[0]") && Catch::Contains("colour"));
+}

@@ -271,6 +271,7 @@ inline constexpr FieldSpec kEvent[] = {
     {f::error, string, false, "error text (failed, error, canceled, retrying), at most 512 bytes"},
     {f::attempts, unsigned_integer, false, "runs started so far (retrying)"},
     {f::next_attempt, unsigned_integer, false, "unix ms of the next attempt (retrying), or the ETA (scheduled)"},
+    {f::workflow, array, false, "a workflow step's [workflow id, position]"},
 };
 inline constexpr FieldSpec kTap[] = {
     {f::node, string, true, "publishing node"},
