@@ -128,12 +128,14 @@ BroadcastCollector::Recorded BroadcastCollector::record(const std::string& id, c
 BroadcastCollector::Recorded BroadcastCollector::completion(const Outcomes& outcomes) {
     Recorded recorded{Recorded::Kind::complete, pack_outcomes(outcomes), JobState::succeeded, {}};
     std::size_t unsuccessful = 0;
+    std::size_t errors = 0;  // unsuccessful because zq failed the run (a node lost, ...)
     std::string failures;
     for (const auto& [name, each] : outcomes) {
         if (!is_terminal(each.state)) {
             recorded.kind = Recorded::Kind::open;
         } else if (each.state != JobState::succeeded) {
             ++unsuccessful;
+            if (each.state == JobState::error) ++errors;
             failures += (failures.empty() ? "" : "; ") + name + ": " + std::string(to_string(each.state));
             if (!each.error.empty()) failures += " (" + each.error + ")";
         }
@@ -141,7 +143,8 @@ BroadcastCollector::Recorded BroadcastCollector::completion(const Outcomes& outc
     if (recorded.kind == Recorded::Kind::open) {
         recorded.state = JobState::pending;
     } else if (unsuccessful > 0) {
-        recorded.state = JobState::failed;
+        // Failed when a task failed somewhere; error when only zq failed the runs.
+        recorded.state = errors == unsuccessful ? JobState::error : JobState::failed;
         recorded.explanation = std::to_string(unsuccessful) + " of " + std::to_string(outcomes.size()) +
                                " nodes did not succeed: " + failures;
     }

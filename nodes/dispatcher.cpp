@@ -87,7 +87,7 @@ Status Dispatcher::recover() {
             finish(*job, JobState::canceled, {}, "canceled while the node was down");
             ++canceled;
         } else if (record.state == JobState::running) {
-            finish(*job, JobState::failed, {}, kRestartedExplanation);
+            finish(*job, JobState::error, {}, kRestartedExplanation);
             ++failed;
         } else if (record.state == JobState::retrying && record.next_attempt_ms > 0) {
             // Its next attempt keeps its time across the restart.
@@ -500,7 +500,7 @@ void Dispatcher::fail_running(const std::string& explanation) {
         bool queued = record.state == JobState::queued || record.state == JobState::retrying;
         if (queued && !record.origin.empty() && !broadcast_of_run(record.id).empty()) queued_runs.push_back(&job);
     });
-    for (Job* job : running) finish(*job, JobState::failed, {}, explanation);
+    for (Job* job : running) finish(*job, JobState::error, {}, explanation);
     for (Job* job : queued_runs) {
         unqueue(*job);
         finish(*job, JobState::canceled, {}, explanation + " before the broadcast ran here");

@@ -240,14 +240,14 @@ void Dispatcher::reap_node(const std::string& node, const std::string& explanati
         placed.push_back(&job);
     });
     for (Job* job : placed) {
-        spdlog::warn("job {} failed: {}", job->record.id, explanation);
-        finish(*job, JobState::failed, {}, explanation);
+        spdlog::warn("job {} ended in error: {}", job->record.id, explanation);
+        finish(*job, JobState::error, {}, explanation);
     }
     // A node that restarted reports its broadcast runs itself (a run it was running fails
     // as "node restarted"); one that is lost or left never will.
     if (!running_only) {
         for (const auto& id : broadcasts_.waiting_for(node))
-            record_outcome(id, node, JobState::failed, {}, explanation);
+            record_outcome(id, node, JobState::error, {}, explanation);
     }
     placement_dirty_ = true;
     // Claims out to that node go to the ids' new homes (dispatcher_claims.cpp).

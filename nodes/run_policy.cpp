@@ -70,16 +70,18 @@ RunEnd unsuccessful_end(const JobRecord& job, const RunFailure& failure, const C
     if (task && task->retry_exit_code > 0 && !failure.retry.requested && !failure.worker_lost) {
         return {JobState::failed, failure.error};
     }
+    // A worker that died under the task (killed, crashed) is zq's failure, not the task's.
+    const JobState gave_up = failure.worker_lost ? JobState::error : JobState::failed;
     const RetryPolicy policy = retry_policy(job, config.tasks);
     std::uint32_t allowed = policy.max_retries;
     if (failure.worker_lost) {
-        if (!policy.on_worker_lost) return {JobState::failed, failure.error};
+        if (!policy.on_worker_lost) return {gave_up, failure.error};
         // Opting in promises another run after a lost worker, even without a retry count.
         allowed = std::max<std::uint32_t>(allowed, 1);
     }
     // `attempts` counts the run that just ended: with max_retries 2 there are three runs.
     if (job.attempts > allowed) {
-        if (!failure.retry.requested) return {JobState::failed, failure.error};
+        if (!failure.retry.requested) return {gave_up, failure.error};
         return {JobState::failed, "the task asked for a retry, but its " + std::to_string(allowed) +
                                       " retries are used up: " + failure.error};
     }

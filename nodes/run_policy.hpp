@@ -7,7 +7,8 @@
 // time limit fails saying which. Any other failure is retried while the job's retry policy
 // (retry_policy.hpp) allows another attempt, except a run whose worker died, which is
 // retried only with retry_on_worker_lost, and a run of an exec task that names a
-// retry_exit_code, which is retried only when it exits with it. Pure decisions, like placement: the dispatcher
+// retry_exit_code, which is retried only when it exits with it. A run whose worker died and is not retried ends
+// `error` (zq failed it), not `failed` (the task failed). Pure decisions, like placement: the dispatcher
 // acts on them.
 #pragma once
 

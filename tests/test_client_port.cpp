@@ -147,6 +147,7 @@ TEST_CASE("a client naming a peer \"\" in HELLO and DISCONNECT reaps nothing and
     for (int i = 0; i < 3; ++i) {
         auto status = node.status();
         CHECK(status["jobs"]["failed"] == 0);
+        CHECK(status["jobs"]["error"] == 0);
     }
     auto job = client.status(running.id);
     REQUIRE(job);

@@ -125,7 +125,7 @@ TEST_CASE("a job runs on the node serving its queue or on its target, and the re
     CHECK(at_owner->state == JobState::succeeded);
 }
 
-TEST_CASE("a killed owner's job fails at the origin within liveness x interval + 1 s, naming the node") {
+TEST_CASE("a killed owner's job ends in error at the origin within liveness x interval + 1 s, naming the node") {
     Cluster cluster;
     Client client(cluster.a->endpoint());
     std::string id = start_remote_sleep(client, *cluster.b, 60);
@@ -135,12 +135,12 @@ TEST_CASE("a killed owner's job fails at the origin within liveness x interval +
     auto job = client.wait(id, kLossDeadline + std::chrono::seconds(1));
     REQUIRE(job);
     CHECK(std::chrono::steady_clock::now() - killed_at <= kLossDeadline);
-    CHECK(job->state == JobState::failed);
+    CHECK(job->state == JobState::error);
     CHECK_THAT(job->error, Catch::StartsWith("node b lost: silent for") && Catch::Contains("heartbeats of 0.2s"));
     cluster.b->wait_exit();
 }
 
-TEST_CASE("a frozen owner's job fails as lost, and its late report after it thaws is ignored") {
+TEST_CASE("a frozen owner's job ends in error as lost, and its late report after it thaws is ignored") {
     Cluster cluster;
     Client client(cluster.a->endpoint());
     std::string id = start_remote_sleep(client, *cluster.b, 2);
@@ -148,7 +148,7 @@ TEST_CASE("a frozen owner's job fails as lost, and its late report after it thaw
     cluster.b->signal(SIGSTOP);
     auto job = client.wait(id, kLossDeadline + std::chrono::seconds(1));
     REQUIRE(job);
-    CHECK(job->state == JobState::failed);
+    CHECK(job->state == JobState::error);
     CHECK_THAT(job->error, Catch::StartsWith("node b lost"));
 
     cluster.b->signal(SIGCONT);
@@ -158,11 +158,11 @@ TEST_CASE("a frozen owner's job fails as lost, and its late report after it thaw
     CHECK(wait_until([&] { return cluster.a->log().find("late STATE succeeded for job " + id) != std::string::npos; }));
     auto status = client.status(id);
     REQUIRE(status);
-    CHECK(status->state == JobState::failed);
+    CHECK(status->state == JobState::error);
     CHECK_THAT(status->error, Catch::StartsWith("node b lost"));
 }
 
-TEST_CASE("a restarted owner's jobs fail at once, without waiting for the liveness timeout") {
+TEST_CASE("a restarted owner's jobs end in error at once, without waiting for the liveness timeout") {
     // With liveness 100 x 0.2 s, only the new incarnation can explain a quick reap.
     Cluster cluster("heartbeat_interval = 0.2\nheartbeat_liveness = 100\n");
     Client client(cluster.a->endpoint());
@@ -172,7 +172,7 @@ TEST_CASE("a restarted owner's jobs fail at once, without waiting for the livene
     cluster.b->start();
     auto job = client.wait(id, std::chrono::seconds(10));
     REQUIRE(job);
-    CHECK(job->state == JobState::failed);
+    CHECK(job->state == JobState::error);
     CHECK(job->error == "node b restarted (new incarnation) while the job was running there");
 }
 
@@ -272,7 +272,7 @@ TEST_CASE("an outcome the origin missed is kept by the owner across restarts and
     CHECK(job->node == "b");
 }
 
-TEST_CASE("an origin that restarts fails the jobs of an owner it never hears from again") {
+TEST_CASE("an origin that restarts ends in error the jobs of an owner it never hears from again") {
     Cluster cluster;
     std::string id;
     {
@@ -285,6 +285,6 @@ TEST_CASE("an origin that restarts fails the jobs of an owner it never hears fro
     Client client(cluster.a->endpoint());
     auto job = client.wait(id, kDeadline);
     REQUIRE(job);
-    CHECK(job->state == JobState::failed);
+    CHECK(job->state == JobState::error);
     CHECK(job->error == "node b lost: not heard from within 0.8s of this node's restart");
 }

@@ -213,7 +213,7 @@ TEST_CASE("a node that joins later runs no broadcast published before it joined"
     CHECK(counts["repaired"] == 0);
 }
 
-TEST_CASE("a broadcast target killed before it reports counts as failed, naming the node") {
+TEST_CASE("a broadcast target killed before it reports counts as an error, naming the node") {
     auto a = start_node("a", {});
     auto b = start_node("b", {a->endpoint()});
     REQUIRE(wait_until([&] { return knows_alive(*a, {"b"}) && knows_alive(*b, {"a"}); }));
@@ -234,7 +234,7 @@ TEST_CASE("a broadcast target killed before it reports counts as failed, naming 
     REQUIRE(outcomes.size() == 2);
     CHECK(outcomes[0].state == JobState::canceled);
     CHECK(outcomes[1].node == "b");
-    CHECK(outcomes[1].state == JobState::failed);
+    CHECK(outcomes[1].state == JobState::error);
     CHECK(outcomes[1].error.find("node b lost") != std::string::npos);
 }
 

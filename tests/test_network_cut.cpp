@@ -75,11 +75,11 @@ TEST_CASE("across a cut, jobs on the far side are reaped once, jobs sent meanwhi
     hosts.cut();
     auto reaped = origin.wait(placed->id, kDeadline);
     REQUIRE(reaped);
-    CHECK(reaped->state == zq::JobState::failed);
+    CHECK(reaped->state == zq::JobState::error);
     CHECK_THAT(reaped->error, Catch::Contains("node b lost"));
     auto reaped_back = owner.wait(placed_back->id, kDeadline);
     REQUIRE(reaped_back);
-    CHECK(reaped_back->state == zq::JobState::failed);
+    CHECK(reaped_back->state == zq::JobState::error);
     CHECK_THAT(reaped_back->error, Catch::Contains("node a lost"));
 
     // Accepted during the cut: no live node serves "far", so it waits at the origin.
@@ -100,6 +100,6 @@ TEST_CASE("across a cut, jobs on the far side are reaped once, jobs sent meanwhi
     CHECK(wait_until([&] { return a->log().find("late STATE succeeded for job " + placed->id) != std::string::npos; }));
     auto still = origin.status(placed->id);
     REQUIRE(still);
-    CHECK(still->state == zq::JobState::failed);
+    CHECK(still->state == zq::JobState::error);
     CHECK(still->error == reaped->error);
 }

@@ -119,7 +119,7 @@ TEST_CASE("exec tasks run argv without a shell, capture output and fail on a non
     }
 }
 
-TEST_CASE("a worker killed mid-task fails its job naming signal 9 and is replaced") {
+TEST_CASE("a worker killed mid-task ends its job in error naming signal 9 and is replaced") {
     NodeProcess node({.min_workers = 1, .max_workers = 1});
     Client client(node.endpoint());
     auto [id, victim] = occupy_worker(node, client);
@@ -127,7 +127,7 @@ TEST_CASE("a worker killed mid-task fails its job naming signal 9 and is replace
     REQUIRE(::kill(victim, SIGKILL) == 0);
     auto job = client.wait(id, kDeadline);
     REQUIRE(job);
-    CHECK(job->state == JobState::failed);
+    CHECK(job->state == JobState::error);
     CHECK_THAT(job->error, Catch::Contains("signal 9"));
     CHECK_THAT(job->error, Catch::Contains(std::to_string(victim)));
 
@@ -142,7 +142,7 @@ TEST_CASE("a worker killed mid-task fails its job naming signal 9 and is replace
     CHECK(done->state == JobState::succeeded);
 }
 
-TEST_CASE("a node killed with jobs queued and running resumes the queued and fails the running") {
+TEST_CASE("a node killed with jobs queued and running resumes the queued and ends the running in error") {
     NodeProcess node({.min_workers = 1, .max_workers = 1});
     std::string running_id, queued_ids[3];
     {
@@ -171,7 +171,7 @@ TEST_CASE("a node killed with jobs queued and running resumes the queued and fai
     }
     auto lost = client.wait(running_id, kDeadline);
     REQUIRE(lost);
-    CHECK(lost->state == JobState::failed);
+    CHECK(lost->state == JobState::error);
     CHECK(lost->error == "node restarted while the job was running");
 }
 

@@ -297,7 +297,7 @@ TEST_CASE("submissions beyond max_pending are rejected with node busy and nothin
     REQUIRE(::kill(blocker.worker, SIGKILL) == 0);
     auto lost = client.wait(blocker.id, kDeadline);
     REQUIRE(lost);
-    CHECK(lost->state == JobState::failed);
+    CHECK(lost->state == JobState::error);
     CHECK_THAT(lost->error, Catch::Contains("signal 9"));
     for (std::size_t i = 0; i < queued.size(); ++i) {
         auto job = client.wait(queued[i], kDeadline);
@@ -309,7 +309,7 @@ TEST_CASE("submissions beyond max_pending are rejected with node busy and nothin
     require_succeeds(client, Task("zq.noop"));
 }
 
-TEST_CASE("SIGTERM to a busy worker fails its job naming the signal and a replacement is spawned") {
+TEST_CASE("SIGTERM to a busy worker ends its job in error naming the signal and a replacement is spawned") {
     NodeProcess node({.min_workers = 1, .max_workers = 1});
     Client client(node.endpoint());
     const auto [id, victim] = occupy_worker(node, client);
@@ -317,7 +317,7 @@ TEST_CASE("SIGTERM to a busy worker fails its job naming the signal and a replac
     REQUIRE(::kill(victim, SIGTERM) == 0);
     auto job = client.wait(id, kDeadline);
     REQUIRE(job);
-    CHECK(job->state == JobState::failed);
+    CHECK(job->state == JobState::error);
     CHECK_THAT(job->error,
                Catch::Contains("signal 15") && Catch::Contains("SIGTERM") && Catch::Contains(std::to_string(victim)));
 
@@ -342,7 +342,7 @@ TEST_CASE("SIGKILL to every worker at once: the pool recovers and new jobs run")
     for (const auto& id : running) {
         auto job = client.wait(id, kDeadline);
         REQUIRE(job);
-        CHECK(job->state == JobState::failed);
+        CHECK(job->state == JobState::error);
         CHECK_THAT(job->error, Catch::Contains("signal 9") && Catch::Contains("SIGKILL"));
     }
     CHECK(wait_until([&] {
@@ -419,7 +419,7 @@ TEST_CASE("SIGTERM to zq-node lets running jobs finish within shutdown_grace, th
     require_all_succeeded(client, got_in);
 }
 
-TEST_CASE("SIGTERM to zq-node with a job that outlives shutdown_grace fails it with node shutting down") {
+TEST_CASE("SIGTERM to zq-node with a job that outlives shutdown_grace ends it in error with node shutting down") {
     NodeProcess node({.config = "shutdown_grace = 1\n", .min_workers = 1, .max_workers = 1});
     std::string id;
     {
@@ -444,7 +444,7 @@ TEST_CASE("SIGTERM to zq-node with a job that outlives shutdown_grace fails it w
     Client client(node.endpoint());
     auto job = client.status(id);
     REQUIRE(job);
-    CHECK(job->state == JobState::failed);
+    CHECK(job->state == JobState::error);
     CHECK(job->error == "node shutting down");
 }
 
@@ -484,7 +484,7 @@ TEST_CASE("SIGKILL to zq-node leaves no orphans within 2 s") {
     for (const auto& id : {nap_id, sleep_id}) {
         auto job = client.status(id);
         REQUIRE(job);
-        CHECK(job->state == JobState::failed);
+        CHECK(job->state == JobState::error);
         CHECK(job->error == "node restarted while the job was running");
     }
 }

@@ -159,7 +159,7 @@ TEST_CASE("a worker SIGKILLed with retry_on_worker_lost runs its job again, exac
     CHECK(run_times(file).size() == 2);
 }
 
-TEST_CASE("without retry_on_worker_lost a SIGKILLed worker fails its job, retries or not") {
+TEST_CASE("without retry_on_worker_lost a SIGKILLed worker ends its job in error, retries or not") {
     NodeProcess node({.min_workers = 1, .max_workers = 1});
     Client client(node.endpoint());
     Task task("zq.sleep");
@@ -172,7 +172,7 @@ TEST_CASE("without retry_on_worker_lost a SIGKILLed worker fails its job, retrie
     ::kill(worker, SIGKILL);
     auto job = client.wait(submitted->id, kDeadline);
     REQUIRE(job);
-    CHECK(job->state == JobState::failed);
+    CHECK(job->state == JobState::error);
     CHECK_THAT(job->error, Catch::Contains("signal 9"));
     CHECK(job->attempts == 1);
 }

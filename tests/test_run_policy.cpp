@@ -92,17 +92,17 @@ TEST_CASE("a failed run is retried while attempts remain, then fails with the ta
     CHECK(end.error == "ValueError");
 }
 
-TEST_CASE("a dead worker's job is retried only with retry_on_worker_lost, and then at least once") {
+TEST_CASE("a dead worker's job is retried only with retry_on_worker_lost, at least once, and else ends in error") {
     JobRecord job = job_of("flaky");
     job.attempts = 1;
     const RunFailure lost{StopReason::none, "worker[pid:7] killed by signal 9 (SIGKILL)", true, {}};
     job.max_retries = 3;
-    CHECK(unsuccessful_end(job, lost, tasks(), 0.5).state == JobState::failed);
+    CHECK(unsuccessful_end(job, lost, tasks(), 0.5).state == JobState::error);
     job.max_retries = 0;
     job.retry_on_worker_lost = true;
     CHECK(unsuccessful_end(job, lost, tasks(), 0.5).state == JobState::retrying);
     job.attempts = 2;
-    CHECK(unsuccessful_end(job, lost, tasks(), 0.5).state == JobState::failed);
+    CHECK(unsuccessful_end(job, lost, tasks(), 0.5).state == JobState::error);
     // The task's config may opt in as well.
     Config config = tasks();
     config.tasks["flaky"].retry_on_worker_lost = true;

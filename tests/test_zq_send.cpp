@@ -125,7 +125,7 @@ TEST_CASE("zq-send cancel --data cancels a queued job while its node is down, an
     CHECK_FALSE(std::filesystem::exists(marker));
     auto blocker = client.status(blocker_id);
     REQUIRE(blocker);
-    CHECK(blocker->state == JobState::failed);
+    CHECK(blocker->state == JobState::error);
     CHECK(blocker->error == "node restarted while the job was running");
 }
 

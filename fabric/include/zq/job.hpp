@@ -21,8 +21,8 @@ enum class JobState : std::uint8_t {
     queued,     // waiting for a free worker on its owner
     running,    // in a worker process
     succeeded,  // done, with a result
-    failed,     // the task failed, timed out, or its worker or node died
-    error,      // zq could not run it (journal unwritable, bad envelope)
+    failed,     // the task itself failed: it raised, exited non-zero or timed out
+    error,      // zq failed it: its node was lost or restarted, its worker was killed
     canceled,   // canceled before or while it ran
     retrying,   // failed, another attempt is scheduled
     waiting,    // no live node can take it now; starts when one can
