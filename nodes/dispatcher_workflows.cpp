@@ -129,7 +129,10 @@ void Dispatcher::carry_out(const std::string& workflow, WorkflowDecisions decisi
             journal_write(Status(Error{inserted.error()}));
             continue;
         }
-        if (*inserted) jobs_.release(jobs_.add(std::move(record)));
+        if (!*inserted) continue;
+        Job& skipped = jobs_.add(std::move(record));
+        note_event(skipped.record);
+        jobs_.release(skipped);
     }
     for (WorkflowDecisions::Release& release : decisions.release) {
         JobRecord record = step_record(workflow, *plan, release.step, std::move(release.args), now);
