@@ -74,7 +74,8 @@ def canvas(chain_length, runs, chord_size, as_json=False):
     else:
         print(f"celery chain of {chain_length}: per step p50 {report['step_p50_ms']:.3f} ms, "
               f"p99 {report['step_p99_ms']:.3f} ms over {runs} runs", flush=True)
-        print(f"celery chord of {chord_size}: callback result after {chord_s:.3f} s", flush=True)
+        if not math.isnan(chord_s):
+            print(f"celery chord of {chord_size}: callback result after {chord_s:.3f} s", flush=True)
     return 0
 
 
