@@ -118,6 +118,7 @@ Status read_task_settings(const toml::table& root, Config& config) {
         "command",      "soft_time_limit",   "hard_time_limit", "prefetch",
         "retries",      "retry_delay",       "retry_backoff",   "retry_backoff_max",
         "retry_jitter", "retry_on_worker_lost", "retry_exit_code",
+        "on_duplicate", "key",           "key_concurrency",
     };
     return for_each_section(root, "tasks", kAllowed, [&](std::string name, const toml::table& task, const std::string& key) {
         TaskSettings settings;
@@ -133,6 +134,9 @@ Status read_task_settings(const toml::table& root, Config& config) {
             read_bool(task, "retry_jitter", settings.retry_jitter),
             read_bool(task, "retry_on_worker_lost", settings.retry_on_worker_lost),
             read_number(task, "retry_exit_code", settings.retry_exit_code),
+            read_string(task, "on_duplicate", settings.on_duplicate),
+            read_string(task, "key", settings.key),
+            read_number(task, "key_concurrency", settings.key_concurrency),
         };
         for (auto& step : steps) {
             if (!step) return Status(Error{"[" + key + "]: " + step.error()});
@@ -142,6 +146,13 @@ Status read_task_settings(const toml::table& root, Config& config) {
         }
         if (task.contains("retry_exit_code") && !task.contains("command")) {
             return Status(Error{"[" + key + "] retry_exit_code applies to exec tasks only: add command = [...]"});
+        }
+        if (task.contains("on_duplicate") && settings.on_duplicate != "parallel" && settings.on_duplicate != "discard" &&
+            settings.on_duplicate != "serial" && settings.on_duplicate != "queue_one") {
+            return Status(Error{"[" + key + "] on_duplicate must be parallel, discard, serial or queue_one"});
+        }
+        if (task.contains("key") && settings.key.empty()) {
+            return Status(Error{"[" + key + "] key must be a text, or \"task+args\""});
         }
         if (settings.retries > kMaxRetries) {
             return Status(Error{"[" + key + "] retries must be at most " + std::to_string(kMaxRetries)});
@@ -155,10 +166,13 @@ Status read_task_settings(const toml::table& root, Config& config) {
 }
 
 Status read_queue_settings(const toml::table& root, Config& config) {
-    static constexpr std::string_view kAllowed[] = {"prefetch"};
+    static constexpr std::string_view kAllowed[] = {"prefetch", "cluster_concurrency"};
     return for_each_section(root, "queue", kAllowed, [&](std::string name, const toml::table& queue, const std::string& key) {
         QueueSettings settings;
         if (auto read = read_number(queue, "prefetch", settings.prefetch); !read) {
+            return Status(Error{"[" + key + "]: " + read.error()});
+        }
+        if (auto read = read_number(queue, "cluster_concurrency", settings.cluster_concurrency); !read) {
             return Status(Error{"[" + key + "]: " + read.error()});
         }
         config.queue_settings[std::move(name)] = settings;

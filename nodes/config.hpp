@@ -32,12 +32,20 @@ struct TaskSettings {
     bool retry_on_worker_lost = false;
     // An exec task that exits with this status asks for a retry (-1: none does).
     int retry_exit_code = -1;
+    // Uniqueness and throttling of the task's jobs (docs/configuration.md); a job's own
+    // ukey, upol and kconc win. `key` is a fixed text or "task+args".
+    std::string on_duplicate;  // "": parallel
+    std::string key;
+    unsigned key_concurrency = 0;  // 0: no throttle
     bool exec() const { return !command.empty(); }
 };
 
 // Settings for one queue, from [queue.NAME].
 struct QueueSettings {
     unsigned prefetch = 0;  // 0: the node's `prefetch`
+    // Jobs of the queue that may run at once in the whole cluster (0: no limit). Every node
+    // must configure the same value: the queue's home enforces the one its jobs carry.
+    unsigned cluster_concurrency = 0;
 };
 
 struct Config {

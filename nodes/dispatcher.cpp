@@ -30,7 +30,7 @@ Dispatcher::Dispatcher(uv_loop_t* loop, const Config& config, Journal& journal, 
     : config_(config), journal_(journal), pool_(pool),
       send_(std::move(send)), local_{config.name, config.queues, false},
       broadcasts_(config.name, config.limits.max_message_bytes), claims_(journal, config.name),
-      awaiting_claims_(config.name), peer_timer_(loop, [this] { resend_to_peers(); }),
+      awaiting_claims_(config.name), key_outbox_(config.name), peer_timer_(loop, [this] { resend_to_peers(); }),
       owner_check_timer_(loop, [this] { reap_silent_owners(); }), rejournal_timer_(loop, [this] { end_turn(); }),
       clock_timer_(loop, [this] { on_clock(); }) {}
 
@@ -66,6 +66,7 @@ Status Dispatcher::recover() {
     bool placed_on_peers = false;
     for (Job* job : held) {
         JobRecord& record = job->record;
+        restore_key_slots(*job);
         if (is_workflow(record) && record.state != JobState::accepted && record.state != JobState::queued) {
             ++resumed;
         } else if (is_broadcast(record)) {
@@ -312,6 +313,8 @@ void Dispatcher::enqueue(Job& job) {
         wait_until(job, record.eta_ms);
         return;
     }
+    // A job with a key or a queue limited across the cluster waits here for its slots.
+    if (!key_gate_open(job)) return;
     if (record.state == JobState::scheduled) change_state(job, JobState::queued);
     placement_dirty_ = true;
     // A job forwarded here runs here; the origin chose this node.
@@ -405,6 +408,7 @@ void Dispatcher::change_state(Job& job, JobState state, std::string_view result,
 
 void Dispatcher::finish(Job& job, JobState state, std::string_view result, std::string_view error) {
     if (job.record.expires_ms > 0) expiries_.remove(job);
+    if (!key_outbox_.empty() && job.record.origin.empty()) release_key_slots(job.record.id);
     change_state(job, state, result, error);
     job.worker = 0;
     turn_.finish(job);
@@ -594,6 +598,7 @@ void Dispatcher::commit_failed(Turn& turn, const std::string& reason) {
         unqueue(*job);
         outbox_.forget(job->record.id);
         awaiting_claims_.forget(job->record.id);
+        if (!key_outbox_.empty()) release_key_slots(job->record.id);
         broadcasts_.drop(job->record.id);
         if (job->worker) pool_.release(job->worker);
         jobs_.drop(*job);
@@ -638,6 +643,13 @@ void Dispatcher::send_turn(Turn& turn) {
         const JobRecord& job = each.job->record;
         // It waits for its claim: ACCEPTED goes out with the home's answer (dispatcher_claims.cpp).
         if (job.state == JobState::accepted) continue;
+        // A keyed job waiting for its slot, or dropped as a duplicate (dispatcher_keys.cpp).
+        if (!key_outbox_.empty() || !each.job->dedup.empty()) {
+            if (auto body = keyed_answer(each.client, *each.job)) {
+                if (!body->empty()) deliver(each.client, Command::accepted, *body);
+                continue;
+            }
+        }
         // A job's state when it was accepted: a broadcast is running at once, a job with an
         // ETA ahead is scheduled.
         JobState accepted = is_broadcast(job) || is_workflow(job) ? JobState::running

@@ -10,6 +10,8 @@
 //   BroadcastCollector the outcomes of this node's broadcasts (broadcast_collector.hpp)
 //   ClaimLedger       at an id's home: which node holds each job id (claim_ledger.hpp)
 //   ClaimOutbox       at an origin: jobs waiting for their id's home to answer (claim_outbox.hpp)
+//   KeyLedger         at a key's home: the jobs holding and waiting for its slots (key_ledger.hpp)
+//   KeyOutbox         at an origin: jobs waiting for, or holding, slots of keys (key_outbox.hpp)
 //   Turn              what the current turn sends once it is committed (turn.hpp)
 // The dispatcher decides, with the help of two pure policies (placement.hpp: where a job
 // runs; run_policy.hpp: what a run gets and how a failed one ends); the parts keep the
@@ -17,7 +19,8 @@
 // dispatcher.cpp (requests, jobs run here, the turn), dispatcher_cluster.cpp (placement on
 // peers, reports, reaping), dispatcher_broadcast.cpp (broadcasts) and dispatcher_claims.cpp
 // (cluster-wide ids: one node of the cluster holds a submitted id, whichever nodes it was
-// submitted to).
+// submitted to) and dispatcher_keys.cpp (keys: uniqueness and cluster-wide limits, admitted
+// at the origin before a job enters the queues).
 //
 // Every state change is written to the journal inside the current turn's transaction;
 // replies, RUN frames and peer messages wait in the turn and go out only after end_turn()
@@ -41,6 +44,8 @@
 #include "event_loop.hpp"
 #include "job_table.hpp"
 #include "journal.hpp"
+#include "key_ledger.hpp"
+#include "key_outbox.hpp"
 #include "message_bodies.hpp"
 #include "peer_outbox.hpp"
 #include "placement.hpp"
@@ -56,6 +61,7 @@
 #include <zq/task.hpp>
 
 #include <functional>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -127,6 +133,9 @@ public:
     void on_state_ack(const Message& message);   // owner: the origin journaled the outcome
     void on_claim(const Message& message);       // home: which node holds these ids?
     void on_claimed(const Message& message);     // origin: the home's answer to a claim
+    void on_key_acquire(const Message& message);  // key's home: slots for these jobs?
+    void on_key_answer(const Message& message);   // origin: granted, waiting or dropped
+    void on_key_release(const Message& message);  // key's home: these jobs ended
     // Fails the unfinished jobs placed on `node` with `explanation` (lost, left). For a node
     // that restarted, only the running ones: the queued jobs it journaled are resumed by it
     // and reported as usual.
@@ -137,8 +146,8 @@ public:
         placement_dirty_ = true;
         members_dirty_ = true;
     }
-    // Jobs waiting for capacity, with the reason, for status.
-    std::vector<std::pair<std::string, std::string>> waiting_jobs() const { return elsewhere_.waiting(); }
+    // Jobs waiting for capacity or for a slot of their key or queue, with the reason, for status.
+    std::vector<std::pair<std::string, std::string>> waiting_jobs() const;
 
     // Pool events.
     void on_task_done(std::string_view id, const TaskOutcome& outcome);
@@ -296,6 +305,32 @@ private:
     void cancel_step(Job& step);
     // The job map of STATE and control replies; a workflow's lists its steps.
     std::string job_data(const JobRecord& job);
+    // Keys: uniqueness and cluster-wide limits (dispatcher_keys.cpp).
+    // The gate in enqueue(): true when the job holds every slot it needs (or needs none);
+    // otherwise it waits (`waiting`), or was dropped as a duplicate.
+    bool key_gate_open(Job& job);
+    // Asks the home of the job's next lock; decided at once when this node is the home.
+    void ask_for_slot(Job& job);
+    // Routes a home's answers: this node's jobs in place, others' in KEY-ANSWER.
+    void deliver_key_answers(const std::vector<KeyAnswer>& answers);
+    // At the origin: one verdict on one of its jobs.
+    void on_key_verdict(const KeyAnswer& answer);
+    void drop_duplicate(Job& job, const KeyAnswer& answer);
+    // The job ended: its slots are released at their homes.
+    void release_key_slots(const std::string& id);
+    // At a restart: a queued, retrying or placed job holds its slots already.
+    void restore_key_slots(Job& job);
+    // Tells each home everything this node holds and waits for there (every heartbeat
+    // interval, and at once when membership changes, `with_self` then).
+    void sync_key_homes(bool with_self);
+    // Holds the key ledger's grants while the node settles or just after membership changed
+    // (until the origins' lists have arrived), and releases them after.
+    void refresh_key_hold();
+    // A lost or restarted origin's slots are freed here, as its home.
+    void forget_key_origin(const std::string& node);
+    // The first answer to a keyed submission (ACCEPTED body), when it is not the plain one:
+    // dropped, or waiting; "" when it is held for the key's home's verdict.
+    std::optional<std::string> keyed_answer(const std::string& client, Job& job);
 
     // Broadcasts at their origin (dispatcher_broadcast.cpp).
     static bool is_broadcast(const JobRecord& job) { return job.target == "*"; }
@@ -328,6 +363,10 @@ private:
     ClaimLedger claims_;
     ClaimOutbox awaiting_claims_;
     WorkflowBook workflows_;
+    KeyLedger key_ledger_;
+    KeyOutbox key_outbox_;
+    std::set<std::string> key_homes_synced_;  // peers told of this node's slots at the last sync
+    std::int64_t keys_paused_until_ms_ = 0;   // steady clock: the ledger grants nothing before
     Turn turn_;
     // The cluster as the ids' homes see it: the live peers' names (sorted), whether the node
     // is still settling, and whether it must claim at all. Read again on membership changes.

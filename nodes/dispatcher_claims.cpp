@@ -33,6 +33,9 @@ constexpr std::size_t kAnswerOverheadBytes = 32;
 // A hand-back whose home's link was not up yet is tried again after this many heartbeat
 // intervals: well within the half interval the returning home waits (Membership::settling).
 constexpr double kHandBackRetryIntervals = 0.125;
+// After membership changed, keys' homes grant nothing for this many heartbeat intervals, so
+// that every origin's list of held slots reaches the new homes first (dispatcher_keys.cpp).
+constexpr double kKeyTakeoverIntervals = 1.5;
 
 }  // namespace
 
@@ -99,6 +102,15 @@ void Dispatcher::refresh_members() {
     live_peers_ = std::move(live);
     known_peers_ = std::move(known);
     in_cluster_ = settling_ || !live_peers_.empty();
+    // Keys move with the same homes (dispatcher_keys.cpp).
+    if (changed) {
+        if (!live_peers_.empty()) {
+            keys_paused_until_ms_ =
+                steady_ms() + static_cast<std::int64_t>(config_.heartbeat_interval * 1000 * kKeyTakeoverIntervals);
+        }
+        refresh_key_hold();
+        sync_key_homes(true);
+    }
     if (awaiting_claims_.empty() || (!changed && !decide_here_)) return;
     decide_here_ = false;
     // Claims out go to their homes as the cluster is now (a home lost, a node back); those
@@ -144,7 +156,16 @@ void Dispatcher::claim_decided(const std::string& id, const ClaimDecision& decis
             change_state(*job, job->record.eta_ms > wall_ms() ? JobState::scheduled : JobState::queued);
             enqueue(*job);
         }
-        for (const auto& waiter : *waiters) reply_accepted(waiter.client, job->record, waiter.duplicate);
+        for (const auto& waiter : *waiters) {
+            // A keyed job waits for its slot or was dropped: the submitter hears that.
+            if (!waiter.duplicate && !waiter.client.empty()) {
+                if (auto body = keyed_answer(waiter.client, *job)) {
+                    if (!body->empty()) reply(waiter.client, Command::accepted, std::move(*body));
+                    continue;
+                }
+            }
+            reply_accepted(waiter.client, job->record, waiter.duplicate);
+        }
         return;
     }
     // Another node holds the id: the copy here never ran and goes. The decision is kept here

@@ -249,6 +249,8 @@ void Dispatcher::reap_node(const std::string& node, const std::string& explanati
         for (const auto& id : broadcasts_.waiting_for(node))
             record_outcome(id, node, JobState::error, {}, explanation);
     }
+    // As a key's home: the slots the node held, and its place in the queues, are freed.
+    forget_key_origin(node);
     placement_dirty_ = true;
     // Claims out to that node go to the ids' new homes (dispatcher_claims.cpp).
     members_dirty_ = true;
@@ -280,6 +282,8 @@ void Dispatcher::resend_to_peers() {
     }
     resend_broadcasts();
     resend_claims();
+    refresh_key_hold();
+    sync_key_homes(false);
 }
 
 }  // namespace zq::node

@@ -37,6 +37,8 @@ struct Job {
     // At the origin: the peer it was placed on, "*" for a broadcast, "" when it runs here.
     std::string owner;
     bool returned = false;  // taken back from a worker unstarted: not prefetched again
+    // Dropped by its key's home as a duplicate of this job (on_duplicate discard, queue_one).
+    std::string dedup;
 };
 
 class JobTable {

@@ -18,11 +18,12 @@ constexpr std::string_view kFileName = "journal.db";
 
 // Stored in the meta table. Bump it whenever the schema changes: a journal with another
 // version is refused at open rather than misread.
-constexpr std::string_view kSchemaVersion = "4";
+constexpr std::string_view kSchemaVersion = "5";
 // Older versions upgraded in place when opened: version 2 lacked the `carried` column,
 // version 3 the times and the backoff policy, and both the `expired` state, which changes
-// the partial index of unfinished jobs.
-constexpr std::string_view kUpgradableVersions[] = {"2", "3"};
+// the partial index of unfinished jobs; version 4 the uniqueness key, policy and key
+// concurrency (ukey, upol, kconc).
+constexpr std::string_view kUpgradableVersions[] = {"2", "3", "4"};
 
 // How long a write waits for another connection's transaction before failing with "database
 // is locked". Another connection is rare: `zq-send cancel --data` writes only while no node
@@ -66,6 +67,9 @@ enum class Column {
     retry_backoff_max,
     retry_jitter,
     retry_on_worker_lost,
+    ukey,
+    upol,
+    kconc,
 };
 
 struct ColumnSpec {
@@ -74,7 +78,7 @@ struct ColumnSpec {
 };
 
 // Columns added after version 2 have a DEFAULT, so that an upgrade can add them in place.
-constexpr std::array<ColumnSpec, 30> kJobColumns = {{
+constexpr std::array<ColumnSpec, 33> kJobColumns = {{
     {"id", "TEXT PRIMARY KEY NOT NULL"},
     {"task", "TEXT NOT NULL"},
     {"queue", "TEXT NOT NULL"},
@@ -106,6 +110,9 @@ constexpr std::array<ColumnSpec, 30> kJobColumns = {{
     {"retry_backoff_max", "REAL NOT NULL DEFAULT 0"},
     {"retry_jitter", "INTEGER NOT NULL DEFAULT 0"},
     {"retry_on_worker_lost", "INTEGER NOT NULL DEFAULT 0"},
+    {"ukey", "TEXT NOT NULL DEFAULT ''"},    // uniqueness and throttle key as submitted; '' = none
+    {"upol", "TEXT NOT NULL DEFAULT ''"},    // on_duplicate policy as submitted; '' = the config's
+    {"kconc", "INTEGER NOT NULL DEFAULT 0"}, // key concurrency as submitted; 0 = the config's
 }};
 
 constexpr int column_index(Column column) { return static_cast<int>(column); }
@@ -118,7 +125,7 @@ static_assert(kJobColumns[column_index(Column::updated_ms)].name == "updated_ms"
 static_assert(kJobColumns[column_index(Column::report_pending)].name == "report_pending");
 static_assert(kJobColumns[column_index(Column::carried)].name == "carried");
 static_assert(kJobColumns[column_index(Column::eta_ms)].name == "eta_ms");
-static_assert(column_index(Column::retry_on_worker_lost) + 1 == kJobColumns.size());
+static_assert(column_index(Column::kconc) + 1 == kJobColumns.size());
 
 std::string column_list() {
     std::string list;
@@ -318,7 +325,10 @@ bool bind_job(sqlite3_stmt* statement, const JobRecord& job) {
            bind_real(statement, at(Column::retry_backoff), job.retry_backoff) &&
            bind_real(statement, at(Column::retry_backoff_max), job.retry_backoff_max) &&
            bind_integer(statement, at(Column::retry_jitter), job.retry_jitter ? 1 : 0) &&
-           bind_integer(statement, at(Column::retry_on_worker_lost), job.retry_on_worker_lost ? 1 : 0);
+           bind_integer(statement, at(Column::retry_on_worker_lost), job.retry_on_worker_lost ? 1 : 0) &&
+           bind_text(statement, at(Column::ukey), job.unique_key) &&
+           bind_text(statement, at(Column::upol), job.unique_policy) &&
+           bind_integer(statement, at(Column::kconc), job.key_concurrency);
 }
 
 std::string column_bytes(sqlite3_stmt* statement, Column column) {
@@ -875,6 +885,9 @@ Result<JobRecord> Journal::read_job(sqlite3_stmt* statement, std::string_view wh
     job.retry_backoff_max = column_real(statement, Column::retry_backoff_max);
     job.retry_jitter = column_integer(statement, Column::retry_jitter) != 0;
     job.retry_on_worker_lost = column_integer(statement, Column::retry_on_worker_lost) != 0;
+    job.unique_key = column_bytes(statement, Column::ukey);
+    job.unique_policy = column_bytes(statement, Column::upol);
+    job.key_concurrency = static_cast<std::uint32_t>(column_integer(statement, Column::kconc));
     return job;
 }
 

@@ -66,6 +66,10 @@ struct JobRecord {
     std::string origin;
     bool report_pending = false;
     std::string carried;  // envelope fields zq carries without acting on them (zq::Task::carried)
+    // Uniqueness and throttling as the job asked (zq::Task has the meaning of each).
+    std::string unique_key;
+    std::string unique_policy;
+    std::uint32_t key_concurrency = 0;
 };
 
 // What the journal remembers of one schedule (scheduler.hpp): the last tick this node fired

@@ -35,6 +35,9 @@ JobRecord record_from(Task&& task, std::int64_t now, const std::string& node) {
     job.retry_jitter = task.retry_jitter;
     job.retry_on_worker_lost = task.retry_on_worker_lost;
     job.carried = std::move(task.carried);
+    job.unique_key = std::move(task.unique_key);
+    job.unique_policy = std::move(task.unique_policy);
+    job.key_concurrency = task.key_concurrency;
     job.state = JobState::queued;
     job.node = node;
     job.created_ms = now;
@@ -65,6 +68,9 @@ Task task_from(const JobRecord& job) {
     task.retry_jitter = job.retry_jitter;
     task.retry_on_worker_lost = job.retry_on_worker_lost;
     task.carried = job.carried;
+    task.unique_key = job.unique_key;
+    task.unique_policy = job.unique_policy;
+    task.key_concurrency = job.key_concurrency;
     return task;
 }
 

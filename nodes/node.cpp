@@ -273,6 +273,9 @@ void Node::on_message(const std::string& client, const Message& message) {
         case Command::state_ack:
         case Command::claim:
         case Command::claimed:
+        case Command::key_acquire:
+        case Command::key_answer:
+        case Command::key_release:
         case Command::repair:
         case Command::gone: {
             std::string sender(message.string(f::node).value_or(""));
@@ -332,6 +335,9 @@ void Node::on_peer_message(const Message& message) {
         // A home answers claims while it shuts down too: its ledger is still right.
         case Command::claim: dispatcher_->on_claim(message); return;
         case Command::claimed: dispatcher_->on_claimed(message); return;
+        case Command::key_acquire: dispatcher_->on_key_acquire(message); return;
+        case Command::key_answer: dispatcher_->on_key_answer(message); return;
+        case Command::key_release: dispatcher_->on_key_release(message); return;
         case Command::repair: repair(message); return;
         case Command::gone: subscriber_->on_gone(message); return;
         default: return;

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 using zq::BodyWriter;
 using zq::decode;
@@ -87,6 +88,7 @@ TEST_CASE("envelope fields a task does not act on are carried to the next hop un
     BodyWriter body;
     body.add(f::id, "j1").add(f::task, "t").add(f::eta, std::uint64_t{1700000005000});
     body.add(f::expires, std::uint64_t{1700000009000}).add(f::unique_key, "k");
+    body.add_value(f::workflow, std::vector<std::string>{"wf-1"});
     body.add(f::watch, true).add("not_in_the_spec", std::uint64_t{1});
     auto message = decode("ZQP1", command_byte(Command::submit), body.finish());
     REQUIRE(message);

@@ -220,7 +220,7 @@ TEST_CASE("the journal stores states by name so that it reads well by hand") {
     RawConnection raw(journal->path());
     CHECK(raw.query("SELECT state FROM jobs WHERE id = 'a'") == "waiting");
     CHECK(raw.query("PRAGMA journal_mode") == "wal");
-    CHECK(raw.query("SELECT value FROM meta WHERE key = 'schema_version'") == "4");
+    CHECK(raw.query("SELECT value FROM meta WHERE key = 'schema_version'") == "5");
 }
 
 TEST_CASE("inserting a job whose id is already journaled returns false and changes nothing") {
@@ -625,4 +625,34 @@ TEST_CASE("with background checkpoints the log is moved into the database by ano
     RawConnection raw(journal->path());
     CHECK(raw.query("SELECT count(*) FROM jobs") == "3000");
     CHECK(find(*journal, "job-2999").id == "job-2999");
+}
+
+TEST_CASE("a job's key, on_duplicate policy and key concurrency survive the journal, and a version 4 journal gains them") {
+    TempDir dir;
+    std::string path;
+    {
+        auto journal = open_journal(dir.path());
+        JobRecord keyed = make_job("keyed");
+        keyed.unique_key = "report:42";
+        keyed.unique_policy = "serial";
+        keyed.key_concurrency = 3;
+        insert(*journal, keyed);
+        insert(*journal, make_job("old"));
+        commit(*journal);
+        JobRecord found = find(*journal, "keyed");
+        CHECK(found.unique_key == "report:42");
+        CHECK(found.unique_policy == "serial");
+        CHECK(found.key_concurrency == 3);
+        path = journal->path();
+    }
+    // What version 4 was: the same table without the three key columns.
+    RawConnection raw(path);
+    raw.exec("DELETE FROM jobs WHERE id = 'keyed'");
+    for (const char* column : {"ukey", "upol", "kconc"}) raw.exec(std::string("ALTER TABLE jobs DROP COLUMN ") + column);
+    raw.exec("UPDATE meta SET value = '4' WHERE key = 'schema_version'");
+    auto reopened = open_journal(dir.path());
+    JobRecord old = find(*reopened, "old");
+    CHECK(old.unique_key.empty());
+    CHECK(old.key_concurrency == 0);
+    CHECK(RawConnection(path).query("SELECT value FROM meta WHERE key = 'schema_version'") == "5");
 }

@@ -136,6 +136,7 @@ Result<Reply> read_reply(const Message& message) {
         submitted.state = *state;
         submitted.node = std::string(message.string(f::node).value_or(""));
         submitted.duplicate = message.boolean(f::duplicate).value_or(false);
+        submitted.dedup = std::string(message.string(f::dedup).value_or(""));
         return Reply(Accepted{std::move(submitted)});
     }
     case Command::rejected:

@@ -5,6 +5,7 @@
 #include <span>
 #include <vector>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <random>
 
@@ -19,7 +20,7 @@ constexpr std::string_view kMemberFields[] = {
     f::id,          f::task,          f::args,        f::kwargs,          f::queue,
     f::target,      f::priority,      f::eta,         f::expires,         f::max_retries,
     f::retry_delay, f::retry_backoff, f::retry_backoff_max, f::retry_jitter, f::retry_on_worker_lost,
-    f::soft_time_limit, f::hard_time_limit, f::headers,
+    f::soft_time_limit, f::hard_time_limit, f::headers, f::unique_key, f::unique_policy, f::key_concurrency,
 };
 // The longest a retry policy may wait between attempts.
 constexpr double kMaxRetryDelaySeconds = 366.0 * 24 * 3600;
@@ -107,6 +108,9 @@ void write_task(BodyWriter& body, const Task& task) {
     if (task.soft_time_limit > 0) body.add(f::soft_time_limit, task.soft_time_limit);
     if (task.hard_time_limit > 0) body.add(f::hard_time_limit, task.hard_time_limit);
     if (!task.headers.empty()) body.add_value(f::headers, task.headers);
+    if (!task.unique_key.empty()) body.add(f::unique_key, task.unique_key);
+    if (!task.unique_policy.empty()) body.add(f::unique_policy, task.unique_policy);
+    if (task.key_concurrency > 0) body.add(f::key_concurrency, static_cast<std::uint64_t>(task.key_concurrency));
     write_carried(body, task.carried);
 }
 
@@ -142,6 +146,21 @@ Result<Task> read_task(const Message& message, const protocol::Limits& limits) {
             }
             task.headers.emplace(entry.key.as<std::string>(), entry.val.as<std::string>());
         }
+    }
+    if (auto key = message.string(f::unique_key)) {
+        if (key->size() > limits.max_string_bytes / 8) return Error{"ukey is too long", ErrorCode::bad_input};
+        task.unique_key = std::string(*key);
+    }
+    if (auto policy = message.string(f::unique_policy)) {
+        task.unique_policy = std::string(*policy);
+        if (policy->empty() || (*policy != "parallel" && *policy != "discard" && *policy != "serial" &&
+                                *policy != "queue_one")) {
+            return Error{"upol '" + task.unique_policy + "' is not parallel, discard, serial or queue_one",
+                         ErrorCode::bad_input};
+        }
+    }
+    if (auto concurrency = message.unsigned_integer(f::key_concurrency)) {
+        task.key_concurrency = static_cast<std::uint32_t>(std::min<std::uint64_t>(*concurrency, UINT32_MAX));
     }
     (void)limits;
     task.carried = carried_fields(message);

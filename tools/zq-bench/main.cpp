@@ -57,6 +57,9 @@ struct Options {
     bool broadcast = false;
     bool null_node = false;
     std::size_t round_trips = 2000;  // the latency phase's samples at most; 0 skips it
+    // Throughput phase: task i gets the key "bench-key-(i mod keys)" with this policy (0: none).
+    std::size_t keys = 0;
+    std::string on_duplicate = "serial";
 };
 
 // Tasks that did not succeed, with the first reason seen.
@@ -98,13 +101,17 @@ std::string describe_failure(const zq::JobInfo& job) {
 
 // Phase 1: keeps up to `window` submissions in flight until every task has its STATE.
 zq::Result<Throughput> measure_throughput(zq::Client& client, const Options& options, Failures& failures) {
-    const zq::Task task(options.task);
+    zq::Task task(options.task);
     std::size_t posted = 0;
     std::size_t finished = 0;
     std::size_t in_flight = 0;
     const auto started = Clock::now();
     while (finished < options.tasks) {
         while (in_flight < options.window && posted < options.tasks) {
+            if (options.keys > 0) {
+                task.unique_key = "bench-key-" + std::to_string(posted % options.keys);
+                task.unique_policy = options.on_duplicate;
+            }
             if (auto sent = client.post(task, true); !sent) return sent.failure();
             ++posted;
             ++in_flight;
@@ -232,6 +239,12 @@ int main(int argc, char** argv) {
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
     app.add_option("--task", options.task, "task to run")->capture_default_str();
+    app.add_option("--keys", options.keys,
+                   "throughput phase: spread the tasks over N keys (bench-key-0...), with --on-duplicate")
+        ->capture_default_str();
+    app.add_option("--on-duplicate", options.on_duplicate, "the keys' policy: parallel, discard, serial, queue_one")
+        ->check(CLI::IsMember({"parallel", "discard", "serial", "queue_one"}))
+        ->capture_default_str();
     app.add_option("--round-trips", options.round_trips,
                    "most round trips in the latency phase (it runs min(N, this)); 0 skips the phase")
         ->capture_default_str();

@@ -4,7 +4,8 @@
 //           [--priority N] [--id ID] [--soft-limit SEC] [--hard-limit SEC] [--broadcast]
 //           [--eta TIME | --countdown SEC] [--expires TIME|SEC]
 //           [--retries N] [--retry-delay SEC] [--retry-backoff SEC] [--retry-backoff-max SEC]
-//           [--retry-jitter] [--retry-on-worker-lost] [--kwarg KEY=JSON]... TASK [ARG...]
+//           [--retry-jitter] [--retry-on-worker-lost] [--kwarg KEY=JSON]...
+//           [--key KEY|task+args] [--on-duplicate POLICY] [--key-concurrency N] TASK [ARG...]
 //   zq-send status|result|cancel|wait ID [--node ENDPOINT | --data DIR] [--timeout SEC] [--json]
 //   zq-send workflow FILE|- [--node ENDPOINT] [--id ID] [--wait] [--timeout SEC] [--json]
 //           (workflow_command.hpp)
@@ -74,15 +75,17 @@ constexpr std::array<std::string_view, 4> kJobCommands = {"status", "result", "c
 // options that only make sense when submitting (so their presence means a task follows).
 // A table reads better than one option a line.
 // clang-format off
-constexpr std::array<std::string_view, 17> kValueOptions = {
+constexpr std::array<std::string_view, 20> kValueOptions = {
     "--node",    "--data",       "--queue",       "--target",          "--timeout",     "--priority",
     "--id",      "--soft-limit", "--hard-limit",  "--eta",             "--countdown",   "--expires",
-    "--retries", "--retry-delay", "--retry-backoff", "--retry-backoff-max", "--kwarg"};
-constexpr std::array<std::string_view, 18> kSubmitOnlyOptions = {
+    "--retries", "--retry-delay", "--retry-backoff", "--retry-backoff-max", "--kwarg",
+    "--key",     "--on-duplicate", "--key-concurrency"};
+constexpr std::array<std::string_view, 21> kSubmitOnlyOptions = {
     "--queue",        "--target",      "--wait",          "--priority",          "--id",
     "--soft-limit",   "--hard-limit",  "--broadcast",     "--eta",               "--countdown",
     "--expires",      "--retries",     "--retry-delay",   "--retry-backoff",     "--retry-backoff-max",
-    "--retry-jitter", "--retry-on-worker-lost", "--kwarg"};
+    "--retry-jitter", "--retry-on-worker-lost", "--kwarg",
+    "--key",          "--on-duplicate", "--key-concurrency"};
 // clang-format on
 
 const char* const kExitCodesHelp =
@@ -527,6 +530,15 @@ int run_submit(const char* program, const CommandLine& line) {
         ->type_name("KEY=JSON")
         ->take_all()
         ->allow_extra_args(false);
+    app.add_option("--key", task_options.key,
+                   "uniqueness and throttle key; task+args derives it from the task name and arguments")
+        ->type_name("KEY");
+    app.add_option("--on-duplicate", task_options.on_duplicate,
+                   "what another job with the key means: parallel (default), discard, serial or queue_one")
+        ->type_name("POLICY");
+    app.add_option("--key-concurrency", task_options.key_concurrency,
+                   "at most N jobs with the key run at once in the cluster")
+        ->type_name("N");
     app.footer(
         std::string(
             "Job commands:\n"
@@ -586,6 +598,9 @@ int run_submit(const char* program, const CommandLine& line) {
     auto submitted = broadcast ? client.broadcast(task, accept_timeout) : client.submit(task, accept_timeout);
     if (!submitted) return print.error(submitted.failure(), task.id);
     if (submitted->duplicate) print.note("job " + task.id + " was already submitted: nothing new runs");
+    if (!submitted->dedup.empty()) {
+        print.note("job " + task.id + " was dropped: duplicate of " + submitted->dedup + " (same key)");
+    }
 
     if (!wait) {
         zq::JobInfo job;
@@ -594,7 +609,9 @@ int run_submit(const char* program, const CommandLine& line) {
         job.state = submitted->state;
         job.node = submitted->node;
         if (json) {
-            print.job(job, {{"duplicate", submitted->duplicate}});
+            nlohmann::json extra = {{"duplicate", submitted->duplicate}};
+            if (!submitted->dedup.empty()) extra["dedup"] = submitted->dedup;
+            print.job(job, extra);
         } else {
             print.line(submitted->id);
         }

@@ -174,6 +174,36 @@ Status apply_kwargs(const std::vector<std::string>& kwargs, Task& task) {
     return success();
 }
 
+// --key, --on-duplicate, --key-concurrency: uniqueness and throttling.
+Status apply_key(const TaskOptions& options, Task& task) {
+    if (options.key) {
+        if (options.key->empty()) return usage("--key", "the key is empty: expected a text, or task+args");
+        task.unique_key = *options.key;
+    }
+    if (options.on_duplicate) {
+        const std::string& policy = *options.on_duplicate;
+        if (policy != "parallel" && policy != "discard" && policy != "serial" && policy != "queue_one") {
+            return usage("--on-duplicate", single_quoted(policy) + " is not one of parallel, discard, serial, queue_one");
+        }
+        task.unique_policy = policy;
+    }
+    if (options.key_concurrency) {
+        const std::string& text = *options.key_concurrency;
+        std::uint64_t value = 0;
+        const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+        if (text.empty() || error != std::errc() || end != text.data() + text.size() || value < 1 ||
+            value > kMaxKeyConcurrency) {
+            return usage("--key-concurrency", single_quoted(text) + " is not a whole number from 1 to " +
+                                                  std::to_string(kMaxKeyConcurrency));
+        }
+        task.key_concurrency = static_cast<std::uint32_t>(value);
+    }
+    if ((options.on_duplicate || options.key_concurrency) && !options.key) {
+        return Error{"--on-duplicate and --key-concurrency need --key KEY (or --key task+args)", ErrorCode::bad_input};
+    }
+    return success();
+}
+
 }  // namespace
 
 Result<double> parse_seconds(std::string_view text, double minimum, double maximum, bool exclusive_minimum) {
@@ -201,6 +231,7 @@ std::int64_t unix_ms_now() {
 Status apply_task_options(const TaskOptions& options, std::int64_t now_ms, Task& task) {
     if (auto times = apply_times(options, now_ms, task); !times) return times;
     if (auto policy = apply_retry_policy(options, task); !policy) return policy;
+    if (auto key = apply_key(options, task); !key) return key;
     return apply_kwargs(options.kwargs, task);
 }
 

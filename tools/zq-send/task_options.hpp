@@ -41,7 +41,13 @@ struct TaskOptions {
     std::optional<std::string> soft_limit;         // --soft-limit SECONDS
     std::optional<std::string> hard_limit;         // --hard-limit SECONDS
     std::vector<std::string> kwargs;               // --kwarg KEY=JSON, in the order given
+    std::optional<std::string> key;                // --key KEY ("task+args": derived)
+    std::optional<std::string> on_duplicate;       // --on-duplicate POLICY
+    std::optional<std::string> key_concurrency;    // --key-concurrency N
 };
+
+// The largest --key-concurrency accepted.
+inline constexpr std::uint32_t kMaxKeyConcurrency = 1'000'000;
 
 // Checks every option and writes it into `task`. `now_ms` (unix ms) is what --countdown and
 // a relative --expires count from. On failure `task` may be partly written; the error

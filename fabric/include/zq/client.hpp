@@ -44,6 +44,9 @@ struct Submitted {
     JobState state = JobState::accepted;
     std::string node;
     bool duplicate = false;  // the id was already known: nothing new will run
+    // Set when the job was dropped as a duplicate of another job with the same key
+    // (on_duplicate discard or queue_one): that job's id. The state is then `canceled`.
+    std::string dedup;
 };
 
 // One message a node sent back, for callers that pipeline submissions (zq-bench).

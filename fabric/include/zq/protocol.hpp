@@ -33,7 +33,10 @@ enum class Command : std::uint8_t {
     state_ack = 0x17,      // origin → owner: a terminal STATE is journaled, the owner may forget it
     claim = 0x18,          // origin → an id's home: may I hold these job ids?
     claimed = 0x19,        // home → origin: which node holds each id claimed
-    workflow = 0x1A,       // client → node: run this workflow (chain, group, chord)
+    key_acquire = 0x1a,    // origin → a key's home: may these jobs take a slot of their key?
+    key_answer = 0x1b,     // home → origin: granted, waiting or dropped, per job
+    key_release = 0x1c,    // origin → a key's home: these jobs ended, their slots are free
+    workflow = 0x1d,       // client → node: run this workflow (chain, group, chord)
     control = 0x20,        // client → node: an operator request (status, running, job, watch...)
     control_reply = 0x21,  // node → client: answer to CONTROL
     broadcast = 0x30,      // client → node: run on every node; node → all nodes (PUB): the same
@@ -83,6 +86,13 @@ inline constexpr std::string_view eta = "eta";                // unix ms: do not
 inline constexpr std::string_view expires = "exp";            // unix ms: do not start after
 inline constexpr std::string_view unique_key = "ukey";        // uniqueness key
 inline constexpr std::string_view unique_policy = "upol";     // uniqueness policy
+inline constexpr std::string_view key_concurrency = "kconc";  // jobs of the key that may run at once
+inline constexpr std::string_view dedup = "dedup";            // the job a dropped one duplicates
+inline constexpr std::string_view key = "key";                // a key's ledger name (key:K, queue:Q)
+inline constexpr std::string_view limit = "lim";              // a key's concurrency limit (0: none)
+inline constexpr std::string_view held = "held";              // the job already holds its slot
+inline constexpr std::string_view all = "all";                // the sender's complete list for the home
+inline constexpr std::string_view jobs = "jobs";              // [{...}] per job (KEY-ACQUIRE, KEY-ANSWER)
 inline constexpr std::string_view links = "links";            // {"ok": [...], "err": [...]}
 inline constexpr std::string_view workflow = "wf";            // workflow ids
 inline constexpr std::string_view headers = "hdr";            // string map (trace context)
@@ -152,8 +162,9 @@ inline constexpr FieldSpec kEnvelope[] = {
     {f::hard_time_limit, number, false, "seconds before SIGKILL"},
     {f::eta, unsigned_integer, false, "unix ms, not before"},
     {f::expires, unsigned_integer, false, "unix ms, not after"},
-    {f::unique_key, string, false, "uniqueness key"},
-    {f::unique_policy, string, false, "uniqueness policy"},
+    {f::unique_key, string, false, "uniqueness and throttle key; \"task+args\" derives it from the task and its arguments"},
+    {f::unique_policy, string, false, "on_duplicate: parallel (default), discard, serial or queue_one"},
+    {f::key_concurrency, unsigned_integer, false, "jobs of the key that may run at once in the cluster (0: no limit)"},
     {f::links, map, false, "tasks to run on success (ok) or error (err)"},
     {f::workflow, array, false, "workflow ids"},
     {f::headers, map, false, "string headers (trace context)"},
@@ -194,6 +205,7 @@ inline constexpr FieldSpec kAccepted[] = {
     {f::state, string, true, "job state after acceptance"},
     {f::node, string, false, "the node that holds the job: this one, or for a duplicate another node of the cluster"},
     {f::duplicate, boolean, false, "true when the id was already known (nothing new runs)"},
+    {f::dedup, string, false, "the job a dropped submission duplicates (st canceled; on_duplicate discard, queue_one)"},
 };
 inline constexpr FieldSpec kRejected[] = {
     {f::reason, string, true, "why: malformed message, node busy, journal unwritable..."},
@@ -233,6 +245,19 @@ inline constexpr FieldSpec kClaim[] = {
 inline constexpr FieldSpec kClaimed[] = {
     {f::node, string, true, "the home that decided"},
     {f::claims, array, true, "[{id, node, st?}]: the node holding each id, and its state when the home holds it"},
+};
+inline constexpr FieldSpec kKeyAcquire[] = {
+    {f::node, string, true, "the origin asking"},
+    {f::jobs, array, true, "[{id, key, upol, lim, held?}]: a job, its key's ledger name, policy, limit"},
+    {f::all, boolean, false, "true: the list is every job the origin has at this home; forget the others"},
+};
+inline constexpr FieldSpec kKeyAnswer[] = {
+    {f::node, string, true, "the home answering"},
+    {f::jobs, array, true, "[{id, key, st, why?, dedup?}]: st granted, waiting or dropped"},
+};
+inline constexpr FieldSpec kKeyRelease[] = {
+    {f::node, string, true, "the origin releasing"},
+    {f::jobs, array, true, "[{id, key}]: jobs that ended (or gave up waiting)"},
 };
 inline constexpr FieldSpec kWorkflow[] = {
     {f::id, string, true, "workflow id, a UUIDv7 made by the client; resubmitting it is idempotent"},
@@ -315,6 +340,9 @@ inline constexpr CommandSpec kCommands[] = {
     {Command::state_ack, "STATE-ACK", detail::kStateAck, "origin journaled a terminal STATE"},
     {Command::claim, "CLAIM", detail::kClaim, "origin asks an id's home to hold job ids"},
     {Command::claimed, "CLAIMED", detail::kClaimed, "home says which node holds each id"},
+    {Command::key_acquire, "KEY-ACQUIRE", detail::kKeyAcquire, "origin asks a key's home for slots"},
+    {Command::key_answer, "KEY-ANSWER", detail::kKeyAnswer, "home grants, queues or drops each job"},
+    {Command::key_release, "KEY-RELEASE", detail::kKeyRelease, "origin frees the slots of ended jobs"},
     {Command::workflow, "WORKFLOW", detail::kWorkflow, "run a workflow of tasks (chain, group, chord)"},
     {Command::control, "CONTROL", detail::kControl, "operator request"},
     {Command::control_reply, "CONTROL-REPLY", detail::kControlReply, "answer to CONTROL"},

@@ -43,6 +43,13 @@ struct Task {
     double soft_time_limit = 0;  // seconds, 0 = none
     double hard_time_limit = 0;  // seconds, 0 = none
     std::map<std::string, std::string> headers;
+    // Uniqueness and throttling (docs/architecture.md, "Keys"): a key ("task+args" derives it
+    // from the task name and its packed arguments), its on_duplicate policy (parallel,
+    // discard, serial or queue_one; empty: the task's config, else parallel) and the number
+    // of jobs of the key that may run at once across the cluster (0: the config's, else none).
+    std::string unique_key;
+    std::string unique_policy;
+    std::uint32_t key_concurrency = 0;
     // The other envelope fields of the spec, as a packed msgpack map (empty when none).
     std::string carried;
 
