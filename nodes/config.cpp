@@ -118,7 +118,7 @@ Status read_task_settings(const toml::table& root, Config& config) {
         "command",      "soft_time_limit",   "hard_time_limit", "prefetch",
         "retries",      "retry_delay",       "retry_backoff",   "retry_backoff_max",
         "retry_jitter", "retry_on_worker_lost", "retry_exit_code",
-        "on_duplicate", "key",           "key_concurrency",
+        "on_duplicate", "key",           "key_concurrency", "weight", "exclusive",
     };
     return for_each_section(root, "tasks", kAllowed, [&](std::string name, const toml::table& task, const std::string& key) {
         TaskSettings settings;
@@ -137,6 +137,8 @@ Status read_task_settings(const toml::table& root, Config& config) {
             read_string(task, "on_duplicate", settings.on_duplicate),
             read_string(task, "key", settings.key),
             read_number(task, "key_concurrency", settings.key_concurrency),
+            read_number(task, "weight", settings.weight),
+            read_bool(task, "exclusive", settings.exclusive),
         };
         for (auto& step : steps) {
             if (!step) return Status(Error{"[" + key + "]: " + step.error()});
@@ -166,14 +168,13 @@ Status read_task_settings(const toml::table& root, Config& config) {
 }
 
 Status read_queue_settings(const toml::table& root, Config& config) {
-    static constexpr std::string_view kAllowed[] = {"prefetch", "cluster_concurrency"};
+    static constexpr std::string_view kAllowed[] = {"prefetch", "concurrency", "cluster_concurrency"};
     return for_each_section(root, "queue", kAllowed, [&](std::string name, const toml::table& queue, const std::string& key) {
         QueueSettings settings;
-        if (auto read = read_number(queue, "prefetch", settings.prefetch); !read) {
-            return Status(Error{"[" + key + "]: " + read.error()});
-        }
-        if (auto read = read_number(queue, "cluster_concurrency", settings.cluster_concurrency); !read) {
-            return Status(Error{"[" + key + "]: " + read.error()});
+        for (auto read : {read_number(queue, "prefetch", settings.prefetch),
+                          read_number(queue, "concurrency", settings.concurrency),
+                          read_number(queue, "cluster_concurrency", settings.cluster_concurrency)}) {
+            if (!read) return Status(Error{"[" + key + "]: " + read.error()});
         }
         config.queue_settings[std::move(name)] = settings;
         return success();
@@ -219,6 +220,7 @@ Status apply_table(const toml::table& root, Config& config) {
         read_strings(root, "queues", config.queues),
         read_number(root, "min_workers", config.min_workers),
         read_number(root, "max_workers", config.max_workers),
+        read_number(root, "capacity", config.capacity),
         read_worker(root, config),
         read_journal_sync(root, config),
         read_number(root, "journal_max_pages", config.journal_max_pages),
@@ -273,6 +275,7 @@ Status finish_config(Config& config) {
         unsigned cores = std::max(1u, std::thread::hardware_concurrency());
         config.max_workers = std::max(8u, 4 * cores);
     }
+    if (config.capacity == 0) config.capacity = config.max_workers;
     if (config.worker_command.empty()) config.worker_command = default_worker_command();
     if (config.min_workers == 0) return Error{"min_workers must be at least 1"};
     if (config.heartbeat_interval < 0.01) return Error{"heartbeat_interval must be at least 0.01 seconds"};

@@ -37,6 +37,10 @@ struct TaskSettings {
     std::string on_duplicate;  // "": parallel
     std::string key;
     unsigned key_concurrency = 0;  // 0: no throttle
+    // Capacity units each of its jobs takes while it runs (0: 1), and whether they run alone on
+    // their node (capacity_gate.hpp). A job's own `wt` wins; `excl` on either side makes it so.
+    unsigned weight = 0;
+    bool exclusive = false;
     bool exec() const { return !command.empty(); }
 };
 
@@ -46,6 +50,8 @@ struct QueueSettings {
     // Jobs of the queue that may run at once in the whole cluster (0: no limit). Every node
     // must configure the same value: the queue's home enforces the one its jobs carry.
     unsigned cluster_concurrency = 0;
+    // Jobs of the queue that run at once on this node, at most (0: no limit).
+    unsigned concurrency = 0;
 };
 
 struct Config {
@@ -67,6 +73,8 @@ struct Config {
     std::vector<std::string> queues{"default"};
     unsigned min_workers = 4;
     unsigned max_workers = 0;  // 0: 4 × cores, at least 8
+    // Capacity units of the node: running jobs' weights add up to at most this (0: max_workers).
+    std::uint64_t capacity = 0;
     std::vector<std::string> worker_command;  // default: zq-worker beside zq-node
     JournalSync journal_sync = JournalSync::normal;
     std::uint64_t journal_max_pages = 0;  // 0: unbounded (tests set it to fake a full disk)

@@ -40,6 +40,10 @@ nlohmann::json node_status(ControlContext& node) {
     }
     nlohmann::json waiting = nlohmann::json::array();
     for (const auto& [id, reason] : node.dispatcher.waiting_jobs()) waiting.push_back({{"id", id}, {"reason", reason}});
+    // Queued jobs the capacity gate holds back, and what each waits for (capacity_gate.hpp).
+    nlohmann::json held = nlohmann::json::array();
+    for (const auto& [id, reason] : node.dispatcher.held_jobs()) held.push_back({{"id", id}, {"reason", reason}});
+    const CapacityGate& gate = node.dispatcher.capacity();
     nlohmann::json status = {
         {"name", node.config.name},
         {"incarnation", node.incarnation},
@@ -56,6 +60,8 @@ nlohmann::json node_status(ControlContext& node) {
         {"jobs", jobs},
         {"pending", node.dispatcher.pending()},
         {"waiting", waiting},
+        {"capacity", {{"units", gate.capacity()}, {"in_use", gate.units_in_use()}, {"on_workers", gate.on_workers()}}},
+        {"held", held},
         {"messages",
          {{"received", node.port.received()},
           {"malformed", node.port.malformed()},

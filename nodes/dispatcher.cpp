@@ -28,7 +28,7 @@ constexpr double kRejournalInterval = 1.0;
 
 Dispatcher::Dispatcher(uv_loop_t* loop, const Config& config, Journal& journal, Pool& pool, ReplySender send)
     : config_(config), journal_(journal), pool_(pool),
-      send_(std::move(send)), local_{config.name, config.queues, false},
+      send_(std::move(send)), local_{config.name, config.queues, false, config.capacity}, gate_(config),
       broadcasts_(config.name, config.limits.max_message_bytes), claims_(journal, config.name),
       awaiting_claims_(config.name), key_outbox_(config.name), peer_timer_(loop, [this] { resend_to_peers(); }),
       owner_check_timer_(loop, [this] { reap_silent_owners(); }), rejournal_timer_(loop, [this] { end_turn(); }),
@@ -140,7 +140,11 @@ Status Dispatcher::accept_task(const std::string& client, Task&& task, bool watc
     if (auto links = read_links(task.carried); !links) return refuse("bad task: " + links.error());
     if (jobs_.size() >= config_.max_pending) return refuse(busy_reason());
     const std::int64_t now = wall_ms();
+    settle_capacity_demand(task, config_);
     JobRecord record = record_from(std::move(task), now, config_.name);
+    if (record.weight > 1) {
+        if (std::string heavy = too_heavy_reason(record); !heavy.empty()) return refuse(heavy);
+    }
     // Journaled as it starts out, so that an ETA job is not written twice in its first turn.
     if (record.eta_ms > now) record.state = JobState::scheduled;
     // In a cluster the id's home says which node holds it (dispatcher_claims.cpp); a node
@@ -327,6 +331,7 @@ void Dispatcher::enqueue(Job& job) {
 
 void Dispatcher::unqueue(Job& job) {
     ready_.remove(job);
+    gate_.remove(job);
     elsewhere_.remove(job);
     wakeups_.remove(job);
     expiries_.remove(job);
@@ -357,6 +362,11 @@ void Dispatcher::start_ready_jobs() {
 }
 
 void Dispatcher::start_on_workers(bool prefetch) {
+    // Jobs the capacity gate held that may fit now go back to the front of their priority, in
+    // the order they were held (capacity_gate.hpp).
+    gate_.take_woken(woken_);
+    for (auto each = woken_.rbegin(); each != woken_.rend(); ++each) ready_.push_front(**each);
+    woken_.clear();
     // Workers hold more than one task only when the queue is deep: when it has enough jobs to
     // fill every worker's prefetch. Below that, a job waits at the node, visibly queued.
     if (prefetch && ready_.size() < config_.prefetch * pool_.size()) return;
@@ -364,10 +374,24 @@ void Dispatcher::start_on_workers(bool prefetch) {
     while (Job* next = ready_.front()) {
         // It never runs late: a job whose expiry passed since it was queued ends here.
         if (expire_if_due(*next, now)) continue;
+        CapacityGate::Verdict verdict = gate_.admit(*next);
+        // Prefetch reaches busy workers only (the first pass took every idle one), and holds
+        // plain jobs, which take a unit only when their worker starts them: free units do not
+        // matter yet, an exclusive job first in line does.
+        if (prefetch && (!gate_.prefetchable(next->record) || verdict == CapacityGate::Verdict::behind_exclusive)) {
+            break;
+        }
         auto worker = pool_.reserve_worker(prefetch ? prefetch_for(next->record, next->returned, config_) : 1);
         if (!worker) break;
+        // A job the gate refuses waits aside, so that the jobs behind it that fit still start.
+        if (!prefetch && verdict != CapacityGate::Verdict::start) {
+            pool_.release(*worker);
+            gate_.hold(*ready_.pop(), verdict);
+            continue;
+        }
         Job& job = *ready_.pop();
         job.worker = *worker;
+        gate_.handed_over(job, !prefetch);
         if (job.record.expires_ms > 0) expiries_.remove(job);  // it started: past expiring
         ++job.record.attempts;
         job.record.next_attempt_ms = 0;
@@ -379,7 +403,7 @@ void Dispatcher::start_on_workers(bool prefetch) {
 void Dispatcher::on_task_returned(std::string_view id) {
     Job* job = jobs_.find(id);
     if (!job || job->record.state != JobState::running) return;
-    job->worker = 0;
+    leave_worker(*job);
     if (job->record.cancel_requested) {
         finish(*job, JobState::canceled, {}, "canceled before it ran");
         return;
@@ -410,13 +434,26 @@ void Dispatcher::finish(Job& job, JobState state, std::string_view result, std::
     if (job.record.expires_ms > 0) expiries_.remove(job);
     if (!key_outbox_.empty() && job.record.origin.empty()) release_key_slots(job.record.id);
     change_state(job, state, result, error);
-    job.worker = 0;
+    leave_worker(job);
     turn_.finish(job);
     // At the origin, the end of a workflow's step releases the steps after it in this turn.
     if (job.record.origin.empty()) {
         if (workflows_.size() > 0) workflow_step_ended(job);
         if (!job.record.carried.empty() && !is_broadcast(job.record)) release_links(job);
     }
+}
+
+void Dispatcher::leave_worker(Job& job) {
+    job.worker = 0;
+    gate_.left_worker(job);
+}
+
+void Dispatcher::on_task_started(std::string_view id) {
+    if (Job* job = jobs_.find(id); job && job->record.state == JobState::running) gate_.started(*job);
+}
+
+std::string Dispatcher::too_heavy_reason(const JobRecord& job) const {
+    return heavier_than_every_node(job, local_, peers_.views ? peers_.views() : std::vector<PeerView>{});
 }
 
 void Dispatcher::journal_write(const Status& status) { turn_.journal_write(status); }
@@ -453,7 +490,7 @@ void Dispatcher::end_unsuccessful(Job& job, const RunFailure& failure) {
 }
 
 void Dispatcher::schedule_retry(Job& job, double delay_seconds) {
-    job.worker = 0;
+    leave_worker(job);
     const std::int64_t due = wall_ms() + static_cast<std::int64_t>(delay_seconds * 1000);
     job.record.next_attempt_ms = std::max<std::int64_t>(due, 1);  // journaled with the state
     wait_until(job, job.record.next_attempt_ms);
@@ -601,12 +638,13 @@ void Dispatcher::commit_failed(Turn& turn, const std::string& reason) {
         if (!key_outbox_.empty()) release_key_slots(job->record.id);
         broadcasts_.drop(job->record.id);
         if (job->worker) pool_.release(job->worker);
+        leave_worker(*job);
         jobs_.drop(*job);
     }
     // Jobs about to start go back to the front of their queue; nothing was sent to a worker.
     for (const Turn::Started& each : undo.put_back) {
         pool_.release(each.worker);
-        each.job->worker = 0;
+        leave_worker(*each.job);
         --each.job->record.attempts;
         jobs_.set_state(*each.job, JobState::queued);
         ready_.push_front(*each.job);
@@ -690,7 +728,7 @@ void Dispatcher::settle(Job& job) {
         std::string body = job_data(record);
         for (const auto& client : job.watchers) deliver(client, Command::state, body);
     }
-    ZQ_ASSERT(!ready_.contains(job) && !elsewhere_.contains(job) && !wakeups_.contains(job) &&
+    ZQ_ASSERT(!ready_.contains(job) && !gate_.holds(job) && !elsewhere_.contains(job) && !wakeups_.contains(job) &&
                   !expiries_.contains(job) &&
                   !outbox_.tracks(record.id) && !broadcasts_.holds(record.id),
               "a finished job is in no queue, schedule or outbox when the table forgets it");

@@ -3,6 +3,8 @@
 // It orchestrates parts that each own their state (docs/architecture.md draws them):
 //   JobTable          the jobs held and the counts by state (job_table.hpp)
 //   ReadyQueue        the jobs that run here, by priority (ready_queue.hpp)
+//   CapacityGate      what may start here now (weight, exclusive, queue limit per node), and the
+//                     ready jobs it holds back (capacity_gate.hpp)
 //   ElsewhereQueue    the jobs only another node may run, and why they wait (elsewhere_queue.hpp)
 //   Timetable         the jobs waiting for their ETA or next attempt, and the expiry times
 //                     of those not yet started (two timetables: timetable.hpp)
@@ -37,6 +39,7 @@
 #pragma once
 
 #include "broadcast_collector.hpp"
+#include "capacity_gate.hpp"
 #include "claim_ledger.hpp"
 #include "claim_outbox.hpp"
 #include "config.hpp"
@@ -80,8 +83,9 @@ struct PeerLinks {
     // Sends on the link to the named peer; false when it could not be sent now.
     std::function<bool(std::string_view name, protocol::Command, std::string_view body)> send;
     std::function<bool(std::string_view name)> alive;
-    // One job was forwarded to the peer: one free worker fewer until its next heartbeat.
-    std::function<void(std::string_view name)> take_capacity;
+    // One job of `units` units was forwarded to the peer: that many free units fewer until its
+    // next heartbeat.
+    std::function<void(std::string_view name, std::uint64_t units)> take_capacity;
     // Whether the node is still learning which peers are alive (just started): an id's home
     // is not chosen until it knows (dispatcher_claims.cpp).
     std::function<bool()> settling;
@@ -148,6 +152,9 @@ public:
     }
     // Jobs waiting for capacity or for a slot of their key or queue, with the reason, for status.
     std::vector<std::pair<std::string, std::string>> waiting_jobs() const;
+    // Queued jobs the capacity gate holds (weight, exclusive, queue limit), with the reason.
+    std::vector<std::pair<std::string, std::string>> held_jobs() const { return gate_.held_reasons(); }
+    const CapacityGate& capacity() const { return gate_; }
 
     // Pool events.
     void on_task_done(std::string_view id, const TaskOutcome& outcome);
@@ -155,6 +162,8 @@ public:
     // A job handed to a worker that never started it: queued again at the front (or
     // canceled, if a cancel is what took it back).
     void on_task_returned(std::string_view id);
+    // A worker started a job it held behind another (prefetch): it takes its capacity now.
+    void on_task_started(std::string_view id);
 
     // End of a loop turn: start what can start, commit the journal, then send.
     void end_turn();
@@ -194,6 +203,11 @@ private:
     void start_ready_jobs();
     // Hands ready jobs to idle workers, or with `prefetch` to workers with a free slot.
     void start_on_workers(bool prefetch);
+    // The job is no longer on its worker: the worker and the capacity it took are free.
+    void leave_worker(Job& job);
+    // REJECTED's reason when no node that may run the job has the capacity for its weight
+    // (placement.hpp, heavier_than_every_node).
+    std::string too_heavy_reason(const JobRecord& job) const;
     void change_state(Job& job, JobState state, std::string_view result = {}, std::string_view error = {});
     void finish(Job& job, JobState state, std::string_view result, std::string_view error);
     // Ends a job that did not succeed as the run policy says (run_policy.hpp).
@@ -355,6 +369,8 @@ private:
 
     JobTable jobs_;
     ReadyQueue ready_;
+    CapacityGate gate_;           // what may start here now; the ready jobs it holds back
+    std::vector<Job*> woken_;     // held jobs that may fit again (reused between turns)
     ElsewhereQueue elsewhere_;
     Timetable wakeups_;   // scheduled (ETA) and retrying jobs, by when they are queued
     Timetable expiries_;  // jobs with an expiry, by it, until they start or end

@@ -42,10 +42,13 @@ void Dispatcher::place_elsewhere() {
         return std::any_of(peers.begin(), peers.end(),
                            [](const PeerView& peer) { return peer.alive && peer.capacity > 0; });
     };
-    // The views are charged while choosing, so that one free worker takes one job.
-    auto charge = [&peers](const std::string& name) {
+    // The views are charged while choosing, so that free units are taken once.
+    auto charge = [&peers](const std::string& name, const JobRecord& job) {
         for (PeerView& peer : peers) {
-            if (peer.name == name && peer.capacity > 0) --peer.capacity, ++peer.load;
+            if (peer.name != name || peer.capacity == 0) continue;
+            std::uint64_t units = job.exclusive ? peer.capacity : std::max<std::uint64_t>(job.weight, 1);
+            peer.capacity -= std::min(units, peer.capacity);
+            ++peer.load;
         }
     };
     // Queued jobs this node could run, but no local worker is free (start_ready_jobs took
@@ -57,7 +60,7 @@ void Dispatcher::place_elsewhere() {
             Placement placement = place(job.record, local_, peers);
             if (placement.kind != Placement::Kind::forward) return true;
             moves.emplace_back(&job, placement.peer);
-            charge(placement.peer);
+            charge(placement.peer, job.record);
             return has_capacity();
         });
         for (auto& [job, name] : moves) {
@@ -71,8 +74,8 @@ void Dispatcher::place_elsewhere() {
         Placement placement = place(job->record, local_, peers);
         if (placement.kind == Placement::Kind::forward) {
             elsewhere_.remove(*job);
+            charge(placement.peer, job->record);
             forward_to(*job, placement.peer);
-            charge(placement.peer);
         } else {
             wait_for_capacity(*job, placement.reason);
         }
@@ -85,7 +88,8 @@ void Dispatcher::forward_to(Job& job, const std::string& peer) {
     expiries_.remove(job);
     if (job.record.state != JobState::queued) change_state(job, JobState::queued);
     job.owner = peer;
-    peers_.take_capacity(peer);
+    // An exclusive job leaves the peer nothing until it says otherwise.
+    peers_.take_capacity(peer, job.record.exclusive ? UINT64_MAX : std::max<std::uint64_t>(job.record.weight, 1));
     spdlog::debug("job {} ({} on queue {}) forwarded to node {}", job.record.id, job.record.task, job.record.queue,
                   peer);
     PeerMessage forward{peer, Command::forward, forward_body(job.record, config_.name)};

@@ -39,6 +39,10 @@ struct Job {
     bool returned = false;  // taken back from a worker unstarted: not prefetched again
     // Dropped by its key's home as a duplicate of this job (on_duplicate discard, queue_one).
     std::string dedup;
+    // What it takes of this node's capacity (capacity_gate.hpp): whether a worker holds it,
+    // and the units it holds (0 while it waits behind a worker's running task).
+    bool on_worker = false;
+    std::uint32_t units = 0;
 };
 
 class JobTable {

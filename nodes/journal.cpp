@@ -22,7 +22,7 @@ constexpr std::string_view kSchemaVersion = "5";
 // Older versions upgraded in place when opened: version 2 lacked the `carried` column,
 // version 3 the times and the backoff policy, and both the `expired` state, which changes
 // the partial index of unfinished jobs; version 4 the uniqueness key, policy and key
-// concurrency (ukey, upol, kconc).
+// concurrency (ukey, upol, kconc), and the capacity demand (`weight`, `exclusive`).
 constexpr std::string_view kUpgradableVersions[] = {"2", "3", "4"};
 
 // How long a write waits for another connection's transaction before failing with "database
@@ -70,6 +70,8 @@ enum class Column {
     ukey,
     upol,
     kconc,
+    weight,
+    exclusive,
 };
 
 struct ColumnSpec {
@@ -78,7 +80,7 @@ struct ColumnSpec {
 };
 
 // Columns added after version 2 have a DEFAULT, so that an upgrade can add them in place.
-constexpr std::array<ColumnSpec, 33> kJobColumns = {{
+constexpr std::array<ColumnSpec, 35> kJobColumns = {{
     {"id", "TEXT PRIMARY KEY NOT NULL"},
     {"task", "TEXT NOT NULL"},
     {"queue", "TEXT NOT NULL"},
@@ -113,6 +115,8 @@ constexpr std::array<ColumnSpec, 33> kJobColumns = {{
     {"ukey", "TEXT NOT NULL DEFAULT ''"},    // uniqueness and throttle key as submitted; '' = none
     {"upol", "TEXT NOT NULL DEFAULT ''"},    // on_duplicate policy as submitted; '' = the config's
     {"kconc", "INTEGER NOT NULL DEFAULT 0"}, // key concurrency as submitted; 0 = the config's
+    {"weight", "INTEGER NOT NULL DEFAULT 1"},     // capacity units it takes while it runs
+    {"exclusive", "INTEGER NOT NULL DEFAULT 0"},  // 1: it runs alone on its node
 }};
 
 constexpr int column_index(Column column) { return static_cast<int>(column); }
@@ -125,7 +129,8 @@ static_assert(kJobColumns[column_index(Column::updated_ms)].name == "updated_ms"
 static_assert(kJobColumns[column_index(Column::report_pending)].name == "report_pending");
 static_assert(kJobColumns[column_index(Column::carried)].name == "carried");
 static_assert(kJobColumns[column_index(Column::eta_ms)].name == "eta_ms");
-static_assert(column_index(Column::kconc) + 1 == kJobColumns.size());
+static_assert(kJobColumns[column_index(Column::weight)].name == "weight");
+static_assert(column_index(Column::exclusive) + 1 == kJobColumns.size());
 
 std::string column_list() {
     std::string list;
@@ -328,7 +333,9 @@ bool bind_job(sqlite3_stmt* statement, const JobRecord& job) {
            bind_integer(statement, at(Column::retry_on_worker_lost), job.retry_on_worker_lost ? 1 : 0) &&
            bind_text(statement, at(Column::ukey), job.unique_key) &&
            bind_text(statement, at(Column::upol), job.unique_policy) &&
-           bind_integer(statement, at(Column::kconc), job.key_concurrency);
+           bind_integer(statement, at(Column::kconc), job.key_concurrency) &&
+           bind_integer(statement, at(Column::weight), job.weight) &&
+           bind_integer(statement, at(Column::exclusive), job.exclusive ? 1 : 0);
 }
 
 std::string column_bytes(sqlite3_stmt* statement, Column column) {
@@ -888,6 +895,8 @@ Result<JobRecord> Journal::read_job(sqlite3_stmt* statement, std::string_view wh
     job.unique_key = column_bytes(statement, Column::ukey);
     job.unique_policy = column_bytes(statement, Column::upol);
     job.key_concurrency = static_cast<std::uint32_t>(column_integer(statement, Column::kconc));
+    job.weight = static_cast<std::uint32_t>(std::max<std::int64_t>(1, column_integer(statement, Column::weight)));
+    job.exclusive = column_integer(statement, Column::exclusive) != 0;
     return job;
 }
 

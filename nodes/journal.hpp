@@ -70,6 +70,10 @@ struct JobRecord {
     std::string unique_key;
     std::string unique_policy;
     std::uint32_t key_concurrency = 0;
+    // Capacity units it takes while it runs, and whether it runs alone (capacity_gate.hpp).
+    // Settled at the origin when accepted (the job's own, else its task's, else 1).
+    std::uint32_t weight = 1;
+    bool exclusive = false;
 };
 
 // What the journal remembers of one schedule (scheduler.hpp): the last tick this node fired

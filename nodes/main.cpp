@@ -131,6 +131,15 @@ void print_status(const nlohmann::json& status) {
     for (const auto& job : status["waiting"]) {
         std::printf("waiting %s: %s\n", job["id"].get<std::string>().c_str(), job["reason"].get<std::string>().c_str());
     }
+    // A node of an older zq says nothing of its capacity.
+    if (status.contains("capacity")) {
+        const auto& capacity = status["capacity"];
+        std::printf("capacity units=%llu in_use=%llu on_workers=%llu\n", capacity["units"].get<unsigned long long>(),
+                    capacity["in_use"].get<unsigned long long>(), capacity["on_workers"].get<unsigned long long>());
+        for (const auto& job : status["held"]) {
+            std::printf("held %s: %s\n", job["id"].get<std::string>().c_str(), job["reason"].get<std::string>().c_str());
+        }
+    }
     const auto& fanout = status["fanout"];
     std::printf("fanout %s trace=%s published broadcast=%llu event=%llu tap=%llu\n",
                 fanout["endpoint"].get<std::string>().c_str(), fanout["trace"].get<bool>() ? "on" : "off",

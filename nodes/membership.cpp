@@ -104,7 +104,7 @@ std::vector<PeerView> Membership::views() const {
     for (const auto& [endpoint, peer] : peers_) {
         if (peer.name.empty()) continue;
         views.push_back({peer.name, peer.state == PeerState::alive, std::string(to_string(peer.state)), peer.capacity,
-                         peer.load, peer.queues, peer.introduced});
+                         peer.load, peer.queues, peer.introduced, peer.units});
     }
     return views;
 }
@@ -139,9 +139,9 @@ bool Membership::settling() const {
     return waiting;
 }
 
-void Membership::take_capacity(std::string_view name) {
+void Membership::take_capacity(std::string_view name, std::uint64_t units) {
     if (Peer* peer = find_by_name(name); peer && peer->capacity > 0) {
-        --peer->capacity;
+        peer->capacity -= std::min(units, peer->capacity);
         ++peer->load;
     }
 }
@@ -266,6 +266,7 @@ void Membership::heard_from(Peer& peer, const Message& message) {
     }
     bool offer = message.unsigned_integer(f::capacity).has_value();
     if (auto capacity = message.unsigned_integer(f::capacity)) peer.capacity = *capacity;
+    if (auto units = message.unsigned_integer(f::units)) peer.units = *units;
     if (auto load = message.unsigned_integer(f::load)) peer.load = *load;
     if (const msgpack::object* queues = message.find(f::queues)) {
         peer.queues.clear();
@@ -323,6 +324,7 @@ void Membership::tick() {
         BodyWriter body;
         write_introduction(body);
         body.add(f::capacity, offer.capacity)
+            .add(f::units, offer.units)
             .add(f::load, offer.load)
             .add_value(f::queues, served_queues());
         send(peer, Command::heartbeat, body.finish());
@@ -355,6 +357,7 @@ nlohmann::json Membership::peers_json() const {
                         {"state", to_string(peer.state)},
                         {"last_heard", last_heard},
                         {"capacity", peer.capacity},
+                        {"units", peer.units},
                         {"load", peer.load},
                         {"queues", peer.queues},
                         {"incarnation", peer.incarnation}});

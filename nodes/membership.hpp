@@ -43,7 +43,8 @@ struct Peer {
     bool introduced = false;
     std::int64_t last_heard_ms = 0;  // steady clock; 0 = never
     std::int64_t last_sent_ms = 0;
-    std::uint64_t capacity = 0;
+    std::uint64_t capacity = 0;  // free units it advertised, minus what we sent since
+    std::uint64_t units = 0;     // its capacity in units (0: not advertised)
     std::uint64_t load = 0;
     std::vector<std::string> queues;
     std::unique_ptr<zmq::socket_t> link;  // our DEALER to its ROUTER
@@ -51,8 +52,9 @@ struct Peer {
 
 // What this node advertises about itself in HEARTBEAT.
 struct LocalOffer {
-    std::uint64_t capacity = 0;
+    std::uint64_t capacity = 0;  // free capacity units (0 when no worker is free)
     std::uint64_t load = 0;
+    std::uint64_t units = 0;  // capacity in units
 };
 
 class Membership {
@@ -101,8 +103,9 @@ public:
     bool settling() const;
     // Whether a peer of that name has introduced itself (in any state).
     bool knows(std::string_view name) const { return find_by_name(name) != nullptr; }
-    // One job was sent to `name`: one free worker fewer until its next heartbeat says more.
-    void take_capacity(std::string_view name);
+    // A job of `units` units was sent to `name`: that many free units fewer until its next
+    // heartbeat says more.
+    void take_capacity(std::string_view name, std::uint64_t units = 1);
     nlohmann::json peers_json() const;
 
 private:

@@ -38,6 +38,8 @@ JobRecord record_from(Task&& task, std::int64_t now, const std::string& node) {
     job.unique_key = std::move(task.unique_key);
     job.unique_policy = std::move(task.unique_policy);
     job.key_concurrency = task.key_concurrency;
+    job.weight = std::max<std::uint32_t>(task.weight, 1);
+    job.exclusive = task.exclusive;
     job.state = JobState::queued;
     job.node = node;
     job.created_ms = now;
@@ -71,6 +73,8 @@ Task task_from(const JobRecord& job) {
     task.unique_key = job.unique_key;
     task.unique_policy = job.unique_policy;
     task.key_concurrency = job.key_concurrency;
+    task.weight = job.weight == 1 ? 0 : job.weight;  // 1 is the default, left off the wire
+    task.exclusive = job.exclusive;
     return task;
 }
 

@@ -116,6 +116,7 @@ Status Node::start() {
             dispatcher_->on_worker_lost(id, explanation, reason);
         },
         [this](std::string_view id) { dispatcher_->on_task_returned(id); },
+        [this](std::string_view id) { dispatcher_->on_task_started(id); },
     };
     pool_ = std::make_unique<Pool>(&loop_, config_, std::move(events));
     dispatcher_ = std::make_unique<Dispatcher>(
@@ -132,9 +133,11 @@ Status Node::start() {
         [this] {
             std::size_t busy = pool_->busy();
             // A node that is shutting down takes nothing new, but stays a member until its
-            // running jobs are done, so that their origins hear how they ended.
-            std::size_t free = shutting_down_ || config_.max_workers <= busy ? 0 : config_.max_workers - busy;
-            return LocalOffer{free, dispatcher_->pending()};
+            // running jobs are done, so that their origins hear how they ended. It offers its
+            // free capacity units while it has a free worker (capacity_gate.hpp).
+            bool worker_free = !shutting_down_ && busy < config_.max_workers;
+            std::uint64_t free = worker_free ? dispatcher_->capacity().offered_units() : 0;
+            return LocalOffer{free, dispatcher_->pending(), config_.capacity};
         },
         Membership::Events{
             [this](const Peer& peer, const std::string& explanation) {
@@ -170,7 +173,7 @@ Status Node::start() {
             return membership_->send_to(name, command, body);
         },
         [this](std::string_view name) { return membership_->alive(name); },
-        [this](std::string_view name) { membership_->take_capacity(name); },
+        [this](std::string_view name, std::uint64_t units) { membership_->take_capacity(name, units); },
         [this] { return membership_->settling(); },
     });
     schedules_ = std::make_unique<ScheduleRunner>(&loop_, config_, *journal_, *dispatcher_);

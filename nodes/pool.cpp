@@ -258,6 +258,7 @@ void Pool::on_started(Worker& worker, std::string_view id) {
     task.started = true;
     task.started_ms = steady_ms();
     arm_time_limits(worker, task.soft_time_limit, task.hard_time_limit);
+    if (events_.on_started) events_.on_started(id);
     // Asked to stop before it started, and the STOP came too late to hand it back.
     if (task.stop_reason == StopReason::canceled) worker.cancel_timer->start(config_.cancel_grace);
 }

@@ -84,6 +84,9 @@ public:
             on_worker_lost;
         // Tasks handed to a worker that it never started (taken back, or its worker died).
         std::function<void(std::string_view job_id)> on_returned;
+        // A worker started a task it held behind another (STARTED); not sent for a task that
+        // starts as soon as it arrives.
+        std::function<void(std::string_view job_id)> on_started;
     };
 
     Pool(uv_loop_t* loop, const Config& config, Events events);

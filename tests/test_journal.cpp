@@ -645,14 +645,37 @@ TEST_CASE("a job's key, on_duplicate policy and key concurrency survive the jour
         CHECK(found.key_concurrency == 3);
         path = journal->path();
     }
-    // What version 4 was: the same table without the three key columns.
+    // What version 4 was: the same table without the key and capacity columns.
     RawConnection raw(path);
     raw.exec("DELETE FROM jobs WHERE id = 'keyed'");
-    for (const char* column : {"ukey", "upol", "kconc"}) raw.exec(std::string("ALTER TABLE jobs DROP COLUMN ") + column);
+    for (const char* column : {"ukey", "upol", "kconc", "weight", "exclusive"}) raw.exec(std::string("ALTER TABLE jobs DROP COLUMN ") + column);
     raw.exec("UPDATE meta SET value = '4' WHERE key = 'schema_version'");
     auto reopened = open_journal(dir.path());
     JobRecord old = find(*reopened, "old");
     CHECK(old.unique_key.empty());
     CHECK(old.key_concurrency == 0);
+    CHECK(old.weight == 1);
     CHECK(RawConnection(path).query("SELECT value FROM meta WHERE key = 'schema_version'") == "5");
+}
+
+TEST_CASE("a job's weight and exclusivity are journaled with it, and default to 1 and not exclusive") {
+    TempDir dir;
+    auto journal = open_journal(dir.path());
+    JobRecord heavy;
+    heavy.id = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a60";
+    heavy.task = "render";
+    heavy.weight = 5;
+    heavy.exclusive = true;
+    insert(*journal, heavy);
+    JobRecord plain;
+    plain.id = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a61";
+    plain.task = "noop";
+    insert(*journal, plain);
+    commit(*journal);
+    JobRecord found = find(*journal, heavy.id);
+    CHECK(found.weight == 5);
+    CHECK(found.exclusive);
+    found = find(*journal, plain.id);
+    CHECK(found.weight == 1);
+    CHECK_FALSE(found.exclusive);
 }

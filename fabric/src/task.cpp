@@ -21,7 +21,10 @@ constexpr std::string_view kMemberFields[] = {
     f::target,      f::priority,      f::eta,         f::expires,         f::max_retries,
     f::retry_delay, f::retry_backoff, f::retry_backoff_max, f::retry_jitter, f::retry_on_worker_lost,
     f::soft_time_limit, f::hard_time_limit, f::headers, f::unique_key, f::unique_policy, f::key_concurrency,
+    f::weight,          f::exclusive,
 };
+// The heaviest weight a job may ask for; more is read as this many (no node has that many units).
+constexpr std::uint64_t kMaxWeight = 1'000'000;
 // The longest a retry policy may wait between attempts.
 constexpr double kMaxRetryDelaySeconds = 366.0 * 24 * 3600;
 // Fields of the same bodies that belong to the message, not to the task.
@@ -111,6 +114,8 @@ void write_task(BodyWriter& body, const Task& task) {
     if (!task.unique_key.empty()) body.add(f::unique_key, task.unique_key);
     if (!task.unique_policy.empty()) body.add(f::unique_policy, task.unique_policy);
     if (task.key_concurrency > 0) body.add(f::key_concurrency, static_cast<std::uint64_t>(task.key_concurrency));
+    if (task.weight > 0) body.add(f::weight, static_cast<std::uint64_t>(task.weight));
+    if (task.exclusive) body.add(f::exclusive, true);
     write_carried(body, task.carried);
 }
 
@@ -162,6 +167,10 @@ Result<Task> read_task(const Message& message, const protocol::Limits& limits) {
     if (auto concurrency = message.unsigned_integer(f::key_concurrency)) {
         task.key_concurrency = static_cast<std::uint32_t>(std::min<std::uint64_t>(*concurrency, UINT32_MAX));
     }
+    if (auto weight = message.unsigned_integer(f::weight)) {
+        task.weight = static_cast<std::uint32_t>(std::min<std::uint64_t>(*weight, kMaxWeight));
+    }
+    task.exclusive = message.boolean(f::exclusive).value_or(false);
     (void)limits;
     task.carried = carried_fields(message);
     return task;

@@ -5,7 +5,8 @@
 //           [--eta TIME | --countdown SEC] [--expires TIME|SEC]
 //           [--retries N] [--retry-delay SEC] [--retry-backoff SEC] [--retry-backoff-max SEC]
 //           [--retry-jitter] [--retry-on-worker-lost] [--kwarg KEY=JSON]...
-//           [--key KEY|task+args] [--on-duplicate POLICY] [--key-concurrency N] TASK [ARG...]
+//           [--key KEY|task+args] [--on-duplicate POLICY] [--key-concurrency N]
+//           [--weight N] [--exclusive] TASK [ARG...]
 //   zq-send status|result|cancel|wait ID [--node ENDPOINT | --data DIR] [--timeout SEC] [--json]
 //   zq-send workflow FILE|- [--node ENDPOINT] [--id ID] [--wait] [--timeout SEC] [--json]
 //           (workflow_command.hpp)
@@ -75,17 +76,17 @@ constexpr std::array<std::string_view, 4> kJobCommands = {"status", "result", "c
 // options that only make sense when submitting (so their presence means a task follows).
 // A table reads better than one option a line.
 // clang-format off
-constexpr std::array<std::string_view, 20> kValueOptions = {
+constexpr std::array<std::string_view, 21> kValueOptions = {
     "--node",    "--data",       "--queue",       "--target",          "--timeout",     "--priority",
     "--id",      "--soft-limit", "--hard-limit",  "--eta",             "--countdown",   "--expires",
     "--retries", "--retry-delay", "--retry-backoff", "--retry-backoff-max", "--kwarg",
-    "--key",     "--on-duplicate", "--key-concurrency"};
-constexpr std::array<std::string_view, 21> kSubmitOnlyOptions = {
+    "--key",     "--on-duplicate", "--key-concurrency", "--weight"};
+constexpr std::array<std::string_view, 23> kSubmitOnlyOptions = {
     "--queue",        "--target",      "--wait",          "--priority",          "--id",
     "--soft-limit",   "--hard-limit",  "--broadcast",     "--eta",               "--countdown",
     "--expires",      "--retries",     "--retry-delay",   "--retry-backoff",     "--retry-backoff-max",
     "--retry-jitter", "--retry-on-worker-lost", "--kwarg",
-    "--key",          "--on-duplicate", "--key-concurrency"};
+    "--key",          "--on-duplicate", "--key-concurrency", "--weight",    "--exclusive"};
 // clang-format on
 
 const char* const kExitCodesHelp =
@@ -525,6 +526,10 @@ int run_submit(const char* program, const CommandLine& line) {
                  "wait a random time between 0 and each retry delay (spreads retries out)");
     app.add_flag("--retry-on-worker-lost", task_options.retry_on_worker_lost,
                  "also retry a run whose worker died (killed, out of memory); by default that fails the job");
+    app.add_option("--weight", task_options.weight,
+                   "capacity units the job takes on its node while it runs (default 1, or its task's weight)")
+        ->type_name("N");
+    app.add_flag("--exclusive", task_options.exclusive, "the job runs alone on its node");
     app.add_option("--kwarg", task_options.kwargs,
                    "a keyword argument, repeatable: the text after the first = is read as ARG is (JSON, else a string)")
         ->type_name("KEY=JSON")

@@ -82,6 +82,24 @@ Result<std::uint32_t> parse_retries(std::string_view text) {
     return static_cast<std::uint32_t>(value);
 }
 
+// --weight N: the capacity units the job takes on its node while it runs; --exclusive: it runs
+// alone there.
+Status apply_capacity(const TaskOptions& options, Task& task) {
+    if (options.weight) {
+        std::string_view text = *options.weight;
+        std::uint64_t value = 0;
+        const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+        if (text.empty() || error != std::errc() || end != text.data() + text.size() || value < 1 ||
+            value > kMaxWeight) {
+            return usage("--weight", single_quoted(text) + " is not a whole number of capacity units from 1 to " +
+                                         std::to_string(kMaxWeight));
+        }
+        task.weight = static_cast<std::uint32_t>(value);
+    }
+    task.exclusive = options.exclusive;
+    return success();
+}
+
 // When the task may run: --eta or --countdown (one of them), and --expires after both now
 // and the ETA.
 Status apply_times(const TaskOptions& options, std::int64_t now_ms, Task& task) {
@@ -232,6 +250,7 @@ Status apply_task_options(const TaskOptions& options, std::int64_t now_ms, Task&
     if (auto times = apply_times(options, now_ms, task); !times) return times;
     if (auto policy = apply_retry_policy(options, task); !policy) return policy;
     if (auto key = apply_key(options, task); !key) return key;
+    if (auto capacity = apply_capacity(options, task); !capacity) return capacity;
     return apply_kwargs(options.kwargs, task);
 }
 

@@ -26,6 +26,8 @@ inline constexpr double kMaxDelaySeconds = 366.0 * 24 * 3600;
 inline constexpr double kMaxAheadSeconds = 100 * 365.25 * 24 * 3600;
 // The most retries a job may ask for; the node caps larger counts at this.
 inline constexpr std::uint32_t kMaxRetries = 1000;
+// The heaviest --weight zq-send accepts, in capacity units.
+inline constexpr std::uint32_t kMaxWeight = 1'000'000;
 
 // The options as typed; an empty optional or vector means the option was not given.
 struct TaskOptions {
@@ -44,6 +46,8 @@ struct TaskOptions {
     std::optional<std::string> key;                // --key KEY ("task+args": derived)
     std::optional<std::string> on_duplicate;       // --on-duplicate POLICY
     std::optional<std::string> key_concurrency;    // --key-concurrency N
+    std::optional<std::string> weight;             // --weight N
+    bool exclusive = false;                        // --exclusive
 };
 
 // The largest --key-concurrency accepted.

@@ -96,6 +96,9 @@ inline constexpr std::string_view jobs = "jobs";              // [{...}] per job
 inline constexpr std::string_view links = "links";            // {"ok": [...], "err": [...]}
 inline constexpr std::string_view workflow = "wf";            // workflow ids
 inline constexpr std::string_view headers = "hdr";            // string map (trace context)
+inline constexpr std::string_view weight = "wt";              // capacity units a job takes while it runs
+inline constexpr std::string_view exclusive = "excl";         // the job runs alone on its node
+inline constexpr std::string_view units = "units";            // a node's capacity in units
 inline constexpr std::string_view watch = "watch";            // send STATE to me when terminal
 inline constexpr std::string_view state = "st";               // job state name
 inline constexpr std::string_view result = "res";             // task result (any)
@@ -168,6 +171,8 @@ inline constexpr FieldSpec kEnvelope[] = {
     {f::links, map, false, "tasks to run on success (ok) or error (err)"},
     {f::workflow, array, false, "workflow ids"},
     {f::headers, map, false, "string headers (trace context)"},
+    {f::weight, unsigned_integer, false, "capacity units it takes while it runs (default 1, or its task's weight)"},
+    {f::exclusive, boolean, false, "it runs alone on its node (default false, or its task's setting)"},
     {f::watch, boolean, false, "send STATE to the submitter when the job ends"},
     {f::node, string, false, "in FORWARD: the origin node, which the owner reports to"},
 };
@@ -189,7 +194,8 @@ inline constexpr FieldSpec kWelcome[] = {
 inline constexpr FieldSpec kHeartbeat[] = {
     {f::node, string, true, "sender's node name"},
     {f::incarnation, string, true, "sender's boot id"},
-    {f::capacity, unsigned_integer, false, "free worker slots"},
+    {f::capacity, unsigned_integer, false, "free capacity units (0 when no worker is free)"},
+    {f::units, unsigned_integer, false, "capacity in units; cap equal to it means nothing runs there"},
     {f::queues, array, false, "queues served"},
     {f::load, unsigned_integer, false, "jobs queued and running"},
     {f::endpoint, string, false, "sender's peer endpoint"},

@@ -42,6 +42,10 @@ struct Task {
     bool retry_on_worker_lost = false;
     double soft_time_limit = 0;  // seconds, 0 = none
     double hard_time_limit = 0;  // seconds, 0 = none
+    // Capacity units the job takes on its node while it runs (AWX's impact); 0 = not set: its
+    // task's configured weight, else 1. An exclusive job runs alone on its node.
+    std::uint32_t weight = 0;
+    bool exclusive = false;
     std::map<std::string, std::string> headers;
     // Uniqueness and throttling (docs/architecture.md, "Keys"): a key ("task+args" derives it
     // from the task name and its packed arguments), its on_duplicate policy (parallel,
