@@ -5,6 +5,7 @@ Run by bench/peer_celery.sh, which starts a private redis-server and a Celery wo
 in this directory, then drives it with
     python3 peer_celery.py wait [DEADLINE_S]   exit 0 once a worker answers a ping and runs a task
     python3 peer_celery.py bench [N] [ROUND_TRIPS] [--json]
+    python3 peer_celery.py canvas [CHAIN] [RUNS] [CHORD] [--json]   (bench/workflows.sh)
 The broker and the result backend are both the redis at $PEER_REDIS_URL
 (default redis://127.0.0.1:6399).  Figures are printed in zq-bench's style:
     celery throughput: 10000 tasks in X s = Y tasks/s
@@ -38,6 +39,44 @@ app.conf.update(
 @app.task(name="noop")
 def noop():
     return None
+
+
+@app.task(name="step")
+def step(*args):
+    """A no-op canvas step: takes the previous step's result (or a chord's list), returns None."""
+    return None
+
+
+def canvas(chain_length, runs, chord_size, as_json=False):
+    """The workflow shapes of bench/workflows.sh: a chain of no-op steps (seconds per step,
+    p50 and p99 over the runs) and a chord of no-op steps (seconds to the callback's result)."""
+    from celery import chain, chord
+
+    per_step = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        chain(*[step.s() for _ in range(chain_length)]).apply_async().get(timeout=300)
+        per_step.append((time.perf_counter() - t0) * 1000.0 / chain_length)
+    per_step.sort()
+    t0 = time.perf_counter()
+    chord_timeout = float(os.environ.get("PEER_CHORD_TIMEOUT", "600"))
+    try:
+        chord([step.s() for _ in range(chord_size)])(step.s()).get(timeout=chord_timeout)
+        chord_s = time.perf_counter() - t0
+    except Exception as exc:  # celery.exceptions.TimeoutError: the callback did not come in time
+        print(f"celery chord of {chord_size}: no callback result within {chord_timeout:.0f} s ({exc!r})",
+              flush=True)
+        chord_s = float("nan")
+    report = {"chain_length": chain_length, "runs": runs, "step_p50_ms": percentile(per_step, 0.50),
+              "step_p99_ms": percentile(per_step, 0.99), "chord_size": chord_size, "chord_s": chord_s}
+    if as_json:
+        print(json.dumps(report), flush=True)
+    else:
+        print(f"celery chain of {chain_length}: per step p50 {report['step_p50_ms']:.3f} ms, "
+              f"p99 {report['step_p99_ms']:.3f} ms over {runs} runs", flush=True)
+        if not math.isnan(chord_s):
+            print(f"celery chord of {chord_size}: callback result after {chord_s:.3f} s", flush=True)
+    return 0
 
 
 def percentile(sorted_values, fraction):
@@ -104,7 +143,13 @@ def main(argv):
         tasks = int(args[0]) if len(args) > 0 else 10000
         round_trips = int(args[1]) if len(args) > 1 else 1000
         return bench(tasks, round_trips, as_json)
-    print(f"usage: {argv[0]} wait [DEADLINE_S] | bench [N] [ROUND_TRIPS] [--json]", file=sys.stderr)
+    if mode == "canvas":
+        as_json = "--json" in argv[2:]
+        args = [int(a) for a in argv[2:] if a != "--json"]
+        chain_length, runs, chord_size = (args + [100, 20, 10000][len(args):])[:3]
+        return canvas(chain_length, runs, chord_size, as_json)
+    print(f"usage: {argv[0]} wait [DEADLINE_S] | bench [N] [ROUND_TRIPS] [--json] | "
+          "canvas [CHAIN] [RUNS] [CHORD] [--json]", file=sys.stderr)
     return 2
 
 

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <tuple>
 
 namespace zq::node {
 namespace {
@@ -57,12 +58,18 @@ Status Dispatcher::recover() {
     for (JobRecord& record : *unfinished) held.push_back(&jobs_.add(std::move(record)));
     recount_states();
 
+    // Workflows first, so that the steps this loop ends are seen by their workflow.
+    for (Job* job : held) {
+        if (is_workflow(job->record) && job->record.state == JobState::running) restore_workflow(*job);
+    }
     std::size_t resumed = 0, failed = 0, canceled = 0;
     bool placed_on_peers = false;
     for (Job* job : held) {
         JobRecord& record = job->record;
         restore_key_slots(*job);
-        if (is_broadcast(record)) {
+        if (is_workflow(record) && record.state != JobState::accepted && record.state != JobState::queued) {
+            ++resumed;
+        } else if (is_broadcast(record)) {
             restore_broadcast(*job);
             ++resumed;
         } else if (record.state == JobState::accepted) {
@@ -130,6 +137,7 @@ Status Dispatcher::accept_task(const std::string& client, Task&& task, bool watc
         return refuse("bad task: a job id may not contain '@' (it names broadcast runs, ID@NODE)");
     }
     if (answer_active(client, id, watch)) return success();
+    if (auto links = read_links(task.carried); !links) return refuse("bad task: " + links.error());
     if (jobs_.size() >= config_.max_pending) return refuse(busy_reason());
     const std::int64_t now = wall_ms();
     settle_capacity_demand(task, config_);
@@ -218,6 +226,11 @@ void Dispatcher::cancel(const std::string& client, const Message& message) {
         spdlog::info("cancel of job {} from node {}: no such job running here; ignored", id, *origin);
         return;
     }
+    if (job && is_workflow(job->record) && job->record.state == JobState::running) {
+        cancel_workflow(*job);
+        if (!origin) reply_job(client, request_id, job->record);
+        return;
+    }
     if (job && is_broadcast(job->record) && !is_terminal(job->record.state)) {
         if (!origin) {
             reply(client, Command::control_reply,
@@ -290,6 +303,11 @@ Result<JobRecord> Dispatcher::find(std::string_view id) {
 
 void Dispatcher::enqueue(Job& job) {
     JobRecord& record = job.record;
+    // A workflow runs nowhere: its steps do (dispatcher_workflows.cpp).
+    if (is_workflow(record)) {
+        start_workflow(job);
+        return;
+    }
     const std::int64_t now = wall_ms();
     if (expire_if_due(job, now)) return;
     watch_expiry(job);
@@ -418,6 +436,11 @@ void Dispatcher::finish(Job& job, JobState state, std::string_view result, std::
     change_state(job, state, result, error);
     leave_worker(job);
     turn_.finish(job);
+    // At the origin, the end of a workflow's step releases the steps after it in this turn.
+    if (job.record.origin.empty()) {
+        if (workflows_.size() > 0) workflow_step_ended(job);
+        if (!job.record.carried.empty() && !is_broadcast(job.record)) release_links(job);
+    }
 }
 
 void Dispatcher::leave_worker(Job& job) {
@@ -512,7 +535,7 @@ void Dispatcher::fail_running(const std::string& explanation) {
     jobs_.for_each([&](Job& job) {
         const JobRecord& record = job.record;
         // Jobs running on a peer go on there; the owner reports them when this node is back.
-        if (record.state == JobState::running && job.owner.empty()) running.push_back(&job);
+        if (record.state == JobState::running && job.owner.empty() && !is_workflow(record)) running.push_back(&job);
         // Another node's broadcast not yet started here: its origin counts this node as left,
         // and a broadcast is not kept for a node's return.
         bool queued = record.state == JobState::queued || record.state == JobState::retrying;
@@ -549,7 +572,7 @@ void Dispatcher::reply(const std::string& client, Command command, std::string b
 }
 
 void Dispatcher::reply_job(const std::string& client, std::uint64_t request_id, const JobRecord& job) {
-    reply(client, Command::control_reply, control_reply_body(request_id, job_body(job)));
+    reply(client, Command::control_reply, control_reply_body(request_id, job_data(job)));
 }
 
 void Dispatcher::reply_accepted(const std::string& client, const JobRecord& job, bool duplicate) {
@@ -572,7 +595,9 @@ void Dispatcher::reply_state(const std::string& client, const JobRecord& job) {
 void Dispatcher::note_event(const JobRecord& job) {
     if (!publisher_ || !publisher_->wants_events()) return;
     const std::int64_t next = job.state == JobState::scheduled ? job.eta_ms : job.next_attempt_ms;
-    turn_.event({job.id, std::string(to_string(job.state)), job.task, job.queue, job.error, job.attempts, next});
+    JobEvent event{job.id, std::string(to_string(job.state)), job.task, job.queue, job.error, job.attempts, next, {}, {}};
+    if (auto workflow = workflow_of(job)) std::tie(event.workflow, event.step) = std::move(*workflow);
+    turn_.event(std::move(event));
 }
 
 void Dispatcher::end_turn() {
@@ -665,7 +690,7 @@ void Dispatcher::send_turn(Turn& turn) {
         }
         // A job's state when it was accepted: a broadcast is running at once, a job with an
         // ETA ahead is scheduled.
-        JobState accepted = is_broadcast(job)                ? JobState::running
+        JobState accepted = is_broadcast(job) || is_workflow(job) ? JobState::running
                             : job.eta_ms > job.created_ms ? JobState::scheduled
                                                           : JobState::queued;
         deliver(each.client, Command::accepted, accepted_body(job.id, accepted, config_.name, false));
@@ -700,7 +725,7 @@ void Dispatcher::settle(Job& job) {
     }
     outbox_.forget(record.id);
     if (!job.watchers.empty()) {
-        std::string body = job_body(record);
+        std::string body = job_data(record);
         for (const auto& client : job.watchers) deliver(client, Command::state, body);
     }
     ZQ_ASSERT(!ready_.contains(job) && !gate_.holds(job) && !elsewhere_.contains(job) && !wakeups_.contains(job) &&

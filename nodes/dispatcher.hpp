@@ -58,6 +58,7 @@
 #include "run_policy.hpp"
 #include "timetable.hpp"
 #include "turn.hpp"
+#include "workflow_book.hpp"
 
 #include <zq/codec.hpp>
 #include <zq/task.hpp>
@@ -112,6 +113,9 @@ public:
     // is refused (node busy, a bad id) or the journal failed.
     Status submit_internal(Task task);
     void cancel(const std::string& client, const Message& message);
+    // WORKFLOW: journals the workflow as a job of its own and releases its first steps
+    // (dispatcher_workflows.cpp).
+    void submit_workflow(const std::string& client, const Message& message);
     // Sends STATE to the client when the job is terminal (at once if it already is); false
     // when the node has no such job.
     bool watch(const std::string& client, std::string_view id);
@@ -296,6 +300,25 @@ private:
     // Hands the decisions owed to the homes back alive to them, between turns.
     void hand_back_claims();
 
+    // Workflows at their origin (dispatcher_workflows.cpp).
+    static bool is_workflow(const JobRecord& job);
+    // The workflow job becomes `running` and its first steps are released.
+    void start_workflow(Job& job);
+    void start_workflow(Job& job, Plan plan);
+    // At start-up: the workflow's state is rebuilt from its steps' rows in the journal.
+    void restore_workflow(Job& job);
+    // At the origin, a job ended: if it is a step, its workflow decides what runs next.
+    void workflow_step_ended(const Job& step);
+    // At the origin, a plain job with `links` ended: its callbacks start as workflows.
+    void release_links(const Job& job);
+    // Journals and queues the book's releases, journals its skips, ends the workflow.
+    void carry_out(const std::string& workflow, WorkflowDecisions decisions);
+    JobRecord step_record(const std::string& workflow, const Plan& plan, std::uint32_t step, std::string args,
+                          std::int64_t now) const;
+    void cancel_workflow(Job& workflow);
+    void cancel_step(Job& step);
+    // The job map of STATE and control replies; a workflow's lists its steps.
+    std::string job_data(const JobRecord& job);
     // Keys: uniqueness and cluster-wide limits (dispatcher_keys.cpp).
     // The gate in enqueue(): true when the job holds every slot it needs (or needs none);
     // otherwise it waits (`waiting`), or was dropped as a duplicate.
@@ -355,6 +378,7 @@ private:
     BroadcastCollector broadcasts_;
     ClaimLedger claims_;
     ClaimOutbox awaiting_claims_;
+    WorkflowBook workflows_;
     KeyLedger key_ledger_;
     KeyOutbox key_outbox_;
     std::set<std::string> key_homes_synced_;  // peers told of this node's slots at the last sync

@@ -15,6 +15,8 @@ struct JobEvent {
     std::string error;
     std::uint32_t attempts = 0;       // runs started so far
     std::int64_t next_attempt_ms = 0; // retrying: the next attempt; scheduled: the ETA (0 = none)
+    std::string workflow;             // a workflow step: its workflow's id and its position
+    std::string step;
 };
 
 }  // namespace zq::node

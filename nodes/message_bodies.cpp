@@ -86,6 +86,26 @@ void write_job(BodyWriter& body, const JobRecord& job) {
     if (job.expires_ms > 0) body.add(f::expires, static_cast<std::uint64_t>(job.expires_ms));
     if (job.attempts > 0) body.add(f::attempts, static_cast<std::uint64_t>(job.attempts));
     if (job.next_attempt_ms > 0) body.add(f::next_attempt, static_cast<std::uint64_t>(job.next_attempt_ms));
+    // A workflow step says which workflow it belongs to and where: [workflow id, position].
+    if (auto workflow = workflow_of(job)) {
+        auto& packer = body.begin(f::workflow);
+        packer.pack_array(2);
+        packer.pack(workflow->first);
+        packer.pack(workflow->second);
+    }
+}
+
+std::optional<std::pair<std::string, std::string>> workflow_of(const JobRecord& job) {
+    if (job.carried.empty()) return std::nullopt;
+    auto carried = unpack_bounded(job.carried);
+    if (!carried || carried->get().type != msgpack::type::MAP) return std::nullopt;
+    const msgpack::object* workflow = FieldReader(carried->get()).find(f::workflow);
+    if (!workflow || workflow->type != msgpack::type::ARRAY || workflow->via.array.size < 2) return std::nullopt;
+    const msgpack::object& id = workflow->via.array.ptr[0];
+    const msgpack::object& position = workflow->via.array.ptr[1];
+    if (id.type != msgpack::type::STR || position.type != msgpack::type::STR) return std::nullopt;
+    return std::make_pair(std::string(id.via.str.ptr, id.via.str.size),
+                          std::string(position.via.str.ptr, position.via.str.size));
 }
 
 std::string job_body(const JobRecord& job) {

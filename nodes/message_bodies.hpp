@@ -23,6 +23,9 @@ JobRecord record_from(Task&& task, std::int64_t now, const std::string& node);
 // The envelope of a journaled job: record_from()'s inverse, the one way back to the wire.
 Task task_from(const JobRecord& job);
 
+// A workflow step's [workflow id, position], read from the envelope fields it carries.
+std::optional<std::pair<std::string, std::string>> workflow_of(const JobRecord& job);
+
 // The body of STATE, and the job map in control replies: {id, st, task, node, res?, err?}.
 void write_job(BodyWriter& body, const JobRecord& job);
 std::string job_body(const JobRecord& job);

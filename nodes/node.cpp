@@ -41,7 +41,8 @@ std::string client_name(const std::string& identity) {
 // client. (SUBMIT and CONTROL come from clients; a SUBMIT's `node` is not its sender.)
 std::string peer_or_client(const std::string& identity, const Message& message) {
     auto node = message.string(protocol::field::node);
-    bool from_client = message.command() == Command::submit || message.command() == Command::control ||
+    bool from_client = message.command() == Command::submit || message.command() == Command::workflow ||
+                       message.command() == Command::control ||
                        (message.command() == Command::broadcast && !message.find(protocol::field::targets)) ||
                        (message.command() == Command::cancel && !node);
     return from_client || !node ? client_name(identity) : std::string(*node);
@@ -257,6 +258,13 @@ void Node::on_message(const std::string& client, const Message& message) {
                 return;
             }
             dispatcher_->submit(client, message);
+            return;
+        case Command::workflow:
+            if (shutting_down_) {
+                reject(client, "node shutting down", message.string(f::id).value_or(""));
+                return;
+            }
+            dispatcher_->submit_workflow(client, message);
             return;
         case Command::broadcast: on_broadcast(client, message); return;
         case Command::cancel: dispatcher_->cancel(client, message); return;

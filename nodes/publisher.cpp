@@ -146,6 +146,12 @@ void Publisher::publish_event(const JobEvent& event) {
     if (!event.error.empty()) body.add(f::error, cut(event.error, kMaxEventError));
     if (event.attempts > 0) body.add(f::attempts, static_cast<std::uint64_t>(event.attempts));
     if (event.next_attempt_ms > 0) body.add(f::next_attempt, static_cast<std::uint64_t>(event.next_attempt_ms));
+    if (!event.workflow.empty()) {
+        auto& packer = body.begin(f::workflow);
+        packer.pack_array(2);
+        packer.pack(event.workflow);
+        packer.pack(event.step);
+    }
     std::string topic = "E/" + event.state + "/" + event.queue + "/" + event.task;
     publish(Stream::event, Command::event, topic, event.id, body);
 }

@@ -72,6 +72,33 @@ Result<JobState> read_state(const FieldReader& fields, std::string_view id) {
 }
 
 // A job from a STATE body or from the job map in a CONTROL-REPLY's data: the same fields.
+std::string text_or_empty(const msgpack::object& object) {
+    return object.type == msgpack::type::STR ? std::string(object.via.str.ptr, object.via.str.size) : std::string();
+}
+
+// `wf: [workflow, position]` of a step, and `steps` of a workflow.
+void read_workflow_fields(const FieldReader& fields, JobInfo& job) {
+    if (const msgpack::object* workflow = fields.find(f::workflow);
+        workflow && workflow->type == msgpack::type::ARRAY && workflow->via.array.size >= 2) {
+        job.workflow = text_or_empty(workflow->via.array.ptr[0]);
+        job.step = text_or_empty(workflow->via.array.ptr[1]);
+    }
+    const msgpack::object* steps = fields.find(f::steps);
+    if (!steps || steps->type != msgpack::type::ARRAY) return;
+    for (std::uint32_t i = 0; i < steps->via.array.size; ++i) {
+        const msgpack::object& each = steps->via.array.ptr[i];
+        if (each.type != msgpack::type::MAP) continue;
+        FieldReader step(each);
+        StepInfo info;
+        info.id = std::string(step.string(f::id).value_or(""));
+        info.node = std::string(step.string(f::node).value_or(""));
+        info.state = job_state_from_string(step.string(f::state).value_or("")).value_or(JobState::pending);
+        info.step = std::string(step.string(f::step).value_or(""));
+        info.task = std::string(step.string(f::task).value_or(""));
+        job.steps.push_back(std::move(info));
+    }
+}
+
 Result<JobInfo> read_job(const FieldReader& fields) {
     JobInfo job;
     auto id = fields.string(f::id);
@@ -88,6 +115,7 @@ Result<JobInfo> read_job(const FieldReader& fields) {
     job.expires_ms = static_cast<std::int64_t>(fields.unsigned_integer(f::expires).value_or(0));
     job.next_attempt_ms = static_cast<std::int64_t>(fields.unsigned_integer(f::next_attempt).value_or(0));
     job.attempts = static_cast<std::uint32_t>(fields.unsigned_integer(f::attempts).value_or(0));
+    read_workflow_fields(fields, job);
     return job;
 }
 
@@ -426,6 +454,36 @@ Result<Submitted> Client::hand_over(Task task, bool broadcast, Milliseconds time
         }
         impl.withdraw(sequence);
         return impl.no_answer(timeout, received_before, "accept job " + task.id);
+    });
+}
+
+Result<Submitted> Client::submit_workflow(const Flow& flow, std::string id, Milliseconds timeout) {
+    return submit_workflow_packed(flow.packed(), std::move(id), timeout);
+}
+
+Result<Submitted> Client::submit_workflow_packed(std::string packed_flow, std::string id, Milliseconds timeout) {
+    return guarded<Submitted>(impl_, [&](Impl& impl) -> Result<Submitted> {
+        const auto deadline = Clock::now() + timeout;
+        const auto received_before = impl.messages_received;
+        if (id.empty()) id = new_job_id();
+        BodyWriter body;
+        body.add(f::id, id).add_packed(f::flow, packed_flow).add(f::watch, false);
+        const auto sequence = impl.enqueue(Command::workflow, body.finish());
+        while (auto message = impl.receive(deadline)) {
+            const auto answered = message->string(f::id);
+            if (message->command() == Command::accepted && answered == id) {
+                auto reply = read_reply(*message);
+                if (!reply) return reply.failure();
+                return std::get<Accepted>(*reply).submitted;
+            }
+            if (message->command() == Command::rejected && (!answered || *answered == id)) {
+                return Error{"zq-node at " + impl.endpoint + " rejected workflow " + id + ": " +
+                             std::string(message->string(f::reason).value_or("no reason given"))};
+            }
+            impl.keep(*message);
+        }
+        impl.withdraw(sequence);
+        return impl.no_answer(timeout, received_before, "accept workflow " + id);
     });
 }
 

@@ -45,6 +45,12 @@ void read_publisher_fields(const FieldReader& fields, Event& event) {
     event.error = text(fields, f::error);
     event.attempts = static_cast<std::uint32_t>(fields.unsigned_integer(f::attempts).value_or(0));
     event.next_attempt_ms = static_cast<std::int64_t>(fields.unsigned_integer(f::next_attempt).value_or(0));
+    if (const msgpack::object* workflow = fields.find(f::workflow);
+        workflow && workflow->type == msgpack::type::ARRAY && workflow->via.array.size >= 2 &&
+        workflow->via.array.ptr[0].type == msgpack::type::STR && workflow->via.array.ptr[1].type == msgpack::type::STR) {
+        event.workflow.assign(workflow->via.array.ptr[0].via.str.ptr, workflow->via.array.ptr[0].via.str.size);
+        event.step.assign(workflow->via.array.ptr[1].via.str.ptr, workflow->via.array.ptr[1].via.str.size);
+    }
 }
 
 }  // namespace

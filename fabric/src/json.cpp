@@ -215,7 +215,7 @@ std::string pack_json(const nlohmann::json& value) {
 }
 
 nlohmann::json to_json(const JobInfo& job) {
-    return {
+    nlohmann::json object = {
         {"id", repair_utf8(job.id)},
         {"task", repair_utf8(job.task)},
         {"state", std::string(to_string(job.state))},
@@ -227,6 +227,22 @@ nlohmann::json to_json(const JobInfo& job) {
         {"attempts", job.attempts},
         {"next_attempt", time_json(job.next_attempt_ms)},
     };
+    if (!job.workflow.empty()) {
+        object["workflow"] = repair_utf8(job.workflow);
+        object["step"] = repair_utf8(job.step);
+    }
+    if (!job.steps.empty()) {
+        nlohmann::json steps = nlohmann::json::array();
+        for (const StepInfo& step : job.steps) {
+            steps.push_back({{"id", repair_utf8(step.id)},
+                             {"node", repair_utf8(step.node)},
+                             {"state", std::string(to_string(step.state))},
+                             {"step", repair_utf8(step.step)},
+                             {"task", repair_utf8(step.task)}});
+        }
+        object["steps"] = std::move(steps);
+    }
+    return object;
 }
 
 nlohmann::json parse_cli_argument(std::string_view text) {

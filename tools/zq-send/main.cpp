@@ -8,6 +8,8 @@
 //           [--key KEY|task+args] [--on-duplicate POLICY] [--key-concurrency N]
 //           [--weight N] [--exclusive] TASK [ARG...]
 //   zq-send status|result|cancel|wait ID [--node ENDPOINT | --data DIR] [--timeout SEC] [--json]
+//   zq-send workflow FILE|- [--node ENDPOINT] [--id ID] [--wait] [--timeout SEC] [--json]
+//           (workflow_command.hpp)
 //
 // TIME is RFC 3339 with an offset (2026-11-29T22:40:00Z); SEC a number of seconds. The
 // options that shape the task's envelope are read and checked in task_options.hpp.
@@ -20,7 +22,7 @@
 //
 // The two forms share their first word: a first positional argument of status, result,
 // cancel or wait followed by exactly one job-id-like argument (letters, digits, '.', '_',
-// ':', '-', and '@' as in a broadcast's run ID@NODE) is a job command; anything else is a
+// ':', '-', '@' as in a broadcast's run ID@NODE, '/' as in a workflow's step WF/3) is a job command; anything else is a
 // task. A job command given with an option only a submission takes (`zq-send --wait result
 // ID`) is refused, as it is ambiguous; to submit a task that is literally called "status",
 // put "--" before it (`zq-send --wait -- status ID`).
@@ -31,6 +33,7 @@
 // has not finished yet exits 3 too: ask again later).
 #include "journal_cancel.hpp"
 #include "task_options.hpp"
+#include "workflow_command.hpp"
 
 #include <zq/client.hpp>
 #include <zq/defaults.hpp>
@@ -136,7 +139,7 @@ bool looks_like_job_id(std::string_view text) {
     if (text.empty() || text.size() > 256 || text.front() == '-') return false;
     return std::all_of(text.begin(), text.end(), [](char c) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-               c == ':' || c == '-' || c == '@';
+               c == ':' || c == '-' || c == '@' || c == '/';
     });
 }
 
@@ -634,6 +637,9 @@ int main(int argc, char** argv) {
     try {
         const CommandLine line = split_command_line(std::vector<std::string>(argv + 1, argv + argc));
         if (is_job_command_line(line)) return run_job_command(argc, argv);
+        if (!line.marker_first && !line.positionals.empty() && line.positionals[0] == "workflow") {
+            return zq::send::run_workflow_command(argc, argv);
+        }
         if (auto refusal = ambiguous_job_command(line)) {
             std::cerr << "zq-send: " << *refusal << std::endl;
             return exit_usage;

@@ -107,6 +107,7 @@ std::string format_line(const Event& event, std::string_view extra) {
     if (event.next_attempt_ms > 0) {
         line += (event.state == "scheduled" ? "  eta=" : "  next=") + format_rfc3339(event.next_attempt_ms);
     }
+    if (!event.workflow.empty()) line += "  workflow=" + event.workflow + "  step=" + event.step;
     return line;
 }
 
@@ -129,6 +130,8 @@ nlohmann::json event_to_json(const Event& event) {
         {"attempts", event.attempts},
         {"next_attempt", event.next_attempt_ms > 0 ? nlohmann::json(format_rfc3339(event.next_attempt_ms)) : nullptr},
         {"body", packed_to_json(event.body)},
+        {"workflow", text_or_null(event.workflow)},
+        {"step", text_or_null(event.step)},
     };
     if (event.kind == EventKind::gap) {
         object["from"] = event.gap_from;
@@ -164,6 +167,8 @@ Result<Event> event_from_json(const nlohmann::json& object) {
     event.queue = text_field(object, "q");
     event.error = text_field(object, "err");
     event.attempts = static_cast<std::uint32_t>(number_field(object, "attempts"));
+    event.workflow = text_field(object, "workflow");
+    event.step = text_field(object, "step");
     if (auto next = object.find("next_attempt"); next != object.end() && next->is_string()) {
         if (auto ms = parse_rfc3339(next->get<std::string>())) event.next_attempt_ms = *ms;
     }

@@ -15,6 +15,11 @@
 //   zq.fail [MESSAGE]    fails with MESSAGE, by default "failed on purpose"
 //   zq.retry [SECONDS]   asks for another attempt (zq::Retry), after SECONDS or, without
 //                        them, after the delay its job's retry policy gives
+//   zq.add ARGS...       returns the sum of the numbers in its arguments, nested arrays
+//                        included (a workflow's results), ignoring anything else; with the
+//                        keyword argument log: PATH it appends its job id to PATH first, so
+//                        that tests and benchmarks can count the runs of each step; with
+//                        sleep: SECONDS it first sleeps that long (honouring cancel)
 //
 // Your own C++ tasks go in your own worker program: see examples/worker/main.cpp.
 #include <zq/codec.hpp>
@@ -23,6 +28,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
+#include <fstream>
 #include <string>
 #include <thread>
 
@@ -68,6 +75,53 @@ std::string retry_task(const zq::TaskContext& context, const msgpack::object& ar
     throw zq::Retry(seconds.as<double>(), "retry asked for by zq.retry");
 }
 
+// Adds the numbers in `value`, looking into arrays; integer while every number is one.
+void add_numbers(const msgpack::object& value, std::int64_t& integer, double& real, bool& fractional) {
+    switch (value.type) {
+        case msgpack::type::POSITIVE_INTEGER:
+        case msgpack::type::NEGATIVE_INTEGER:
+            integer += value.as<std::int64_t>();
+            break;
+        case msgpack::type::FLOAT32:
+        case msgpack::type::FLOAT64:
+            real += value.as<double>();
+            fractional = true;
+            break;
+        case msgpack::type::ARRAY:
+            for (std::uint32_t i = 0; i < value.via.array.size; ++i) {
+                add_numbers(value.via.array.ptr[i], integer, real, fractional);
+            }
+            break;
+        default: break;
+    }
+}
+
+std::string add_task(const zq::TaskContext& context, const msgpack::object& args, const msgpack::object& kwargs) {
+    if (kwargs.type == msgpack::type::MAP) {
+        for (std::uint32_t i = 0; i < kwargs.via.map.size; ++i) {
+            const auto& entry = kwargs.via.map.ptr[i];
+            if (entry.key.type != msgpack::type::STR) continue;
+            const std::string_view key(entry.key.via.str.ptr, entry.key.via.str.size);
+            if (key == "sleep") {
+                sleep_for(context, entry.val.as<double>(), true);
+                continue;
+            }
+            if (key != "log") continue;
+            if (entry.val.type != msgpack::type::STR) throw zq::TaskFailure("zq.add: log must be a file path");
+            const std::string path(entry.val.via.str.ptr, entry.val.via.str.size);
+            std::ofstream log(path, std::ios::app);
+            log << context.id() << "\n";
+            if (!log.flush()) throw zq::TaskFailure("zq.add: cannot append to " + path);
+        }
+    }
+    std::int64_t integer = 0;
+    double real = 0;
+    bool fractional = false;
+    add_numbers(args, integer, real, fractional);
+    if (fractional) return zq::pack(real + static_cast<double>(integer));
+    return zq::pack(integer);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -82,5 +136,6 @@ int main(int argc, char** argv) {
     worker.task("zq.hang", hang_task);
     worker.raw_task("zq.fail", fail_task);
     worker.raw_task("zq.retry", retry_task);
+    worker.raw_task("zq.add", add_task);
     return worker.run(argc, argv);
 }

@@ -22,6 +22,7 @@
 #include <zq/job.hpp>
 #include <zq/result.hpp>
 #include <zq/task.hpp>
+#include <zq/workflow.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -79,6 +80,14 @@ public:
     // on the id then returns when every node has reported, with broadcast_outcomes(job)
     // giving one outcome per node (a node lost before it reported counts as failed).
     Result<Submitted> broadcast(Task task, Milliseconds timeout = kDefaultTimeout);
+    // Submits a workflow (zq/workflow.hpp) and waits for ACCEPTED. An empty id gets a new
+    // UUIDv7; resubmitting an id runs nothing new. wait(id) then returns the workflow's end:
+    // its result (a chain's last result, a group's list, a chord's callback's result) and
+    // its steps.
+    Result<Submitted> submit_workflow(const Flow& flow, std::string id = {}, Milliseconds timeout = kDefaultTimeout);
+    // The same with the flow map already packed (zq-send converts its JSON as is).
+    Result<Submitted> submit_workflow_packed(std::string packed_flow, std::string id,
+                                             Milliseconds timeout = kDefaultTimeout);
     // Waits until the job is terminal; ErrorCode::timed_out if it is not by then. Asks the
     // node for the job first (not_found if unknown, at once if already terminal), then
     // watches it for its STATE.

@@ -64,6 +64,8 @@ struct Event {
     std::string error;
     std::uint32_t attempts = 0;         // runs of the job started so far (retrying)
     std::int64_t next_attempt_ms = 0;   // unix ms: a retrying job's next attempt, a scheduled one's ETA
+    std::string workflow;   // a workflow step's workflow id and position (field `wf`)
+    std::string step;
     std::string direction;  // tap only: "in" (received) or "out" (sent)
     std::string peer;       // tap only: a node name, or client:HEX
     // EVENT or BROADCAST; for a tap, the tapped command's name (SUBMIT, STATE...); for a gap,

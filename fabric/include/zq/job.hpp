@@ -37,6 +37,15 @@ std::string_view to_string(JobState state);
 std::optional<JobState> job_state_from_string(std::string_view name);
 bool is_terminal(JobState state);
 
+// One step of a workflow, as the workflow's status lists it.
+struct StepInfo {
+    std::string id;    // WORKFLOW/INDEX
+    std::string node;  // where it runs or ran ("" while pending)
+    JobState state = JobState::pending;  // pending: waits for the steps before it
+    std::string step;  // its position in the workflow, e.g. "1.0"
+    std::string task;
+};
+
 // What a node reports about a job.
 struct JobInfo {
     std::string id;
@@ -51,6 +60,11 @@ struct JobInfo {
     std::int64_t expires_ms = 0;
     std::int64_t next_attempt_ms = 0;
     std::uint32_t attempts = 0;  // runs started so far
+    // A workflow step: its workflow's id and its position there ("" for other jobs).
+    std::string workflow;
+    std::string step;
+    // A workflow: its steps (at most the first 5,000 of them).
+    std::vector<StepInfo> steps;
 
     bool terminal() const { return is_terminal(state); }
     bool succeeded() const { return state == JobState::succeeded; }

@@ -36,6 +36,7 @@ enum class Command : std::uint8_t {
     key_acquire = 0x1a,    // origin → a key's home: may these jobs take a slot of their key?
     key_answer = 0x1b,     // home → origin: granted, waiting or dropped, per job
     key_release = 0x1c,    // origin → a key's home: these jobs ended, their slots are free
+    workflow = 0x1d,       // client → node: run this workflow (chain, group, chord)
     control = 0x20,        // client → node: an operator request (status, running, job, watch...)
     control_reply = 0x21,  // node → client: answer to CONTROL
     broadcast = 0x30,      // client → node: run on every node; node → all nodes (PUB): the same
@@ -127,6 +128,9 @@ inline constexpr std::string_view command = "cmd";            // command name of
 inline constexpr std::string_view body = "body";              // body of a tapped message
 inline constexpr std::string_view ids = "ids";                // job ids (CLAIM)
 inline constexpr std::string_view claims = "claims";          // [{id, node, st?}] (CLAIMED)
+inline constexpr std::string_view flow = "flow";              // a workflow's tree (WORKFLOW)
+inline constexpr std::string_view step = "step";              // a workflow step's position ("1.0")
+inline constexpr std::string_view steps = "steps";            // a workflow's steps (status)
 }  // namespace field
 
 namespace detail {
@@ -228,6 +232,8 @@ inline constexpr FieldSpec kState[] = {
     {f::expires, unsigned_integer, false, "unix ms, not after"},
     {f::attempts, unsigned_integer, false, "runs started so far"},
     {f::next_attempt, unsigned_integer, false, "unix ms when a retrying job is queued again"},
+    {f::workflow, array, false, "a workflow step's [workflow id, position]"},
+    {f::steps, array, false, "a workflow's steps: [{id, node, st, step, task}]"},
 };
 inline constexpr FieldSpec kCancel[] = {
     {f::id, string, true, "job id"},
@@ -258,6 +264,11 @@ inline constexpr FieldSpec kKeyAnswer[] = {
 inline constexpr FieldSpec kKeyRelease[] = {
     {f::node, string, true, "the origin releasing"},
     {f::jobs, array, true, "[{id, key}]: jobs that ended (or gave up waiting)"},
+};
+inline constexpr FieldSpec kWorkflow[] = {
+    {f::id, string, true, "workflow id, a UUIDv7 made by the client; resubmitting it is idempotent"},
+    {f::flow, map, true, "the workflow: {task: ...}, {chain: [...]}, {group: [...]} or {chord: {group, then}}"},
+    {f::watch, boolean, false, "send STATE to the submitter when the workflow ends"},
 };
 inline constexpr FieldSpec kControl[] = {
     {f::operation, string, true,
@@ -291,6 +302,7 @@ inline constexpr FieldSpec kEvent[] = {
     {f::error, string, false, "error text (failed, error, canceled, retrying), at most 512 bytes"},
     {f::attempts, unsigned_integer, false, "runs started so far (retrying)"},
     {f::next_attempt, unsigned_integer, false, "unix ms of the next attempt (retrying), or the ETA (scheduled)"},
+    {f::workflow, array, false, "a workflow step's [workflow id, position]"},
 };
 inline constexpr FieldSpec kTap[] = {
     {f::node, string, true, "publishing node"},
@@ -337,6 +349,7 @@ inline constexpr CommandSpec kCommands[] = {
     {Command::key_acquire, "KEY-ACQUIRE", detail::kKeyAcquire, "origin asks a key's home for slots"},
     {Command::key_answer, "KEY-ANSWER", detail::kKeyAnswer, "home grants, queues or drops each job"},
     {Command::key_release, "KEY-RELEASE", detail::kKeyRelease, "origin frees the slots of ended jobs"},
+    {Command::workflow, "WORKFLOW", detail::kWorkflow, "run a workflow of tasks (chain, group, chord)"},
     {Command::control, "CONTROL", detail::kControl, "operator request"},
     {Command::control_reply, "CONTROL-REPLY", detail::kControlReply, "answer to CONTROL"},
     {Command::broadcast, "BROADCAST", detail::kBroadcast, "run a task on every node"},
