@@ -16,19 +16,15 @@ tasks=${4:-20000}
 workers=${5:-2}
 window=${6:-1000}
 ticks_per_second=$(getconf CLK_TCK)
+source "$(dirname "$0")/node-lib.sh"
 
 # Prints "TASKS_PER_S CPU_US_PER_TASK" for one run of the node in $1.
 run_once() {
     local bin=$1 dir node rate cpu_ticks
     dir=$(mktemp -d /tmp/zq-ab-XXXXXX)
-    "$bin/zq-node" run --data "$dir/data" --name bench --min-workers "$workers" --max-workers "$workers" \
-        --log-level warn &
-    node=$!
-    for _ in $(seq 200); do
-        "$bin/zq-node" status --node "ipc://$dir/data/node.sock" >/dev/null 2>&1 && break
-        sleep 0.05
-    done
-    rate=$("$b_bin/zq-bench" --node "ipc://$dir/data/node.sock" -n "$tasks" --window "$window" --round-trips 0 \
+    start_bench_node "$dir" "$bin" "$workers"
+    node=$NODE_PID
+    rate=$("$b_bin/zq-bench" --node "$NODE_ENDPOINT" -n "$tasks" --window "$window" --round-trips 0 \
         --json | jq '.tasks_per_s')
     # utime and stime, fields 14 and 15 of /proc/PID/stat (the name in field 2 has no spaces).
     cpu_ticks=$(awk '{ print $14 + $15 }' "/proc/$node/stat")

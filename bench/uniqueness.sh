@@ -9,21 +9,16 @@ bin=${1:-build/bin}
 jobs=${2:-1000}
 keys=${3:-10}
 workers=${4:-4}
+source "$(dirname "$0")/node-lib.sh"
 
 run() {
-    local dir node rate
+    local dir rate
     dir=$(mktemp -d /tmp/zq-uniq-XXXXXX)
-    "$bin/zq-node" run --data "$dir/data" --name bench --min-workers "$workers" --max-workers "$workers" \
-        --log-level warn &
-    node=$!
-    for _ in $(seq 200); do
-        "$bin/zq-node" status --node "ipc://$dir/data/node.sock" >/dev/null 2>&1 && break
-        sleep 0.05
-    done
-    rate=$("$bin/zq-bench" --node "ipc://$dir/data/node.sock" -n "$jobs" --window "$jobs" --round-trips 0 \
+    start_bench_node "$dir" "$bin" "$workers"
+    rate=$("$bin/zq-bench" --node "$NODE_ENDPOINT" -n "$jobs" --window "$jobs" --round-trips 0 \
         "$@" --json | jq '.tasks_per_s')
-    kill "$node"
-    wait "$node" 2>/dev/null || true
+    kill "$NODE_PID"
+    wait "$NODE_PID" 2>/dev/null || true
     rm -rf "$dir"
     echo "$rate"
 }

@@ -14,15 +14,18 @@
 //   ClaimOutbox       at an origin: jobs waiting for their id's home to answer (claim_outbox.hpp)
 //   KeyLedger         at a key's home: the jobs holding and waiting for its slots (key_ledger.hpp)
 //   KeyOutbox         at an origin: jobs waiting for, or holding, slots of keys (key_outbox.hpp)
+//   WorkflowBook      at an origin: its workflows, their steps' predecessors and results
+//                     (workflow_book.hpp; the flow is planned by workflow_plan.hpp)
 //   Turn              what the current turn sends once it is committed (turn.hpp)
 // The dispatcher decides, with the help of two pure policies (placement.hpp: where a job
 // runs; run_policy.hpp: what a run gets and how a failed one ends); the parts keep the
-// facts; message_bodies.hpp writes what is sent. Its own code is in three files:
+// facts; message_bodies.hpp writes what is sent. Its own code is in these files:
 // dispatcher.cpp (requests, jobs run here, the turn), dispatcher_cluster.cpp (placement on
-// peers, reports, reaping), dispatcher_broadcast.cpp (broadcasts) and dispatcher_claims.cpp
+// peers, reports, reaping), dispatcher_broadcast.cpp (broadcasts), dispatcher_claims.cpp
 // (cluster-wide ids: one node of the cluster holds a submitted id, whichever nodes it was
-// submitted to) and dispatcher_keys.cpp (keys: uniqueness and cluster-wide limits, admitted
-// at the origin before a job enters the queues).
+// submitted to), dispatcher_keys.cpp (keys: uniqueness and cluster-wide limits, admitted
+// at the origin before a job enters the queues) and dispatcher_workflows.cpp (workflows:
+// steps released in the turn that ends the step before them).
 //
 // Every state change is written to the journal inside the current turn's transaction;
 // replies, RUN frames and peer messages wait in the turn and go out only after end_turn()

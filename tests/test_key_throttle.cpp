@@ -26,22 +26,7 @@ namespace {
 
 std::unique_ptr<NodeProcess> start_node(const std::string& name, const std::string& config,
                                         const std::vector<std::string>& peers) {
-    NodeOptions options{.name = name, .config = config, .min_workers = 2, .max_workers = 4};
-    for (const auto& peer : peers) {
-        options.extra_args.push_back("--peer");
-        options.extra_args.push_back(peer);
-    }
-    return std::make_unique<NodeProcess>(options);
-}
-
-bool sees_alive(NodeProcess& node, const std::string& name) {
-    Client client(node.endpoint());
-    auto reply = client.control("peers");
-    if (!reply) return false;
-    for (const auto& peer : zq::packed_to_json(*reply)) {
-        if (peer["name"] == name) return peer["state"] == "alive";
-    }
-    return false;
+    return start_peered_node(name, config, peers, 2, 4);
 }
 
 struct ThreeNodes {

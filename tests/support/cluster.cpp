@@ -28,6 +28,27 @@ int free_tcp_port() {
 
 std::string loopback_endpoint(int port) { return "tcp://127.0.0.1:" + std::to_string(port); }
 
+std::unique_ptr<NodeProcess> start_peered_node(const std::string& name, const std::string& config,
+                                               const std::vector<std::string>& peers, unsigned min_workers,
+                                               unsigned max_workers) {
+    NodeOptions options{.name = name, .config = config, .min_workers = min_workers, .max_workers = max_workers};
+    for (const auto& peer : peers) {
+        options.extra_args.push_back("--peer");
+        options.extra_args.push_back(peer);
+    }
+    return std::make_unique<NodeProcess>(options);
+}
+
+bool sees_alive(NodeProcess& node, const std::string& name) {
+    Client client(node.endpoint());
+    auto reply = client.control("peers");
+    if (!reply) return false;
+    for (const auto& peer : packed_to_json(*reply)) {
+        if (peer["name"] == name) return peer["state"] == "alive";
+    }
+    return false;
+}
+
 bool sees_capacity(NodeProcess& node, const std::string& name) {
     Client client(node.endpoint());
     auto reply = client.control("peers");

@@ -3,7 +3,9 @@
 
 #include "support/node_process.hpp"
 
+#include <memory>
 #include <string>
+#include <vector>
 
 namespace zq::test {
 
@@ -15,6 +17,14 @@ inline constexpr const char* kFastHeartbeats = "heartbeat_interval = 0.2\nheartb
 int free_tcp_port();
 // `tcp://127.0.0.1:PORT`.
 std::string loopback_endpoint(int port);
+
+// Starts a node named `name` with `config` that peers with the nodes at `peers`.
+std::unique_ptr<NodeProcess> start_peered_node(const std::string& name, const std::string& config,
+                                               const std::vector<std::string>& peers, unsigned min_workers,
+                                               unsigned max_workers);
+
+// `node` sees peer `name` alive.
+bool sees_alive(NodeProcess& node, const std::string& name);
 
 // `node` sees peer `name` alive and has heard that it has a free worker.
 bool sees_capacity(NodeProcess& node, const std::string& name);
