@@ -1,5 +1,7 @@
 #include "client_port.hpp"
 
+#include "secure_socket.hpp"
+
 #include <zq/wire.hpp>
 
 #include <spdlog/spdlog.h>
@@ -30,13 +32,9 @@ ClientPort::ClientPort(zmq::context_t& context, const protocol::Limits& limits)
     socket_.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(limits.max_message_bytes) * kTransportSizeFactor);
 }
 
-Status ClientPort::bind(const std::vector<std::string>& endpoints) {
+Status ClientPort::bind(const std::vector<std::string>& endpoints, const Security& security) {
     for (const auto& endpoint : endpoints) {
-        try {
-            socket_.bind(endpoint);
-        } catch (const zmq::error_t& error) {
-            return Error{"cannot bind " + endpoint + ": " + error.what()};
-        }
+        if (auto bound = bind_secured(socket_, security, kClientDomain, endpoint); !bound) return bound;
     }
     return success();
 }
@@ -59,7 +57,7 @@ bool ClientPort::drain() {
             send(received->identity, protocol::Command::rejected, body.finish());
             continue;
         }
-        handler_(received->identity, *received->message);
+        handler_(received->identity, *received->message, received->user_id);
     }
     return false;
 }

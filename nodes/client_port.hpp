@@ -4,6 +4,7 @@
 #pragma once
 
 #include "event_loop.hpp"
+#include "security.hpp"
 
 #include <zq/codec.hpp>
 #include <zq/result.hpp>
@@ -20,10 +21,14 @@ namespace zq::node {
 
 class ClientPort {
 public:
-    using Handler = std::function<void(const std::string& client, const Message& message)>;
+    // `user_id` is the connection's ZAP User-Id: the client's public key (Z85) on a CURVE
+    // connection, empty on ipc.
+    using Handler =
+        std::function<void(const std::string& client, const Message& message, const std::string& user_id)>;
 
     ClientPort(zmq::context_t& context, const protocol::Limits& limits);
-    Status bind(const std::vector<std::string>& endpoints);
+    // Binds each endpoint; tcp ones as CURVE servers in domain "client" when `security` says so.
+    Status bind(const std::vector<std::string>& endpoints, const Security& security);
     // Starts watching the socket on the loop; `handler` gets every well-formed message.
     void start(uv_loop_t* loop, Handler handler);
     // Sends to one client; false when the client is gone or its queue is full.

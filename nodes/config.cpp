@@ -205,6 +205,48 @@ Status read_journal_sync(const toml::table& root, Config& config) {
     return success();
 }
 
+Status read_security(const toml::table& root, SecuritySettings& security) {
+    const toml::node* section = root.get("security");
+    if (!section) return success();
+    const toml::table* table = section->as_table();
+    if (!table) return Error{"config key 'security' must be a [security] table"};
+    static constexpr std::string_view kAllowed[] = {"key", "client_keys", "peer_keys", "insecure_tcp", "ipc_mode",
+                                                    "ipc_group"};
+    for (const auto& [field, value] : *table) {
+        if (std::find(std::begin(kAllowed), std::end(kAllowed), field.str()) == std::end(kAllowed)) {
+            return Error{"[security]: unknown key '" + std::string(field.str()) +
+                         "' (key, client_keys, peer_keys, insecure_tcp, ipc_mode, ipc_group)"};
+        }
+    }
+    std::string mode;
+    Status steps[] = {
+        read_string(*table, "key", security.key),
+        read_string(*table, "client_keys", security.client_keys),
+        read_string(*table, "peer_keys", security.peer_keys),
+        read_bool(*table, "insecure_tcp", security.insecure_tcp),
+        read_string(*table, "ipc_mode", mode),
+        read_string(*table, "ipc_group", security.ipc_group),
+    };
+    for (auto& step : steps) {
+        if (!step) return Error{"[security]: " + step.error()};
+    }
+    if (!mode.empty()) {
+        // Octal text, as chmod takes it: "0660", "660". Only permission bits.
+        std::size_t used = 0;
+        unsigned long bits = 0;
+        try {
+            bits = std::stoul(mode, &used, 8);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        if (used != mode.size() || bits > 0777) {
+            return Error{"[security] ipc_mode must be octal permission bits such as \"0660\", not \"" + mode + "\""};
+        }
+        security.ipc_mode = static_cast<unsigned>(bits);
+    }
+    return success();
+}
+
 Status apply_table(const toml::table& root, Config& config) {
     Status steps[] = {
         read_string(root, "name", config.name),
@@ -241,6 +283,7 @@ Status apply_table(const toml::table& root, Config& config) {
         read_task_settings(root, config),
         read_queue_settings(root, config),
         read_schedules(root, config.schedules),
+        read_security(root, config.security),
     };
     for (auto& step : steps) {
         if (!step) return step;

@@ -54,6 +54,17 @@ struct QueueSettings {
     unsigned concurrency = 0;
 };
 
+// [security]: CURVE on tcp and the access to the ipc socket (docs/configuration.md). Paths
+// only; nodes/security.hpp loads the keys.
+struct SecuritySettings {
+    std::string key;          // directory of the node's key pair (zq-node keygen DIR); "": no CURVE
+    std::string client_keys;  // directory of the public keys admitted as clients
+    std::string peer_keys;    // directory of the public keys admitted as peers
+    bool insecure_tcp = false;  // tcp without CURVE even though keys are configured
+    unsigned ipc_mode = 0660;   // of DATA/node.sock
+    std::string ipc_group;      // group of DATA/node.sock ("": the node's own)
+};
+
 struct Config {
     std::string config_path;  // the file it was read from, if any (reload reads it again)
     std::string name;         // default: the host name
@@ -95,6 +106,7 @@ struct Config {
     std::map<std::string, QueueSettings, std::less<>> queue_settings;  // [queue.NAME]
     Schedules schedules;                                                // [schedules.NAME]
     protocol::Limits limits;
+    SecuritySettings security;
 
     // The endpoint clients on this host use: ipc://DATA/node.sock.
     std::string local_endpoint() const;

@@ -70,6 +70,10 @@ nlohmann::json node_status(ControlContext& node) {
     };
     status["fanout"] = node.publisher.status_json();
     status["fanout"]["publishers"] = node.subscriber.status_json();
+    if (node.security) {
+        const nlohmann::json security = node.security();
+        for (const auto& [key, value] : security.items()) status["security"][key] = value;
+    }
     return status;
 }
 

@@ -33,6 +33,8 @@ struct ControlContext {
     Subscriber& subscriber;
     ScheduleRunner& schedules;
     std::function<Status()> reload;
+    // Status `security`: CURVE on or off, the node's public key, refusals counted.
+    std::function<nlohmann::json()> security;
 };
 
 void handle_control(ControlContext& node, const std::string& client, const Message& message);

@@ -2,9 +2,11 @@
 //
 //   zq-node run [--config FILE] [--name NAME] [--data DIR] [--bind ENDPOINT]... [--peer ENDPOINT]...
 //               [--queues Q1,Q2] [--min-workers N] [--max-workers N] [--worker "CMD ARG..."]
-//   zq-node status|running|peers|reload|schedules [--node ENDPOINT] [--json]
-//   zq-node trace on|off [--node ENDPOINT] [--json]
+//   zq-node status|running|peers|reload|schedules [--node ENDPOINT] [--json] [--key DIR --server-key FILE]
+//   zq-node trace on|off [--node ENDPOINT] [--json] [--key DIR --server-key FILE]
+//   zq-node keygen DIR
 #include "config.hpp"
+#include "curve_keys.hpp"
 #include "node.hpp"
 
 #include <zq/client.hpp>
@@ -187,8 +189,32 @@ void print_schedules(const nlohmann::json& schedules) {
     }
 }
 
-int run_operator_command(const std::string& operation, const std::string& endpoint, bool json) {
-    zq::Client client(endpoint);
+// Writes DIR/secret.key and DIR/public.key, and prints the public key.
+int keygen(const std::string& dir) {
+    auto pair = zq::node::generate_key_pair(dir);
+    if (!pair) {
+        std::fprintf(stderr, "zq-node keygen: %s\n", pair.error().c_str());
+        return kExitFailed;
+    }
+    std::printf("%s\n", pair->public_key.c_str());
+    std::fprintf(stderr, "wrote %s/secret.key (keep it private) and %s/public.key (hand it to clients and peers)\n",
+                 dir.c_str(), dir.c_str());
+    return 0;
+}
+
+struct ClientKeys {
+    std::string key_dir;
+    std::string server_key;
+};
+
+int run_operator_command(const std::string& operation, const std::string& endpoint, bool json,
+                         const ClientKeys& keys) {
+    auto credentials = zq::load_credentials(keys.key_dir, keys.server_key);
+    if (!credentials) {
+        std::fprintf(stderr, "zq-node %s: %s\n", operation.c_str(), credentials.error().c_str());
+        return kExitUsage;
+    }
+    zq::Client client(endpoint, *credentials);
     auto reply = client.control(operation);
     if (!reply) {
         std::fprintf(stderr, "zq-node %s: %s\n", operation.c_str(), reply.error().c_str());
@@ -238,17 +264,28 @@ int main(int argc, char** argv) {
     std::string endpoint = zq::default_node_endpoint();
     bool json = false;
     std::string operation;
+    ClientKeys keys;
+    auto add_key_options = [&keys](CLI::App* command) {
+        command->add_option("--key", keys.key_dir, "CURVE key pair of this client, for tcp (zq-node keygen DIR)");
+        command->add_option("--server-key", keys.server_key, "the node's public key file (its public.key)");
+    };
     for (const char* name : {"status", "running", "peers", "reload", "schedules"}) {
         CLI::App* command = app.add_subcommand(name, std::string("ask a running node: ") + name);
         command->add_option("--node", endpoint, "node endpoint (default: $ZQ_NODE or the local node)");
         command->add_flag("--json", json, "one JSON object on stdout");
+        add_key_options(command);
         command->callback([&operation, name] { operation = name; });
     }
+    std::string key_dir;
+    CLI::App* keygen_command = app.add_subcommand(
+        "keygen", "write a new CURVE key pair: DIR/secret.key (0600) and DIR/public.key; prints the public key");
+    keygen_command->add_option("DIR", key_dir, "directory for the key pair (created if missing)")->required();
     std::string trace_switch;
     CLI::App* trace = app.add_subcommand("trace", "turn a running node's protocol tap on or off (see zq-trace)");
     trace->add_option("SWITCH", trace_switch, "on or off")->required()->check(CLI::IsMember({"on", "off"}));
     trace->add_option("--node", endpoint, "node endpoint (default: $ZQ_NODE or the local node)");
     trace->add_flag("--json", json, "one JSON object on stdout");
+    add_key_options(trace);
     trace->callback([&operation, &trace_switch] { operation = "trace-" + trace_switch; });
 
     try {
@@ -258,5 +295,6 @@ int main(int argc, char** argv) {
         return code == 0 ? 0 : kExitUsage;
     }
     if (run->parsed()) return run_node(options);
-    return run_operator_command(operation, endpoint, json);
+    if (keygen_command->parsed()) return keygen(key_dir);
+    return run_operator_command(operation, endpoint, json, keys);
 }

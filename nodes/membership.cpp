@@ -1,7 +1,9 @@
 #include "membership.hpp"
 
 #include "clock.hpp"
+#include "secure_socket.hpp"
 
+#include <zq/credentials.hpp>
 #include <zq/wire.hpp>
 
 #include <spdlog/spdlog.h>
@@ -43,9 +45,10 @@ std::string_view to_string(PeerState state) {
     return "?";
 }
 
-Membership::Membership(uv_loop_t* loop, zmq::context_t& context, const Config& config, std::string incarnation,
-                       Publisher& publisher, std::function<LocalOffer()> local_offer, Events events)
-    : config_(config), context_(context), incarnation_(std::move(incarnation)), publisher_(publisher),
+Membership::Membership(uv_loop_t* loop, zmq::context_t& context, const Config& config, const Security& security,
+                       std::string incarnation, Publisher& publisher, std::function<LocalOffer()> local_offer,
+                       Events events)
+    : config_(config), security_(security), context_(context), incarnation_(std::move(incarnation)), publisher_(publisher),
       local_offer_(std::move(local_offer)), events_(std::move(events)), ticker_(loop, [this] { tick(); }) {
     // Peers reach this node where it says it listens: the configured advertise endpoint,
     // else the first --bind, else its ipc socket (enough for nodes on one host).
@@ -63,11 +66,30 @@ void Membership::start() {
     tick();
 }
 
-Peer& Membership::link_to(const std::string& endpoint) {
+Peer& Membership::link_to(const std::string& endpoint, const std::string& key) {
     auto [entry, created] = peers_.try_emplace(endpoint);
     Peer& peer = entry->second;
     if (!created) return peer;
     peer.endpoint = endpoint;
+    peer.key = key;
+    peer.key_known = !key.empty();
+    if (needs_key(peer) && !peer.key_known) {
+        // A configured peer: which of the peer keys is its own shows when one answers.
+        peer.key = security_.peer_keys().front();
+        peer.key_trial = 0;
+        peer.key_tried_ms = steady_ms();
+    }
+    relink(peer, peer.key);
+    spdlog::info("peer {}: linking", endpoint);
+    return peer;
+}
+
+bool Membership::needs_key(const Peer& peer) const {
+    return security_.curve() && is_tcp_endpoint(peer.endpoint) && !security_.peer_keys().empty();
+}
+
+void Membership::relink(Peer& peer, const std::string& key) {
+    peer.key = key;
     peer.link = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
     peer.link->set(zmq::sockopt::linger, 0);
     // Nothing is queued for a peer that is not connected: heartbeats and hellos are resent
@@ -77,12 +99,43 @@ Peer& Membership::link_to(const std::string& endpoint) {
     peer.link->set(zmq::sockopt::reconnect_ivl, kReconnectMinMs);
     peer.link->set(zmq::sockopt::reconnect_ivl_max, kReconnectMaxMs);
     try {
-        peer.link->connect(endpoint);
+        prepare_peer_connection(*peer.link, security_, peer.endpoint, key);
+        peer.link->connect(peer.endpoint);
     } catch (const zmq::error_t& error) {
-        spdlog::error("peer {}: cannot connect: {}", endpoint, error.what());
+        spdlog::error("peer {}: cannot connect: {}", peer.endpoint, error.what());
     }
-    spdlog::info("peer {}: linking", endpoint);
-    return peer;
+}
+
+void Membership::next_key_trial(Peer& peer, std::int64_t now) {
+    const auto& keys = security_.peer_keys();
+    auto interval_ms = static_cast<std::int64_t>(config_.heartbeat_interval * 1000);
+    if (peer.key_known || keys.size() < 2 || now - peer.key_tried_ms < interval_ms) return;
+    // A new socket per try: libzmq keeps retrying a failed handshake with the key it started with.
+    peer.key_trial = (peer.key_trial + 1) % keys.size();
+    peer.key_tried_ms = now;
+    spdlog::debug("peer {}: trying peer key {} of {}", peer.endpoint, peer.key_trial + 1, keys.size());
+    relink(peer, keys[peer.key_trial]);
+}
+
+std::optional<std::string> Membership::verified_key(const Message& message, const std::string& user_id) {
+    std::string claimed(message.string(f::key).value_or(""));
+    if (!security_.curve()) return std::string();
+    if (user_id.empty()) {
+        // An ipc connection proves no key; a claimed one is used only if it is a peer key
+        // (as the server key of a link: it then talks only to the holder of its secret).
+        return security_.is_peer_key(claimed) ? claimed : std::string();
+    }
+    auto refuse = [&](const std::string& why) -> std::optional<std::string> {
+        spdlog::warn("{} from {}: {}; ignored", protocol::command_name(message.command()),
+                     message.string(f::node).value_or("?"), why);
+        if (events_.on_refused) events_.on_refused(why);
+        return std::nullopt;
+    };
+    if (!security_.is_peer_key(user_id)) return refuse("its connection's key " + user_id + " is not in peer_keys");
+    if (!claimed.empty() && claimed != user_id) {
+        return refuse("it claims key " + claimed + " but its connection's key is " + user_id);
+    }
+    return user_id;
 }
 
 Peer* Membership::find_by_name(std::string_view name) {
@@ -163,6 +216,7 @@ void Membership::write_introduction(BodyWriter& body) const {
         .add(f::endpoint, advertised_)
         .add(f::publish, publisher_.endpoint())
         .add(f::sequence, publisher_.last_broadcast());
+    if (security_.curve()) body.add(f::key, security_.own().public_key);
 }
 
 std::vector<std::string> Membership::served_queues() const {
@@ -187,16 +241,21 @@ void Membership::send_welcome(Peer& peer) {
     }
     members.pack_array(static_cast<std::uint32_t>(alive.size()));
     for (const Peer* other : alive) {
-        members.pack_map(2);
+        bool with_key = other->key_known;
+        members.pack_map(with_key ? 3 : 2);
         members.pack(std::string(f::node));
         members.pack(other->name);
         members.pack(std::string(f::endpoint));
         members.pack(other->endpoint);
+        if (with_key) {
+            members.pack(std::string(f::key));
+            members.pack(other->key);
+        }
     }
     send(peer, Command::welcome, body.finish());
 }
 
-void Membership::on_message(const Message& message) {
+void Membership::on_message(const Message& message, const std::string& user_id) {
     // After DISCONNECT this node is gone for its peers: answering a HELLO with WELCOME while
     // it drains would make them see it alive again (with no capacity) until it goes silent.
     if (leaving_) return;
@@ -208,12 +267,21 @@ void Membership::on_message(const Message& message) {
         return;
     }
     if (name == config_.name) return;  // our own echo through a misconfigured peer list
+    auto key = verified_key(message, user_id);
+    if (!key) return;
     auto endpoint = message.string(f::endpoint);
-    Peer* peer = endpoint ? &link_to(std::string(*endpoint)) : find_by_name(name);
+    Peer* peer = endpoint ? &link_to(std::string(*endpoint), *key) : find_by_name(name);
     if (!peer) {
         spdlog::debug("{} from unknown node {} without an endpoint; ignored",
                       protocol::command_name(message.command()), name);
         return;
+    }
+    if (!key->empty() && (!peer->key_known || peer->key != *key)) {
+        // The peer proved its key: the link uses it from now on (a key being tried that was
+        // not this one is dropped).
+        bool same = peer->key == *key;
+        peer->key_known = true;
+        if (!same) relink(*peer, *key);
     }
     peer->name = name;
     switch (message.command()) {
@@ -287,7 +355,14 @@ void Membership::learn_members(const Message& message) {
         FieldReader fields(member);
         auto endpoint = fields.string(f::endpoint);
         if (!endpoint || *endpoint == advertised_ || peers_.count(std::string(*endpoint))) continue;
-        Peer& peer = link_to(std::string(*endpoint));
+        std::string key(fields.string(f::key).value_or(""));
+        if (security_.curve() && is_tcp_endpoint(*endpoint) && !security_.is_peer_key(key)) {
+            // Only peers this node admits itself are linked to, whoever vouches for them.
+            spdlog::warn("member {} at {} has no key in peer_keys; not linked", fields.string(f::node).value_or("?"),
+                         *endpoint);
+            continue;
+        }
+        Peer& peer = link_to(std::string(*endpoint), key);
         peer.name = std::string(fields.string(f::node).value_or(""));
         send_hello(peer);
     }
@@ -318,6 +393,7 @@ void Membership::tick() {
         // Until a peer answers, keep introducing ourselves: a lost peer that comes back, or
         // one still starting, then learns who we are.
         if (!peer.welcomed) {
+            if (needs_key(peer)) next_key_trial(peer, now);
             send_hello(peer);
             continue;
         }
@@ -360,7 +436,8 @@ nlohmann::json Membership::peers_json() const {
                         {"units", peer.units},
                         {"load", peer.load},
                         {"queues", peer.queues},
-                        {"incarnation", peer.incarnation}});
+                        {"incarnation", peer.incarnation},
+                        {"key", peer.key_known ? peer.key : std::string()}});
     }
     return list;
 }

@@ -14,6 +14,7 @@
 #include "event_loop.hpp"
 #include "placement.hpp"
 #include "publisher.hpp"
+#include "security.hpp"
 
 #include <zq/codec.hpp>
 
@@ -24,6 +25,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,6 +50,13 @@ struct Peer {
     std::uint64_t load = 0;
     std::vector<std::string> queues;
     std::unique_ptr<zmq::socket_t> link;  // our DEALER to its ROUTER
+    // Its CURVE public key (Z85), the server key of the link on tcp. Known from a
+    // HELLO/WELCOME/HEARTBEAT it sent over an authenticated connection, or from a member
+    // list; for a configured peer not heard from yet, the peer key being tried.
+    std::string key;
+    bool key_known = false;
+    std::size_t key_trial = 0;       // index into Security::peer_keys() of the key tried
+    std::int64_t key_tried_ms = 0;   // steady clock, when that try began
 };
 
 // What this node advertises about itself in HEARTBEAT.
@@ -71,17 +80,21 @@ public:
         std::function<void()> on_peer_offer;
         // A peer told its PUB endpoint and the last broadcast it published.
         std::function<void(const Peer& peer, std::string_view endpoint, std::uint64_t last_broadcast)> on_peer_publisher;
+        // A membership message was refused for its key (counted in status security).
+        std::function<void(const std::string& why)> on_refused;
     };
 
     // Every message sent on a peer link is mirrored to the publisher's tap (when it is on),
     // and HELLO, WELCOME and HEARTBEAT carry the publisher's endpoint and last broadcast.
-    Membership(uv_loop_t* loop, zmq::context_t& context, const Config& config, std::string incarnation,
-               Publisher& publisher, std::function<LocalOffer()> local_offer, Events events);
+    Membership(uv_loop_t* loop, zmq::context_t& context, const Config& config, const Security& security,
+               std::string incarnation, Publisher& publisher, std::function<LocalOffer()> local_offer, Events events);
 
     // Connects to the configured peers and starts heartbeating.
     void start();
-    // HELLO, WELCOME, HEARTBEAT or DISCONNECT from a peer.
-    void on_message(const Message& message);
+    // HELLO, WELCOME, HEARTBEAT or DISCONNECT from a peer. `user_id` is the connection's
+    // ZAP User-Id (its CURVE public key; empty on ipc): with CURVE on, it must be a peer key,
+    // and equal the `key` the message claims.
+    void on_message(const Message& message, const std::string& user_id = {});
     // Says DISCONNECT to every peer (graceful shutdown).
     void leave();
 
@@ -109,7 +122,17 @@ public:
     nlohmann::json peers_json() const;
 
 private:
-    Peer& link_to(const std::string& endpoint);
+    // The peer at `endpoint`, linked with `key` when it is new; "" on a tcp endpoint with CURVE
+    // on: try the peer keys in turn (next_key_trial).
+    Peer& link_to(const std::string& endpoint, const std::string& key = {});
+    // Replaces the peer's link by a new one to the same endpoint with `key` as server key.
+    void relink(Peer& peer, const std::string& key);
+    // A configured peer whose key is unknown: the next of the peer keys, one per interval.
+    void next_key_trial(Peer& peer, std::int64_t now);
+    // The key a membership message proves (or "" when it proves none), or nullopt when it
+    // must be refused.
+    std::optional<std::string> verified_key(const Message& message, const std::string& user_id);
+    bool needs_key(const Peer& peer) const;
     Peer* find_by_name(std::string_view name);
     const Peer* find_by_name(std::string_view name) const;
     void send(Peer& peer, protocol::Command command, std::string_view body);
@@ -124,6 +147,7 @@ private:
     std::vector<std::string> served_queues() const;
 
     const Config& config_;
+    const Security& security_;
     zmq::context_t& context_;
     std::string incarnation_;
     Publisher& publisher_;

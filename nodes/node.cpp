@@ -1,6 +1,7 @@
 #include "node.hpp"
 
 #include "clock.hpp"
+#include "ipc_access.hpp"
 
 #include <zq/task.hpp>
 
@@ -64,6 +65,8 @@ Node::~Node() {
     if (port_) port_->close();
     port_.reset();
     publisher_.reset();
+    if (zap_) zap_->close();
+    zap_.reset();
     purge_timer_.reset();
     shutdown_timer_.reset();
     drain_check_.reset();
@@ -97,18 +100,31 @@ Status Node::lock_data_dir() {
 }
 
 Status Node::start() {
+    // Before anything else: a node whose tcp endpoints would run in the clear while keys are
+    // configured does not start at all.
+    auto security = Security::load(config_);
+    if (!security) return security.failure();
+    security_ = std::move(*security);
     if (auto locked = lock_data_dir(); !locked) return locked;
+    if (auto opened = open_data_dir_to_group(config_.data_dir, config_.security); !opened) return opened;
     auto journal = Journal::open(config_.data_dir, config_.journal_sync, config_.journal_max_pages);
     if (!journal) return Error{journal.error()};
     journal_ = std::move(*journal);
     journal_->checkpoint_in_background();
 
+    // The ZAP handler first: a CURVE socket bound before it exists would admit any key.
+    zap_ = std::make_unique<ZapHandler>(context_, security_);
+    if (auto bound = zap_->bind(); !bound) return bound;
     publisher_ = std::make_unique<Publisher>(context_, config_, incarnation_);
-    if (auto bound = publisher_->bind(); !bound) return bound;
+    if (auto bound = publisher_->bind(security_); !bound) return bound;
     port_ = std::make_unique<ClientPort>(context_, config_.limits);
     std::vector<std::string> endpoints{config_.local_endpoint()};
     endpoints.insert(endpoints.end(), config_.binds.begin(), config_.binds.end());
-    if (auto bound = port_->bind(endpoints); !bound) return bound;
+    if (auto bound = port_->bind(endpoints, security_); !bound) return bound;
+    for (const std::string& socket : {config_.data_dir + "/node.sock", config_.data_dir + "/pub.sock"}) {
+        if (::access(socket.c_str(), F_OK) != 0) continue;  // pub.sock: `publish` may name others
+        if (auto restricted = restrict_ipc_socket(socket, config_.security); !restricted) return restricted;
+    }
 
     Pool::Events events{
         [this](std::string_view id, const TaskOutcome& outcome) { dispatcher_->on_task_done(id, outcome); },
@@ -129,7 +145,7 @@ Status Node::start() {
         });
     dispatcher_->set_publisher(*publisher_);
     membership_ = std::make_unique<Membership>(
-        &loop_, context_, config_, incarnation_, *publisher_,
+        &loop_, context_, config_, security_, incarnation_, *publisher_,
         [this] {
             std::size_t busy = pool_->busy();
             // A node that is shutting down takes nothing new, but stays a member until its
@@ -153,11 +169,13 @@ Status Node::start() {
             },
             [this] { dispatcher_->placement_changed(); },
             [this](const Peer& peer, std::string_view endpoint, std::uint64_t last_broadcast) {
-                subscriber_->advertised(peer.name, peer.incarnation, endpoint, last_broadcast);
+                subscriber_->advertised(peer.name, peer.incarnation, endpoint, peer.key_known ? peer.key : "",
+                                        last_broadcast);
             },
+            [this](const std::string&) { ++peer_keys_refused_; },
         });
     subscriber_ = std::make_unique<Subscriber>(
-        &loop_, context_, config_, *publisher_,
+        &loop_, context_, config_, security_, *publisher_,
         Subscriber::Events{
             [this](const Message& message) {
                 // A node shutting down runs nothing new; the origin counts it as left.
@@ -182,7 +200,8 @@ Status Node::start() {
     });
     control_ = std::make_unique<ControlContext>(ControlContext{config_, incarnation_, *dispatcher_, *pool_, *port_,
                                                                *membership_, *publisher_, *subscriber_, *schedules_,
-                                                               [this] { return reload(); }});
+                                                               [this] { return reload(); },
+                                                               [this] { return security_status(); }});
 
     if (auto recovered = dispatcher_->recover(); !recovered) return recovered;
     dispatcher_->end_turn();
@@ -191,7 +210,10 @@ Status Node::start() {
     // claimed like any submission, and settled once the node knows its cluster.
     if (auto scheduled = schedules_->start(); !scheduled) return scheduled;
 
-    port_->start(&loop_, [this](const std::string& client, const Message& message) { on_message(client, message); });
+    zap_->start(&loop_);
+    port_->start(&loop_, [this](const std::string& client, const Message& message, const std::string& user_id) {
+        on_message(client, message, user_id);
+    });
     pool_->start();
     publisher_->start(&loop_);
     membership_->start();
@@ -247,7 +269,23 @@ void Node::reject(const std::string& client, const std::string& reason, std::str
     dispatcher_->reply(client, Command::rejected, rejected_body(id, reason));
 }
 
-void Node::on_message(const std::string& client, const Message& message) {
+nlohmann::json Node::security_status() const {
+    return {{"curve", security_.curve()},
+            {"public_key", security_.curve() ? security_.own().public_key : std::string()},
+            {"connections_refused", zap_ ? zap_->refused() : 0},
+            {"peer_keys_refused", peer_keys_refused_}};
+}
+
+bool Node::from_peer_key(const std::string& client, const Message& message, const std::string& user_id) {
+    // On a CURVE connection the key is proven: a client's key may not speak for a peer.
+    if (user_id.empty() || security_.is_peer_key(user_id)) return true;
+    ++peer_keys_refused_;
+    reject(client, std::string(protocol::command_name(message.command())) + " refused: key " + user_id +
+                       " is not in peer_keys");
+    return false;
+}
+
+void Node::on_message(const std::string& client, const Message& message, const std::string& user_id) {
     if (publisher_->tapping()) {
         publisher_->tap(Direction::in, peer_or_client(client, message), message.command(), pack(message.body()));
     }
@@ -266,7 +304,10 @@ void Node::on_message(const std::string& client, const Message& message) {
             }
             dispatcher_->submit_workflow(client, message);
             return;
-        case Command::broadcast: on_broadcast(client, message); return;
+        case Command::broadcast:
+            if (message.find(f::targets) && !from_peer_key(client, message, user_id)) return;
+            on_broadcast(client, message);
+            return;
         case Command::cancel: dispatcher_->cancel(client, message); return;
         // From peers: jobs placed across the cluster, and broadcast repair. A client may not
         // speak for a peer: the sender must name a node this one knows.
@@ -281,6 +322,7 @@ void Node::on_message(const std::string& client, const Message& message) {
         case Command::key_release:
         case Command::repair:
         case Command::gone: {
+            if (!from_peer_key(client, message, user_id)) return;
             std::string sender(message.string(f::node).value_or(""));
             if (sender.empty() || !membership_->knows(sender)) {
                 reject(client, std::string(protocol::command_name(message.command())) +
@@ -294,7 +336,7 @@ void Node::on_message(const std::string& client, const Message& message) {
         case Command::hello:
         case Command::welcome:
         case Command::heartbeat:
-        case Command::disconnect: membership_->on_message(message); return;
+        case Command::disconnect: membership_->on_message(message, user_id); return;
         case Command::control: handle_control(*control_, client, message); return;
         default:
             reject(client, std::string(protocol::command_name(message.command())) + " is not accepted on the client port");

@@ -16,7 +16,9 @@
 #include "pool.hpp"
 #include "publisher.hpp"
 #include "schedule_runner.hpp"
+#include "security.hpp"
 #include "subscriber.hpp"
+#include "zap_handler.hpp"
 
 #include <uv.h>
 #include <zmq.hpp>
@@ -40,7 +42,12 @@ public:
 
 private:
     Status lock_data_dir();
-    void on_message(const std::string& client, const Message& message);
+    // `user_id` is the connection's CURVE key (Z85), empty on ipc (client_port.hpp).
+    void on_message(const std::string& client, const Message& message, const std::string& user_id);
+    // A peer command on a CURVE connection must come from a key in peer_keys; otherwise it is
+    // answered REJECTED and counted.
+    bool from_peer_key(const std::string& client, const Message& message, const std::string& user_id);
+    nlohmann::json security_status() const;
     // FORWARD, TAKEN, STATE, STATE-ACK, CLAIM or CLAIMED from a known peer.
     void on_peer_message(const Message& message);
     // BROADCAST: a client's request, or a peer's broadcast over the link (repaired or resent).
@@ -58,6 +65,9 @@ private:
     uv_loop_t loop_{};
     zmq::context_t context_;
     int lock_fd_ = -1;
+    Security security_;
+    std::unique_ptr<ZapHandler> zap_;
+    std::uint64_t peer_keys_refused_ = 0;
     std::unique_ptr<Journal> journal_;
     std::unique_ptr<ClientPort> port_;
     std::unique_ptr<Publisher> publisher_;

@@ -1,5 +1,7 @@
 #include "publisher.hpp"
 
+#include "secure_socket.hpp"
+
 #include "clock.hpp"
 
 #include <zq/wire.hpp>
@@ -47,18 +49,18 @@ Publisher::Publisher(zmq::context_t& context, const Config& config, std::string 
     socket_.set(zmq::sockopt::sndhwm, kSendHighWater);
 }
 
-Status Publisher::bind_one(const std::string& endpoint) {
-    try {
-        socket_.bind(endpoint);
-    } catch (const zmq::error_t& error) {
-        return Error{"cannot bind the publisher to " + endpoint + ": " + error.what() +
+Status Publisher::bind_one(const std::string& endpoint, const Security& security) {
+    // The fanout is for clients (zq::Events, zq-trace) and peers alike: domain "client"
+    // admits both. A subscriber without an admitted key receives nothing.
+    if (auto bound = bind_secured(socket_, security, kClientDomain, endpoint); !bound) {
+        return Error{"cannot bind the publisher: " + bound.error() +
                      " (set `publish` in the config to choose its endpoints)"};
     }
     endpoints_.push_back(socket_.get(zmq::sockopt::last_endpoint));
     return success();
 }
 
-Status Publisher::bind() {
+Status Publisher::bind(const Security& security) {
     std::vector<std::string> wanted = config_.publish;
     if (wanted.empty()) {
         wanted.push_back("ipc://" + config_.data_dir + "/pub.sock");
@@ -67,7 +69,7 @@ Status Publisher::bind() {
         }
     }
     for (const auto& endpoint : wanted) {
-        if (auto bound = bind_one(endpoint); !bound) return bound;
+        if (auto bound = bind_one(endpoint, security); !bound) return bound;
     }
     // Peers are told the endpoint of the same transport as the one they reach this node on.
     std::string peer_endpoint = !config_.advertise.empty() ? config_.advertise

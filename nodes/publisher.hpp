@@ -15,6 +15,7 @@
 #include "config.hpp"
 #include "event_loop.hpp"
 #include "job_event.hpp"
+#include "security.hpp"
 
 #include <zq/codec.hpp>
 #include <zq/protocol.hpp>
@@ -43,8 +44,9 @@ public:
     Publisher(zmq::context_t& context, const Config& config, std::string incarnation);
 
     // Binds ipc://DATA/pub.sock and a free port on the host of each tcp client endpoint (or
-    // the configured `publish` endpoints) and chooses the endpoint peers are told about.
-    Status bind();
+    // the configured `publish` endpoints) and chooses the endpoint peers are told about. tcp
+    // endpoints are CURVE servers in domain "client" when `security` says so.
+    Status bind(const Security& security);
     // Starts reading subscriptions (which topics anyone listens to).
     void start(uv_loop_t* loop);
     const std::string& endpoint() const { return advertised_; }
@@ -95,7 +97,7 @@ private:
     // Adds inc, seq and t, finishes the body, keeps it and sends it under `topic`.
     std::uint64_t publish(Stream stream, protocol::Command command, std::string_view topic, std::string id,
                           BodyWriter& body, std::uint64_t at_us = 0);
-    Status bind_one(const std::string& endpoint);
+    Status bind_one(const std::string& endpoint, const Security& security);
     bool read_subscriptions();  // true when none were left
 
     zmq::socket_t socket_;

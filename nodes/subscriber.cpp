@@ -1,5 +1,7 @@
 #include "subscriber.hpp"
 
+#include "secure_socket.hpp"
+
 #include "clock.hpp"
 
 #include <zq/wire.hpp>
@@ -26,9 +28,9 @@ constexpr std::uint64_t kMaxSequence = std::uint64_t{1} << 62;
 
 }  // namespace
 
-Subscriber::Subscriber(uv_loop_t* loop, zmq::context_t& context, const Config& config, Publisher& publisher,
-                       Events events)
-    : config_(config), publisher_(publisher), events_(std::move(events)), socket_(context, zmq::socket_type::sub),
+Subscriber::Subscriber(uv_loop_t* loop, zmq::context_t& context, const Config& config, const Security& security,
+                       Publisher& publisher, Events events)
+    : config_(config), security_(security), publisher_(publisher), events_(std::move(events)), socket_(context, zmq::socket_type::sub),
       loop_(loop), ticker_(loop, [this] { tick(); }) {
     socket_.set(zmq::sockopt::linger, 0);
     socket_.set(zmq::sockopt::rcvhwm, kReceiveHighWater);
@@ -42,18 +44,21 @@ void Subscriber::start() {
 }
 
 void Subscriber::advertised(const std::string& node, std::string_view incarnation, std::string_view endpoint,
-                            std::uint64_t last_published) {
+                            std::string_view key, std::uint64_t last_published) {
     if (last_published >= kMaxSequence) return;
     Source& source = sources_[node];
-    if (!endpoint.empty() && endpoint != source.endpoint) {
+    if (!endpoint.empty() && (endpoint != source.endpoint || key != source.key)) {
         // Connecting and disconnecting process zmq's commands (and may take the edge), even
         // when they fail: look again before the loop sleeps.
         if (watcher_) watcher_->sent();
         try {
             if (!source.endpoint.empty()) socket_.disconnect(source.endpoint);
+            // A peer publishes with the key pair it serves with: its key is the server key.
+            prepare_peer_connection(socket_, security_, endpoint, key);
             socket_.connect(std::string(endpoint));
             spdlog::info("subscribed to the broadcasts of {} at {}", node, endpoint);
             source.endpoint = std::string(endpoint);
+            source.key = std::string(key);
         } catch (const zmq::error_t& error) {
             spdlog::error("cannot subscribe to {} at {}: {}", node, endpoint, error.what());
         }

@@ -13,6 +13,7 @@
 #include "config.hpp"
 #include "event_loop.hpp"
 #include "publisher.hpp"
+#include "security.hpp"
 
 #include <zq/codec.hpp>
 
@@ -37,12 +38,14 @@ public:
         std::function<bool(std::string_view node, protocol::Command command, std::string_view body)> send_to;
     };
 
-    Subscriber(uv_loop_t* loop, zmq::context_t& context, const Config& config, Publisher& publisher, Events events);
+    Subscriber(uv_loop_t* loop, zmq::context_t& context, const Config& config, const Security& security,
+               Publisher& publisher, Events events);
 
     void start();
-    // What a peer advertised: its PUB endpoint and the last broadcast it published.
+    // What a peer advertised: its PUB endpoint and the last broadcast it published. `key` is
+    // its public key (Z85), the server key of its PUB on tcp when CURVE is on.
     void advertised(const std::string& node, std::string_view incarnation, std::string_view endpoint,
-                    std::uint64_t last_published);
+                    std::string_view key, std::uint64_t last_published);
     // A numbered BROADCAST that came over the peer link (an answer to REPAIR).
     void on_repaired(const Message& message);
     // GONE: the publisher no longer keeps that range.
@@ -55,6 +58,7 @@ private:
     struct Source {
         std::string incarnation;
         std::string endpoint;
+        std::string key;
         std::uint64_t expected = 1;  // next sequence number
         std::uint64_t received = 0;
         std::uint64_t repaired = 0;
@@ -75,6 +79,7 @@ private:
     void tick();
 
     const Config& config_;
+    const Security& security_;
     Publisher& publisher_;
     Events events_;
     zmq::socket_t socket_;

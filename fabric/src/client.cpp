@@ -12,6 +12,7 @@
 // every call that receives. A call that times out withdraws its own message if it was never
 // sent, so a late node never runs a task whose submit() reported failure.
 #include <zq/client.hpp>
+#include <zq/curve.hpp>
 
 #include <zq/defaults.hpp>
 #include <zq/protocol.hpp>
@@ -175,7 +176,7 @@ struct Client::Impl {
     // Every message received from the node, well-formed or not: a sign that it is alive.
     std::uint64_t messages_received = 0;
 
-    explicit Impl(std::string endpoint_) : endpoint(std::move(endpoint_)) {
+    Impl(std::string endpoint_, const Credentials& credentials) : endpoint(std::move(endpoint_)) {
         if (endpoint.empty()) endpoint = default_node_endpoint();
         try {
             context = std::make_unique<zmq::context_t>();
@@ -187,6 +188,9 @@ struct Client::Impl {
             socket.set(zmq::sockopt::immediate, true);
             // Replies are bounded by what the caller asked for; never make the node wait.
             socket.set(zmq::sockopt::rcvhwm, 0);
+            // CURVE on tcp when credentials are given; a node that refuses the key never
+            // answers, which shows up as ErrorCode::unreachable.
+            prepare_connection(socket, endpoint, credentials);
             socket.connect(endpoint);
         } catch (const zmq::error_t& error) {
             broken = Error{"cannot use zq-node endpoint '" + endpoint + "': " + error.what() +
@@ -414,7 +418,9 @@ Result<T> guarded(const ImplPointer& impl, Call&& call) {
 
 }  // namespace
 
-Client::Client(std::string endpoint) : impl_(std::make_unique<Impl>(std::move(endpoint))) {}
+Client::Client(std::string endpoint) : Client(std::move(endpoint), Credentials{}) {}
+Client::Client(std::string endpoint, const Credentials& credentials)
+    : impl_(std::make_unique<Impl>(std::move(endpoint), credentials)) {}
 Client::~Client() = default;
 Client::Client(Client&&) noexcept = default;
 Client& Client::operator=(Client&&) noexcept = default;

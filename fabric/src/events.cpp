@@ -6,6 +6,7 @@
 // before it returns: a SUB socket drops whatever is published before its subscription reaches
 // the publisher, so a caller that acts right after open() (submits a job, fetches history)
 // would otherwise miss the first messages without any sign of it.
+#include <zq/curve.hpp>
 #include <zq/events.hpp>
 
 #include <zq/protocol.hpp>
@@ -147,6 +148,7 @@ std::vector<std::string> await_handshakes(zmq::socket_t& monitor, const std::vec
 
 struct Events::Impl {
     EventFilter filter;
+    Credentials credentials;
     std::vector<std::string> publishers;
     zmq::context_t context;
     zmq::socket_t socket{context, zmq::socket_type::sub};
@@ -171,6 +173,7 @@ struct Events::Impl {
         monitor.connect(kMonitorEndpoint);
         for (const auto& endpoint : publishers) {
             try {
+                prepare_connection(socket, endpoint, credentials);
                 socket.connect(endpoint);
             } catch (const zmq::error_t& error) {
                 return Error{"cannot connect to the publisher at '" + endpoint + "': " + error.what() +
@@ -232,8 +235,9 @@ Result<Events> Events::open(Subscription subscription) {
     try {
         auto impl = std::make_unique<Impl>();
         impl->filter = std::move(subscription.filter);
+        impl->credentials = subscription.credentials;
         for (const auto& node : subscription.nodes) {
-            Client client(node);
+            Client client(node, subscription.credentials);
             auto endpoint = publisher_endpoint(client, subscription.timeout);
             if (!endpoint) return endpoint.failure();
             impl->publishers.push_back(std::move(*endpoint));

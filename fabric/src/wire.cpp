@@ -47,6 +47,7 @@ std::optional<Received> receive_message(zmq::socket_t& socket, bool router, cons
     std::size_t first = 0;
     if (router) {
         result.identity = frames[0].to_string();
+        if (const char* user_id = zmq_msg_gets(frames[0].handle(), "User-Id")) result.user_id = user_id;
         first = 1;
     }
     if (count - first != 3 || extra != 0) {

@@ -60,6 +60,9 @@ struct Options {
     // Throughput phase: task i gets the key "bench-key-(i mod keys)" with this policy (0: none).
     std::size_t keys = 0;
     std::string on_duplicate = "serial";
+    // CURVE credentials for a tcp node with keys: this client's pair and the node's public key.
+    std::string key_dir;
+    std::string server_key;
 };
 
 // Tasks that did not succeed, with the first reason seen.
@@ -232,6 +235,8 @@ int main(int argc, char** argv) {
     auto* node_option =
         app.add_option("--node", options.node, "zq-node endpoint ($ZQ_NODE, else the default data directory's socket)")
             ->capture_default_str();
+    app.add_option("--key", options.key_dir, "this client's CURVE key pair, for a tcp node with keys");
+    app.add_option("--server-key", options.server_key, "the node's public key file (its public.key), with --key");
     app.add_option("-n", options.tasks, "tasks in the throughput phase")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
@@ -276,7 +281,9 @@ int main(int argc, char** argv) {
             null_node = std::move(*started);
             options.node = null_node->endpoint();
         }
-        zq::Client client(options.node);
+        auto credentials = zq::load_credentials(options.key_dir, options.server_key);
+        if (!credentials) return report_error(credentials.failure(), options);
+        zq::Client client(options.node, *credentials);
         // One request first: it tells a missing node apart quickly and opens the connection
         // before the clock starts. A node that refuses "status" is still benchmarked.
         if (auto status = client.control("status"); !status && status.error_code() != zq::ErrorCode::failed) {

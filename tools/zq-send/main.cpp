@@ -32,6 +32,7 @@
 // node did not answer, or the awaited outcome did not come in time (`result` of a job that
 // has not finished yet exits 3 too: ask again later).
 #include "journal_cancel.hpp"
+#include "key_options.hpp"
 #include "task_options.hpp"
 #include "workflow_command.hpp"
 
@@ -76,11 +77,11 @@ constexpr std::array<std::string_view, 4> kJobCommands = {"status", "result", "c
 // options that only make sense when submitting (so their presence means a task follows).
 // A table reads better than one option a line.
 // clang-format off
-constexpr std::array<std::string_view, 21> kValueOptions = {
+constexpr std::array<std::string_view, 23> kValueOptions = {
     "--node",    "--data",       "--queue",       "--target",          "--timeout",     "--priority",
     "--id",      "--soft-limit", "--hard-limit",  "--eta",             "--countdown",   "--expires",
     "--retries", "--retry-delay", "--retry-backoff", "--retry-backoff-max", "--kwarg",
-    "--key",     "--on-duplicate", "--key-concurrency", "--weight"};
+    "--key",     "--on-duplicate", "--key-concurrency", "--weight", "--client-key", "--server-key"};
 constexpr std::array<std::string_view, 23> kSubmitOnlyOptions = {
     "--queue",        "--target",      "--wait",          "--priority",          "--id",
     "--soft-limit",   "--hard-limit",  "--broadcast",     "--eta",               "--countdown",
@@ -183,7 +184,13 @@ CommandLine split_command_line(const std::vector<std::string>& words) {
         line.options.push_back(word);
         const auto equals = word.find('=');
         const std::string_view name = std::string_view(word).substr(0, equals);
-        if (std::find(kSubmitOnlyOptions.begin(), kSubmitOnlyOptions.end(), name) != kSubmitOnlyOptions.end()) {
+        // --key DIR (a key pair) is the CURVE key every command takes, not the uniqueness key.
+        const bool key_pair = name == "--key" &&
+                              zq::send::is_key_pair_dir(equals != std::string::npos ? word.substr(equals + 1)
+                                                        : i + 1 < words.size() ? words[i + 1]
+                                                                               : std::string());
+        if (!key_pair &&
+            std::find(kSubmitOnlyOptions.begin(), kSubmitOnlyOptions.end(), name) != kSubmitOnlyOptions.end()) {
             line.submit_only = true;
         }
         if (equals == std::string::npos && i + 1 < words.size() &&
@@ -414,6 +421,8 @@ int run_job_command(int argc, char** argv) {
                    "cancel, when no node runs on DIR, the cancel is written to its journal and the node "
                    "cancels the job when it starts")
         ->excludes(node_option);
+    std::string key_dir, server_key;
+    zq::send::add_key_options(app, key_dir, server_key, true);
     app.add_option("--timeout", timeout_seconds,
                    "seconds to wait for the node's answer (default 5); with wait, the most seconds to wait for "
                    "the job to end (default 30)")
@@ -436,7 +445,9 @@ int run_job_command(int argc, char** argv) {
         if (!lock) return print.error(lock.failure(), id);
         if (*lock) return cancel_while_down(print, **lock, id);
     }
-    zq::Client client(node);
+    auto credentials = zq::load_credentials(key_dir, server_key);
+    if (!credentials) return print.error(credentials.failure(), id);
+    zq::Client client(node, *credentials);
     const Milliseconds timeout =
         to_milliseconds(timeout_seconds.value_or(command == "wait" ? kDefaultWaitSeconds : kDefaultRequestSeconds));
 
@@ -485,6 +496,8 @@ int run_submit(const char* program, const CommandLine& line) {
                    "\"\\\"3\\\"\"), anything else as a string; put -- before arguments that start with -");
     app.add_option("--node", node, "zq-node endpoint ($ZQ_NODE, else the default data directory's socket)")
         ->capture_default_str();
+    std::string key_dir, server_key;
+    zq::send::add_key_options(app, key_dir, server_key, false);
     app.add_option("--queue", task.queue, "queue")->capture_default_str();
     app.add_option("--target", task.target, "name of the node that must run the task");
     app.add_flag("--wait", wait, "wait for the job to finish and print its outcome");
@@ -576,6 +589,11 @@ int run_submit(const char* program, const CommandLine& line) {
         return parse_error(app, error);
     }
     if (!line.positionals.empty()) arguments.assign(line.positionals.begin() + 1, line.positionals.end());
+    // --key DIR --server-key FILE: the CURVE pair, as every zq tool takes it (key_options.hpp).
+    if (key_dir.empty() && !server_key.empty() && task_options.key && zq::send::is_key_pair_dir(*task_options.key)) {
+        key_dir = *task_options.key;
+        task_options.key.reset();
+    }
 
     const Printer print(json);
     if (broadcast && !task.target.empty()) {
@@ -599,7 +617,9 @@ int run_submit(const char* program, const CommandLine& line) {
     // With --wait a missing node is still reported after a few seconds, not after the whole wait.
     const Milliseconds accept_timeout = wait ? std::min(budget, zq::kDefaultTimeout) : budget;
 
-    zq::Client client(node);
+    auto credentials = zq::load_credentials(key_dir, server_key);
+    if (!credentials) return print.error(credentials.failure(), task.id);
+    zq::Client client(node, *credentials);
     auto submitted = broadcast ? client.broadcast(task, accept_timeout) : client.submit(task, accept_timeout);
     if (!submitted) return print.error(submitted.failure(), task.id);
     if (submitted->duplicate) print.note("job " + task.id + " was already submitted: nothing new runs");

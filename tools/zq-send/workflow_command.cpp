@@ -1,5 +1,7 @@
 #include "workflow_command.hpp"
 
+#include "key_options.hpp"
+
 #include <zq/client.hpp>
 #include <zq/json.hpp>
 
@@ -52,6 +54,8 @@ int run_workflow_command(int argc, char** argv) {
     app.add_option("COMMAND", word)->required()->check(CLI::IsMember({"workflow"}));
     app.add_option("FILE", file, "the workflow as JSON, or - for stdin")->required();
     app.add_option("--node", node, "zq-node endpoint ($ZQ_NODE, else the default data directory's socket)");
+    std::string key_dir, server_key;
+    zq::send::add_key_options(app, key_dir, server_key, true);
     app.add_option("--id", id, "workflow id (default: a new UUIDv7); resubmitting an id runs nothing new");
     app.add_flag("--wait", wait, "wait for the workflow to end and print its outcome");
     app.add_flag("--json", json, "print one JSON object: {id, state, result, error, steps, ...}");
@@ -80,7 +84,12 @@ int run_workflow_command(int argc, char** argv) {
     const auto budget = Milliseconds(
         static_cast<std::int64_t>(1000 * timeout_seconds.value_or(wait ? kDefaultWaitSeconds : kDefaultRequestSeconds)));
     const auto started = std::chrono::steady_clock::now();
-    zq::Client client(node);
+    auto credentials = zq::load_credentials(key_dir, server_key);
+    if (!credentials) {
+        std::cerr << "zq-send: " << credentials.error() << std::endl;
+        return kUsage;
+    }
+    zq::Client client(node, *credentials);
     auto submitted = client.submit_workflow_packed(packed, id, std::min(budget, zq::kDefaultTimeout));
     if (!submitted) {
         if (json) {

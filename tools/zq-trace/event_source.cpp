@@ -67,6 +67,7 @@ Result<std::unique_ptr<EventSource>> open_live(const LiveOptions& options,
     subscription.filter.tap = options.tap;
     subscription.filter.broadcasts = options.broadcasts;
     subscription.timeout = options.timeout;
+    subscription.credentials = options.credentials;
     // Subscribed first and history second: whatever happens in between is in both, and
     // the trace keeps one copy, rather than in neither.
     auto events = Events::open(std::move(subscription));
@@ -75,7 +76,7 @@ Result<std::unique_ptr<EventSource>> open_live(const LiveOptions& options,
     std::deque<Event> history;
     if (!options.history_of_job.empty()) {
         for (const auto& node : options.nodes) {
-            Client client(node);
+            Client client(node, options.credentials);
             auto kept = fetch_history(client, options.history_of_job, options.timeout);
             if (!kept) {
                 if (kept.error_code() == ErrorCode::unreachable) return kept.failure();

@@ -40,6 +40,8 @@ struct LiveOptions {
     std::string history_of_job;
     // For each node's answers and for the connections to its publisher.
     Milliseconds timeout = kDefaultTimeout;
+    // CURVE credentials for tcp nodes and publishers with keys (--key, --server-key).
+    Credentials credentials;
 };
 
 // Subscribes (and fetches the history) before it returns. A node that refuses the history

@@ -93,6 +93,8 @@ struct Options {
     std::string replay;
     std::optional<std::uint64_t> count;
     std::optional<double> timeout_seconds;
+    std::string key_dir;
+    std::string server_key;
 };
 
 Milliseconds to_milliseconds(double seconds) {
@@ -236,6 +238,9 @@ int run(const Options& given) {
                                     .tap = options.filter.tap,
                                     .broadcasts = options.filter.broadcasts,
                                     .history_of_job = options.job};
+        auto credentials = zq::load_credentials(options.key_dir, options.server_key);
+        if (!credentials) return fail(credentials.failure());
+        live.credentials = std::move(*credentials);
         // A trace told to end within S seconds does not wait longer than that for a node.
         if (options.timeout_seconds) live.timeout = std::min(live.timeout, to_milliseconds(*options.timeout_seconds));
         source = zq::trace::open_live(live, warn);
@@ -257,6 +262,8 @@ int main(int argc, char** argv) {
                    "directory's socket); its publisher is found through its status");
     app.add_option("--publisher", options.publishers,
                    "a node's publisher endpoint (fanout.endpoint), followed without asking the node (repeatable)");
+    app.add_option("--key", options.key_dir, "this client's CURVE key pair, for tcp nodes with keys");
+    app.add_option("--server-key", options.server_key, "the node's public key file (its public.key), with --key");
     app.add_flag("--json", options.json,
                  "one JSON object per line: time_us, time, node, inc, seq, kind, dir, peer, cmd, id, task, st, q, "
                  "err, body (the tapped body)");

@@ -19,6 +19,7 @@
 // call could not send before its timeout is withdrawn, so it is never sent late.
 #pragma once
 
+#include <zq/credentials.hpp>
 #include <zq/job.hpp>
 #include <zq/result.hpp>
 #include <zq/task.hpp>
@@ -65,6 +66,8 @@ using Reply = std::variant<Accepted, Rejected, StateReport>;
 class Client {
 public:
     explicit Client(std::string endpoint = {});  // empty: default_node_endpoint()
+    // With CURVE credentials (zq/credentials.hpp), used when the endpoint is tcp.
+    Client(std::string endpoint, const Credentials& credentials);
     ~Client();
     Client(const Client&) = delete;
     Client& operator=(const Client&) = delete;

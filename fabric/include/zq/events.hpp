@@ -114,6 +114,10 @@ struct Subscription {
     EventFilter filter;
     // For each status lookup, and for all connections to be made.
     Milliseconds timeout = kDefaultTimeout;
+    // CURVE credentials for tcp endpoints (nodes and publishers). A node publishes with the
+    // key pair it serves clients with, so one server key covers a node and its publisher; a
+    // subscription to several nodes over tcp needs them to share a key pair.
+    Credentials credentials;
 };
 
 // How much of one publisher's stream this subscriber saw.

@@ -183,13 +183,15 @@ inline constexpr FieldSpec kHello[] = {
     {f::endpoint, string, false, "sender's peer endpoint"},
     {f::publish, string, false, "sender's PUB endpoint (broadcasts, events, tap)"},
     {f::sequence, unsigned_integer, false, "last broadcast sequence number the sender published"},
+    {f::key, string, false, "sender's CURVE public key (Z85), when it has a key pair"},
 };
 inline constexpr FieldSpec kWelcome[] = {
     {f::node, string, true, "sender's node name"},
     {f::incarnation, string, true, "sender's boot id"},
-    {f::members, array, false, "known members: [{node, ep}]"},
+    {f::members, array, false, "known members: [{node, ep, key?}]"},
     {f::publish, string, false, "sender's PUB endpoint"},
     {f::sequence, unsigned_integer, false, "last broadcast sequence number the sender published"},
+    {f::key, string, false, "sender's CURVE public key (Z85), when it has a key pair"},
 };
 inline constexpr FieldSpec kHeartbeat[] = {
     {f::node, string, true, "sender's node name"},
@@ -201,6 +203,7 @@ inline constexpr FieldSpec kHeartbeat[] = {
     {f::endpoint, string, false, "sender's peer endpoint"},
     {f::publish, string, false, "sender's PUB endpoint"},
     {f::sequence, unsigned_integer, false, "last broadcast sequence number the sender published"},
+    {f::key, string, false, "sender's CURVE public key (Z85), when it has a key pair"},
 };
 inline constexpr FieldSpec kDisconnect[] = {
     {f::node, string, true, "sender's node name"},

@@ -35,6 +35,9 @@ bool send_message(zmq::socket_t& socket, protocol::Command command, std::string_
 struct Received {
     std::string identity;  // empty unless the socket is a ROUTER
     Result<Message> message;
+    // ROUTER only: the User-Id the ZAP handler gave the connection (a CURVE client's public
+    // key, Z85); empty on connections that were not authenticated (ipc).
+    std::string user_id;
 };
 
 // Receives one whole multipart message without blocking; nullopt when none is waiting.
