@@ -38,13 +38,17 @@ Result<Security> Security::load(const Config& config) {
         auto keys = load_public_keys(settings.peer_keys);
         if (!keys) return Error{"[security] peer_keys: " + keys.error()};
         security.peer_keys_ = std::move(*keys);
-        security.peer_key_list_.assign(security.peer_keys_.begin(), security.peer_keys_.end());
     }
     if (!settings.key.empty()) {
         if (!zmq_has("curve")) return Error{"[security] key is set, but this libzmq was built without CURVE (libsodium)"};
         auto pair = load_key_pair(settings.key);
         if (!pair) return Error{"[security] key: " + pair.error()};
         security.own_ = std::move(*pair);
+    }
+    // The keys to try on a configured peer: the node's own key (peer_keys may list every
+    // member's, this one's too) is not another node's.
+    for (const auto& key : security.peer_keys_) {
+        if (key != security.own_.public_key) security.peer_key_list_.push_back(key);
     }
 
     if (settings.insecure_tcp) {
@@ -73,7 +77,7 @@ Result<Security> Security::load(const Config& config) {
         return security;
     }
     for (const auto& endpoint : config.peers) {
-        if (is_tcp_endpoint(endpoint) && security.peer_keys_.empty()) {
+        if (is_tcp_endpoint(endpoint) && security.peer_key_list_.empty()) {
             return Error{"peer " + endpoint +
                          " cannot be reached with CURVE: [security] peer_keys holds no key to try (add the peers' "
                          "public.key files), or set insecure_tcp = true to run tcp in the clear"};
