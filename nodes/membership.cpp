@@ -109,7 +109,7 @@ void Membership::relink(Peer& peer, const std::string& key) {
 void Membership::next_key_trial(Peer& peer, std::int64_t now) {
     const auto& keys = security_.peer_keys();
     auto interval_ms = static_cast<std::int64_t>(config_.heartbeat_interval * 1000);
-    if (peer.key_known || keys.size() < 2 || now - peer.key_tried_ms < interval_ms) return;
+    if (peer.key_known || keys.empty() || now - peer.key_tried_ms < interval_ms) return;
     // A new socket per try: libzmq keeps retrying a failed handshake with the key it started with.
     peer.key_trial = (peer.key_trial + 1) % keys.size();
     peer.key_tried_ms = now;
