@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # The cost of CURVE: issue 6's benchmark (zq-bench: no-op tasks, many in flight, then round
 # trips one at a time) against a node over tcp on loopback, once in the clear and once with
-# CURVE keys (the node's pair, a client pair on its client_keys list). Prints both reports
-# and the throughput ratio. Each run uses a fresh node and data directory.
+# CURVE keys (the node's pair, a client pair on its client_keys list). The two alternate
+# ROUNDS times, each run on a fresh node and data directory; it prints every report and the
+# median of each figure, since a loaded machine moves single runs a lot.
 #
-#   bench/curve.sh [BIN_DIR] [TASKS] [WINDOW] [WORKERS]
+#   bench/curve.sh [BIN_DIR] [TASKS] [WINDOW] [WORKERS] [ROUNDS]
 set -euo pipefail
 bin=${1:-build/bin}
 tasks=${2:-10000}
 window=${3:-1000}
 workers=${4:-2}
+rounds=${5:-3}
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -18,9 +20,10 @@ free_port() {
 results=$(mktemp -d /tmp/zq-curve-results-XXXXXX)
 trap 'rm -rf "$results"' EXIT
 
-# run_once MODE: MODE is "plain" or "curve"; writes zq-bench's JSON line to $results/MODE.
+# run_once MODE ROUND: MODE is "plain" or "curve"; writes zq-bench's JSON line to
+# $results/MODE.ROUND.
 run_once() {
-    local mode=$1 dir port endpoint
+    local mode=$1 round=$2 dir port endpoint
     dir=$(mktemp -d /tmp/zq-curve-bench-XXXXXX)
     port=$(free_port)
     endpoint="tcp://127.0.0.1:$port"
@@ -42,19 +45,27 @@ run_once() {
         "$bin/zq-node" status --node "ipc://$dir/data/node.sock" >/dev/null 2>&1 && break
         sleep 0.05
     done
-    "$bin/zq-bench" --node "$endpoint" "${client_args[@]}" -n "$tasks" --window "$window" --json >"$results/$mode"
+    "$bin/zq-bench" --node "$endpoint" "${client_args[@]}" -n "$tasks" --window "$window" --json >"$results/$mode.$round"
 }
 
-run_once plain
-run_once curve
-plain=$(cat "$results/plain")
-curve=$(cat "$results/curve")
-echo "== tcp in the clear, $workers workers: $plain"
-echo "== tcp with CURVE,   $workers workers: $curve"
-python3 - "$plain" "$curve" <<'PY'
-import json, sys
-plain, curve = (json.loads(arg) for arg in sys.argv[1:3])
-print("tasks/s     plain %8.0f  curve %8.0f  (curve/plain %.2f)" % (plain["tasks_per_s"], curve["tasks_per_s"], curve["tasks_per_s"] / plain["tasks_per_s"]))
-print("p50 ms      plain %8.3f  curve %8.3f" % (plain["p50_ms"], curve["p50_ms"]))
-print("p99 ms      plain %8.3f  curve %8.3f" % (plain["p99_ms"], curve["p99_ms"]))
+for round in $(seq "$rounds"); do
+    run_once plain "$round"
+    run_once curve "$round"
+    echo "== round $round, $tasks tasks, window $window, $workers workers"
+    echo "tcp in the clear: $(cat "$results/plain.$round")"
+    echo "tcp with CURVE:   $(cat "$results/curve.$round")"
+done
+python3 - "$results" "$rounds" <<'PY'
+import json, statistics, sys
+results, rounds = sys.argv[1], int(sys.argv[2])
+def load(mode):
+    return [json.load(open(f"{results}/{mode}.{i}")) for i in range(1, rounds + 1)]
+plain, curve = load("plain"), load("curve")
+def median(runs, key):
+    return statistics.median(run[key] for run in runs)
+print(f"== median of {rounds} rounds")
+p, c = median(plain, "tasks_per_s"), median(curve, "tasks_per_s")
+print("tasks/s  plain %8.0f  curve %8.0f  (curve/plain %.2f)" % (p, c, c / p))
+for key in ("p50_ms", "p99_ms"):
+    print("%-8s plain %8.3f  curve %8.3f" % (key.replace("_ms", " ms"), median(plain, key), median(curve, key)))
 PY
