@@ -21,6 +21,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <future>
 
 using namespace zq;
 using namespace zq::test;
@@ -156,6 +157,31 @@ TEST_CASE("the zq tools take --key and --server-key") {
     auto status = run_command({ZQ_BIN_DIR "/zq-node", "status", "--node", endpoint, "--key", alice, "--server-key",
                                keys.public_key_file("node"), "--json"});
     CHECK(status.exit_code == 0);
+    // A job command takes --key DIR too; a submission with a uniqueness --key names its pair
+    // with --client-key.
+    const std::string id = nlohmann::json::parse(sent.out)["id"].get<std::string>();
+    auto job = run_command({ZQ_BIN_DIR "/zq-send", "status", id, "--node", endpoint, "--key", alice, "--server-key",
+                            keys.public_key_file("node"), "--json"});
+    CHECK(job.exit_code == 0);
+    CHECK_THAT(job.out, Catch::Contains("succeeded"));
+    auto unique = run_command({ZQ_BIN_DIR "/zq-send", "zq.echo", "8", "--node", endpoint, "--client-key", alice,
+                               "--server-key", keys.public_key_file("node"), "--key", "report-8", "--wait", "--json"});
+    CHECK(unique.exit_code == 0);
+    CHECK_THAT(unique.out, Catch::Contains("succeeded"));
+    // zq-trace follows the node's events over CURVE: jobs are submitted until it has printed one.
+    auto trace = std::async(std::launch::async, [&] {
+        return run_command({ZQ_BIN_DIR "/zq-trace", "--node", endpoint, "--key", alice, "--server-key",
+                            keys.public_key_file("node"), "--events-only", "--state", "succeeded", "--count", "1",
+                            "--json", "--timeout", "10"});
+    });
+    Client client(endpoint, keys.credentials("alice", "node"));
+    while (trace.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+        REQUIRE(client.submit(Task("zq.echo").with_args(9), std::chrono::milliseconds(2000)));
+    }
+    auto traced = trace.get();
+    INFO(traced.err);
+    CHECK(traced.exit_code == 0);
+    CHECK_THAT(traced.out, Catch::Contains("succeeded"));
     auto without = run_command({ZQ_BIN_DIR "/zq-node", "status", "--node", endpoint, "--json"}, kDeadline);
     CHECK(without.exit_code == 3);
     auto bench = run_command({ZQ_BIN_DIR "/zq-bench", "--node", endpoint, "--key", alice, "--server-key",
