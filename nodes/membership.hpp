@@ -8,6 +8,11 @@
 // saying HELLO to a peer until that peer answers WELCOME (a WELCOME sent on a link still
 // connecting is dropped), so a lost peer that comes back rejoins, and a node that knows one
 // live peer learns the rest from its WELCOME.
+//
+// With CURVE (security.hpp), each link is made with the peer's public key as server key:
+// learned from its HELLO, WELCOME or HEARTBEAT (checked against the key its connection
+// proved) or from a member list (if in peer_keys); for a configured peer not heard from yet,
+// the peer keys are tried in turn, one per heartbeat interval.
 #pragma once
 
 #include "config.hpp"

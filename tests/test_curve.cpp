@@ -213,7 +213,9 @@ TEST_CASE("a peer whose key is not in peer_keys is refused; with the right keys 
         CHECK_THAT(b.log(), Catch::Contains("is not in the allow-list"));
     }
     SECTION("both list each other: the cluster forms and a job forwards to b") {
-        std::string peers = keys.list("peers", {"a", "b"});
+        // A third key in the list: a tries the keys in turn until b answers.
+        keys.pair("c");
+        std::string peers = keys.list("peers", {"a", "b", "c"});
         NodeProcess b({.name = "b",
                        .config = std::string(kFastHeartbeats) + security_section(key_b, "", peers),
                        .extra_args = {"--bind", endpoint_b}});

@@ -66,7 +66,8 @@ using Reply = std::variant<Accepted, Rejected, StateReport>;
 class Client {
 public:
     explicit Client(std::string endpoint = {});  // empty: default_node_endpoint()
-    // With CURVE credentials (zq/credentials.hpp), used when the endpoint is tcp.
+    // With CURVE credentials (zq/credentials.hpp), used when the endpoint is tcp. A node that
+    // refuses the key never answers: calls fail with ErrorCode::unreachable.
     Client(std::string endpoint, const Credentials& credentials);
     ~Client();
     Client(const Client&) = delete;
