@@ -74,19 +74,23 @@ void Subscriber::advertised(const std::string& node, std::string_view incarnatio
 
 void Subscriber::forget(const std::string& node) {
     auto found = sources_.find(node);
-    if (found == sources_.end()) return;
-    if (!found->second.endpoint.empty()) {
+    if (found == sources_.end() || found->second.endpoint.empty()) return;
+    Source& source = found->second;
+    if (!source.endpoint.empty()) {
         if (watcher_) watcher_->sent();
         try {
-            socket_.disconnect(found->second.endpoint);
+            socket_.disconnect(source.endpoint);
         } catch (const zmq::error_t&) {
             // Never connected (a connect that failed): nothing to undo.
         }
     }
-    if (found->second.missing_count > 0) {
-        spdlog::info("{} broadcasts of {} given up: the publisher is gone", found->second.missing_count, node);
+    if (source.missing_count > 0) {
+        spdlog::info("{} broadcasts of {} given up: the publisher is gone", source.missing_count, node);
     }
-    sources_.erase(found);
+    // Only the counters stay (a few numbers per peer name, and names are bounded by
+    // max_peers); the stream is followed afresh from its next broadcast if it comes back.
+    restart(source, {}, 1);
+    source.endpoint.clear();
 }
 
 void Subscriber::restart(Source& source, std::string_view incarnation, std::uint64_t expected) {
@@ -135,9 +139,9 @@ void Subscriber::accept(const std::string& node, const Message& message, bool re
     std::string_view incarnation = *message.string(f::incarnation);
     if (sequence == 0 || sequence >= kMaxSequence) return;
     // Only publishers a peer link introduced are followed (advertised()); what arrives after
-    // one was forgotten, or under another name, is not tracked.
+    // one was forgotten (no endpoint), or under another name, is not tracked.
     auto found = sources_.find(node);
-    if (found == sources_.end()) return;
+    if (found == sources_.end() || found->second.endpoint.empty()) return;
     Source& source = found->second;
     // A publisher that restarted on the same endpoint: its numbers start again at 1, and
     // those before this one are asked for (they were published after it came back).

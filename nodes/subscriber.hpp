@@ -13,8 +13,9 @@
 // broadcasts, so of a gap (a jump in the numbers, or an advertised last number far ahead) only
 // the last fanout_history numbers are asked for, and the rest are counted lost at once. Gaps
 // are kept as ranges, at most kMaxGaps per publisher (the oldest are given up beyond it), so a
-// publisher costs the same few bytes whether it skips 10 numbers or 2^40. A publisher's
-// tracking is forgotten when it is lost or leaves (forget()).
+// publisher costs the same few bytes whether it skips 10 numbers or 2^40. When a publisher's
+// node is lost or leaves, its gaps are given up (counted lost) and its stream is dropped
+// (forget()); only its counters stay.
 #pragma once
 
 #include "config.hpp"
@@ -54,7 +55,8 @@ public:
     void on_repaired(const Message& message);
     // GONE: the publisher no longer keeps that range.
     void on_gone(const Message& message);
-    // The publisher is lost or left: its tracking goes (it starts afresh if it comes back).
+    // The publisher is lost or left: its gaps are given up, the SUB leaves its endpoint, and it
+    // is followed afresh from its next broadcast if it comes back; its counters stay.
     void forget(const std::string& node);
 
     // {NODE: {incarnation, endpoint, received, repaired, lost, missing}}
