@@ -166,6 +166,53 @@ TEST_CASE("an owner asked again for a job it finished reports the outcome again,
     CHECK_THAT(b->log(), Catch::Contains("job " + id + " forwarded again by node a"));
 }
 
+TEST_CASE("a report of a job the restarted origin holds as its own, unstarted, is taken: the job follows that run") {
+    auto a = start_node("a", "qa", std::string(kFastHeartbeats) + kHold, {});
+    NodeOptions options{.name = "b", .config = kFastHeartbeats, .min_workers = 1, .max_workers = 1};
+    options.extra_args = {"--queues", "work", "--peer", a->endpoint()};
+    auto b = std::make_unique<NodeProcess>(options);
+    REQUIRE(wait_until([&] { return sees_capacity(*a, "b"); }));
+    TempDir dir;
+    const std::string log = dir.path() + "/runs";
+    std::string id;
+    {
+        Client client(a->endpoint());
+        auto submitted = client.submit(logged_add(log, 0));
+        REQUIRE(submitted);
+        id = submitted->id;
+    }
+    Client at_owner(b->endpoint());
+    REQUIRE(wait_until([&] {
+        auto job = at_owner.status(id);
+        return job && job->state == JobState::succeeded;
+    }));
+    // b's only worker is busy from now on: a cannot place the job anywhere.
+    REQUIRE(at_owner.submit(Task("zq.sleep").with_args(30).on_queue("work")));
+    REQUIRE(wait_until([&] { return !sees_capacity(*a, "b"); }));
+    // a's journal as an older zq left it: the job queued, no owner named.
+    a->kill_hard();
+    {
+        auto journal = zq::node::Journal::open(a->data_dir(), zq::node::JournalSync::normal);
+        REQUIRE(journal);
+        auto stored = (*journal)->find(id);
+        REQUIRE(stored);
+        REQUIRE(*stored);
+        zq::node::JobRecord record = **stored;
+        record.node.clear();
+        REQUIRE((*journal)->update_state(record));
+        REQUIRE((*journal)->commit());
+    }
+    a->write_config(kFastHeartbeats);
+    a->start();
+    Client client(a->endpoint());
+    auto job = client.wait(id, kDeadline);
+    REQUIRE(job);
+    CHECK(job->state == JobState::succeeded);
+    CHECK(job->node == "b");
+    CHECK(runs_of(log, id) == 1);
+    CHECK_THAT(a->log(), Catch::Contains("job " + id + " (zq.add) is run by node b, not here: it follows that run"));
+}
+
 // Kills the origin `a` while its job runs on `b`, keeps it down long enough for b's link back
 // to be deep in zmq's reconnect backoff, starts it again, and returns the job as a reports it.
 // With `heard_at_once`, a must see b alive within 1.2 s of its start, long before b's link
