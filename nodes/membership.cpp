@@ -266,6 +266,7 @@ void Membership::heard_from(Peer& peer, const Message& message) {
         spdlog::info("peer {} ({}) is back while the link to it was down: reconnecting now", peer.name,
                      peer.endpoint);
         open_link(peer);
+        peer.introduced = false;  // the new link has not carried our HELLO or WELCOME yet
     }
     // A peer alive again changes placement and the homes of job ids, even before it
     // advertises capacity.
