@@ -227,6 +227,7 @@ Status apply_table(const toml::table& root, Config& config) {
         read_worker(root, config),
         read_journal_sync(root, config),
         read_number(root, "journal_max_pages", config.journal_max_pages),
+        read_bool(root, "test_hold_after_forward", config.test_hold_after_forward),
         read_number(root, "max_pending", config.max_pending),
         read_number(root, "result_ttl", config.result_ttl),
         read_number(root, "exec_output_limit", config.exec_output_limit),

@@ -85,6 +85,9 @@ struct Config {
     std::vector<std::string> worker_command;  // default: zq-worker beside zq-node
     JournalSync journal_sync = JournalSync::normal;
     std::uint64_t journal_max_pages = 0;  // 0: unbounded (tests set it to fake a full disk)
+    // Test hook: as origin, ignore TAKEN and the owners' reports of the jobs it forwarded, so
+    // that a test can stop the node between FORWARD and TAKEN.
+    bool test_hold_after_forward = false;
     std::uint64_t max_pending = 1'000'000;
     double result_ttl = 7 * 24 * 3600.0;  // seconds terminal jobs are kept
     std::uint64_t exec_output_limit = 64 * 1024;

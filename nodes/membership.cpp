@@ -17,9 +17,6 @@ using protocol::Command;
 // Liveness is checked this many times per heartbeat interval, so that a lost peer is seen
 // at most a quarter interval after its deadline.
 constexpr double kTicksPerInterval = 4;
-// Peer links reconnect with exponential backoff between these bounds (zmq does the doubling).
-constexpr int kReconnectMinMs = 100;
-constexpr int kReconnectMaxMs = 5000;
 // How long closing a peer link may wait to deliver a DISCONNECT when the node stops.
 constexpr int kLeaveLingerMs = 500;
 // Messages queued per peer link while it is connected but slow; beyond it sends fail.
@@ -73,7 +70,14 @@ Peer* Membership::link_to(const std::string& endpoint) {
     }
     Peer& peer = peers_[endpoint];
     peer.endpoint = endpoint;
+    open_link(peer);
+    return &peer;
+}
+
+void Membership::open_link(Peer& peer) {
+    const std::string& endpoint = peer.endpoint;
     peer.link = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
+    peer.link_opened_ms = steady_ms();
     peer.link->set(zmq::sockopt::linger, 0);
     // Nothing is queued for a peer that is not connected: heartbeats and hellos are resent
     // each interval anyway, and a stale queue would arrive as a burst after a long cut.
@@ -87,7 +91,6 @@ Peer* Membership::link_to(const std::string& endpoint) {
         spdlog::error("peer {}: cannot connect: {}", endpoint, error.what());
     }
     spdlog::info("peer {}: linking", endpoint);
-    return &peer;
 }
 
 bool Membership::acceptable_name(std::string_view name) const { return !name.empty() && name != config_.name; }
@@ -261,13 +264,27 @@ void Membership::on_message(const Message& message) {
 
 void Membership::heard_from(Peer& peer, const Message& message) {
     std::string incarnation(message.string(f::incarnation).value_or(""));
-    if (!peer.incarnation.empty() && !incarnation.empty() && incarnation != peer.incarnation) {
+    const bool restarted = !peer.incarnation.empty() && !incarnation.empty() && incarnation != peer.incarnation;
+    if (restarted) {
         std::string old = peer.incarnation;
         peer.incarnation = incarnation;
         spdlog::warn("peer {} restarted (incarnation {} -> {})", peer.name, old, incarnation);
         if (events_.on_peer_restarted) events_.on_peer_restarted(peer, old);
     } else if (!incarnation.empty()) {
         peer.incarnation = incarnation;
+    }
+    // A peer that is back (restarted, or alive again) while our link to it is still down:
+    // zmq may wait up to kReconnectMaxMs before its next attempt, and the peer, which counts
+    // us lost after liveness × interval of silence, would fail the jobs it placed here. It
+    // listens, since it spoke: the link is opened again, which connects at once.
+    // (A link opened a moment ago is still connecting: it is left to do so.)
+    const bool link_down = !(peer.link->get(zmq::sockopt::events) & ZMQ_POLLOUT) &&
+                           steady_ms() - peer.link_opened_ms >= kReconnectMinMs;
+    if ((restarted || peer.state != PeerState::alive) && link_down) {
+        spdlog::info("peer {} ({}) is back while the link to it was down: reconnecting now", peer.name,
+                     peer.endpoint);
+        open_link(peer);
+        peer.introduced = false;  // the new link has not carried our HELLO or WELCOME yet
     }
     // A peer alive again changes placement and the homes of job ids, even before it
     // advertises capacity.

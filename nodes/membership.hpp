@@ -33,6 +33,11 @@
 
 namespace zq::node {
 
+// Peer links reconnect with exponential backoff between these bounds (zmq does the doubling,
+// and adds up to kReconnectMinMs of jitter to each wait).
+inline constexpr int kReconnectMinMs = 100;
+inline constexpr int kReconnectMaxMs = 5000;
+
 enum class PeerState { connecting, alive, lost, left };
 std::string_view to_string(PeerState state);
 
@@ -52,6 +57,7 @@ struct Peer {
     std::uint64_t load = 0;
     std::vector<std::string> queues;
     std::unique_ptr<zmq::socket_t> link;  // our DEALER to its ROUTER
+    std::int64_t link_opened_ms = 0;      // steady clock, when the link was (re)opened
 };
 
 // What this node advertises about itself in HEARTBEAT.
@@ -121,6 +127,8 @@ private:
     // Reads what came back on the links: REJECTED from a client port, with the peer endpoint
     // to link to instead.
     void read_links();
+    // Opens the DEALER to the peer's endpoint (again: a fresh link connects without backoff).
+    void open_link(Peer& peer);
     Peer* find_by_name(std::string_view name);
     const Peer* find_by_name(std::string_view name) const;
     void send(Peer& peer, protocol::Command command, std::string_view body);

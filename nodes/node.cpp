@@ -410,10 +410,15 @@ Status Node::reload() {
         fresh.schedules.clear();
         if (auto loaded = load_config_file(config_.config_path, fresh); !loaded) return loaded;
         if (auto finished = finish_config(fresh); !finished) return finished;
-        // Only the [tasks.NAME] and [schedules.NAME] tables change at run time; the rest needs
-        // a restart.
+        // Only the [tasks.NAME] and [schedules.NAME] tables (and the test hook
+        // journal_max_pages) change at run time; the rest needs a restart.
         config_.tasks = std::move(fresh.tasks);
         config_.schedules = std::move(fresh.schedules);
+        // The test hook that fakes a full disk can end the outage it made.
+        if (fresh.journal_max_pages != config_.journal_max_pages) {
+            if (auto capped = journal_->set_max_pages(fresh.journal_max_pages); !capped) return capped;
+            config_.journal_max_pages = fresh.journal_max_pages;
+        }
         schedules_->reload(config_.schedules);
     }
     pool_->recycle_all();
@@ -456,6 +461,9 @@ void Node::finish_shutdown() {
     shutdown_finished_ = true;
     drain_check_->stop();
     shutdown_timer_->stop();
+    // No FORWARD in the last turns: the node could not wait for its TAKEN. What is queued
+    // stays in the journal for the restart.
+    dispatcher_->stop_forwarding();
     dispatcher_->fail_running("node shutting down");
     dispatcher_->end_turn();
     membership_->leave();
