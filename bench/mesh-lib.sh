@@ -11,6 +11,8 @@ cleanup() {
 trap cleanup EXIT
 
 endpoint() { echo "ipc://$dir/n$1/node.sock"; }
+# Where peers link: the node's peer port (its client port would redirect them there).
+peer_endpoint() { echo "ipc://$dir/n$1/peer.sock"; }
 alive_peers() {
     "$bin/zq-node" peers --json --node "$(endpoint "$1")" 2>/dev/null | grep -o '"state":"alive"' | wc -l
 }
@@ -20,7 +22,7 @@ start_mesh() {
     local i peer
     for i in $(seq 0 $(($1 - 1))); do
         peer=()
-        [ "$i" -gt 0 ] && peer=(--peer "$(endpoint 0)")
+        [ "$i" -gt 0 ] && peer=(--peer "$(peer_endpoint 0)")
         "$bin/zq-node" run --name "n$i" --data "$dir/n$i" --min-workers 1 --max-workers "$2" \
             --log-level warn "${peer[@]}" 2>>"$dir/log" &
         pids+=($!)

@@ -78,8 +78,11 @@ Status Dispatcher::recover() {
             ++resumed;
         } else if (record.origin.empty() && !record.node.empty() && record.node != config_.name) {
             // Placed on a peer before the restart: the owner still runs it and reports to us
-            // (it keeps the outcome until we acknowledge it).
+            // (it keeps the outcome until we acknowledge it). Whether the FORWARD reached it
+            // before the stop, only the owner knows: it is asked again, and answers TAKEN with
+            // how far the job got, or takes it now. Never placed anywhere else.
             job->owner = record.node;
+            outbox_.forwarded(record.id, {job->owner, Command::forward, forward_body(record, config_.name)}, 0);
             if (record.cancel_requested) {
                 outbox_.cancel_sent(record.id, {job->owner, Command::cancel, job_notice(record.id, config_.name)});
             }
@@ -104,9 +107,7 @@ Status Dispatcher::recover() {
         }
         placed_on_peers = placed_on_peers || !job->owner.empty();
     }
-    if (peers_.alive && placed_on_peers) {
-        owner_check_timer_.start(config_.heartbeat_interval * (config_.heartbeat_liveness + 1));
-    }
+    if (peers_.alive && placed_on_peers) owner_check_timer_.start(owner_grace_seconds());
     if (resumed + failed + canceled > 0) {
         spdlog::info("journal: {} queued jobs resumed, {} running jobs failed ({}), {} canceled", resumed, failed,
                      kRestartedExplanation, canceled);
@@ -186,7 +187,7 @@ bool Dispatcher::answer_active(const std::string& client, const std::string& id,
         turn_.accept(*known, client);
         return true;
     }
-    reply_accepted(client, known->record, true);
+    reply_accepted(client, shown(*known), true);
     return true;
 }
 
@@ -224,6 +225,11 @@ void Dispatcher::cancel(const std::string& client, const Message& message) {
     Job* job = jobs_.find(id);
     if (origin && !job) {
         spdlog::info("cancel of job {} from node {}: no such job running here; ignored", id, *origin);
+        return;
+    }
+    if (job && job->journaled_state) {
+        // It has ended; the journal does not say so yet. A cancel changes nothing.
+        if (!origin) reply_job(client, request_id, shown(*job));
         return;
     }
     if (job && is_workflow(job->record) && job->record.state == JobState::running) {
@@ -294,11 +300,23 @@ bool Dispatcher::watch(const std::string& client, std::string_view id) {
 }
 
 Result<JobRecord> Dispatcher::find(std::string_view id) {
-    if (Job* job = jobs_.find(id)) return job->record;
+    if (Job* job = jobs_.find(id)) return shown(*job);
     auto stored = journal_.find(id);
     if (!stored) return Error{stored.error()};
     if (!*stored) return Error{"no job " + std::string(id), ErrorCode::not_found};
     return std::move(**stored);
+}
+
+JobRecord Dispatcher::shown(const Job& job) {
+    if (!job.journaled_state) return job.record;
+    // Its outcome is in memory only: status says what the journal holds until it is written.
+    auto stored = journal_.find(job.record.id);
+    if (stored && *stored) return std::move(**stored);
+    JobRecord record = job.record;
+    record.state = *job.journaled_state;
+    record.result.clear();
+    record.error.clear();
+    return record;
 }
 
 void Dispatcher::enqueue(Job& job) {
@@ -355,7 +373,7 @@ void Dispatcher::start_ready_jobs() {
     // Idle workers first, then peers with free workers, and only what is left is prefetched:
     // held by a busy worker, behind its running task.
     start_on_workers(false);
-    if (placement_dirty_ && peers_.views) place_elsewhere();
+    if (placement_dirty_ && peers_.views && forwarding_) place_elsewhere();
     start_on_workers(true);
     if (std::size_t waiting = ready_.size() + pool_.unstarted(); waiting > 0) pool_.grow_for(waiting);
     pool_.balance();
@@ -551,7 +569,7 @@ void Dispatcher::fail_running(const std::string& explanation) {
 std::vector<std::string> Dispatcher::running_jobs() const {
     std::vector<std::string> ids;
     jobs_.for_each([&ids](const Job& job) {
-        if (job.record.state == JobState::running) ids.push_back(job.record.id);
+        if (job.journaled_state.value_or(job.record.state) == JobState::running) ids.push_back(job.record.id);
     });
     std::sort(ids.begin(), ids.end());
     return ids;
@@ -652,7 +670,16 @@ void Dispatcher::commit_failed(Turn& turn, const std::string& reason) {
     // Outcomes stay in memory and are journaled again until the journal takes them; their
     // watchers hear nothing until then. Reports and cancels to peers are resent by
     // resend_to_peers() as usual.
+    // Until then, status shows such a job as the journal has it (JobTable::outcome_unwritten).
+    for (Job* job : undo.unwritten) {
+        if (job->journaled_state) continue;
+        auto stored = journal_.find(job->record.id);
+        jobs_.outcome_unwritten(*job, stored && *stored ? (*stored)->state : JobState::running);
+    }
     turn_.rewrite_later(std::move(undo.unwritten), std::move(undo.unwritten_outcomes));
+    // Jobs placed on peers keep their owner: the row is written again, and the FORWARD goes
+    // out from the peer outbox once a commit has taken it.
+    turn_.rewrite_placements_later(std::move(undo.unwritten_placements));
     rejournal_timer_.start(kRejournalInterval);
 }
 
@@ -666,6 +693,12 @@ void Dispatcher::rejournal_unwritten() {
         journal_write(journal_.update_state(record));
         note_event(record);  // the event of the failed turn was dropped with it
         turn_.finish(*job);
+    }
+    for (Job* job : rewrites.placements) {
+        // An outcome since then was written with the owner (above, or by its own turn).
+        if (is_terminal(job->record.state) || job->owner.empty()) continue;
+        journal_write(journal_.update_state(job->record));
+        turn_.place(*job);
     }
 }
 
@@ -729,9 +762,9 @@ void Dispatcher::settle(Job& job) {
         for (const auto& client : job.watchers) deliver(client, Command::state, body);
     }
     ZQ_ASSERT(!ready_.contains(job) && !gate_.holds(job) && !elsewhere_.contains(job) && !wakeups_.contains(job) &&
-                  !expiries_.contains(job) &&
-                  !outbox_.tracks(record.id) && !broadcasts_.holds(record.id),
-              "a finished job is in no queue, schedule or outbox when the table forgets it");
+                  !expiries_.contains(job) && !outbox_.tracks(record.id) && !broadcasts_.holds(record.id) &&
+                  !awaiting_claims_.holds(record.id) && !key_outbox_.holds(record.id),
+              "a finished job is in no queue, schedule, outbox or book when the table forgets it");
     jobs_.release(job);
 }
 

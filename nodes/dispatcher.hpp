@@ -122,7 +122,7 @@ public:
     // Sends STATE to the client when the job is terminal (at once if it already is); false
     // when the node has no such job.
     bool watch(const std::string& client, std::string_view id);
-    // The job as the node knows it (memory first, then the journal).
+    // The job as the node knows it (memory first, then the journal), as shown().
     Result<JobRecord> find(std::string_view id);
 
     // Broadcasts (dispatcher_broadcast.cpp). A client's BROADCAST: journaled here as a job
@@ -188,12 +188,18 @@ public:
     // Fails what still runs with `explanation` (graceful shutdown after the grace period).
     // Also cancels the runs of other nodes' broadcasts still queued here.
     void fail_running(const std::string& explanation);
+    // The node stops: nothing more is forwarded, as no TAKEN could be waited for; queued jobs
+    // stay in the journal for the restart.
+    void stop_forwarding() { forwarding_ = false; }
     // Queues a reply that goes out with this turn's other replies, after the commit.
     void reply(const std::string& client, protocol::Command command, std::string body);
     // CONTROL-REPLY {rid, ok: true, data: job map}.
     void reply_job(const std::string& client, std::uint64_t request_id, const JobRecord& job);
 
 private:
+    // The job as status shows it: the record, or while its outcome is not yet written (a
+    // failed commit) the journal's row, so that nothing is reported that a crash could undo.
+    JobRecord shown(const Job& job);
     // Jobs run here: queueing, starting, outcomes (dispatcher.cpp).
     void enqueue(Job& job);
     // Takes a job out of every queue and timetable (canceled, or the node stops).
@@ -257,10 +263,19 @@ private:
     // Across nodes (dispatcher_cluster.cpp).
     Status load_unacknowledged_reports();
     // After a restart, jobs this node had placed on peers wait for their owners to be heard
-    // from; an owner still silent after liveness × interval is reaped as lost.
+    // from; an owner still silent after owner_grace_seconds() is reaped as lost.
     void reap_silent_owners();
+    // The longest a healthy owner can take to be heard from after this node starts: its link
+    // back's longest reconnect backoff, then (liveness + 1) × interval.
+    double owner_grace_seconds() const;
     // Forwards queued jobs to peers with free workers and re-evaluates the waiting ones.
     void place_elsewhere();
+    // A job held here as this node's own, not started, that `owner` reports it runs: it
+    // leaves the queues here and is the owner's from now on (journaled).
+    void adopt_peer_run(Job& job, const std::string& owner);
+    // Owner: a FORWARD of a job the journal has (`stored`) is answered with its outcome, if it
+    // has one the origin may lack.
+    void answer_again(const std::string& origin, const JobRecord& stored);
     void forward_to(Job& job, const std::string& peer);
     void wait_for_capacity(Job& job, const std::string& reason);
     // Journals and queues a job run here for `origin` (a forwarded job or a broadcast run),
@@ -369,6 +384,7 @@ private:
     // starts local work before it asks placement).
     LocalView local_;
     bool placement_dirty_ = true;
+    bool forwarding_ = true;  // false once the node stops (stop_forwarding)
 
     JobTable jobs_;
     ReadyQueue ready_;

@@ -6,6 +6,7 @@
 #include "dispatcher.hpp"
 
 #include "clock.hpp"
+#include "membership.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -86,8 +87,17 @@ void Dispatcher::forward_to(Job& job, const std::string& peer) {
     // Never forwarded late; once forwarded, the owner keeps the expiry (it travels along).
     if (expire_if_due(job, wall_ms())) return;
     expiries_.remove(job);
-    if (job.record.state != JobState::queued) change_state(job, JobState::queued);
     job.owner = peer;
+    // The row names the owner before the FORWARD goes out (it goes after this turn's commit):
+    // an origin that stops before TAKEN then asks that node after its restart, and never
+    // places the job a second time (recover()).
+    job.record.node = peer;
+    if (job.record.state != JobState::queued) {
+        change_state(job, JobState::queued);
+    } else {
+        journal_write(journal_.update_state(job.record));
+    }
+    turn_.place(job);
     // An exclusive job leaves the peer nothing until it says otherwise.
     peers_.take_capacity(peer, job.record.exclusive ? UINT64_MAX : std::max<std::uint64_t>(job.record.weight, 1));
     spdlog::debug("job {} ({} on queue {}) forwarded to node {}", job.record.id, job.record.task, job.record.queue,
@@ -135,7 +145,12 @@ void Dispatcher::run_for_origin(const std::string& origin, Task&& task) {
                                  awaiting_claims_.holds(id);
         if (!own_copy_awaiting) {
             // Idempotent: a FORWARD sent again (TAKEN lost, origin restarted) runs nothing twice.
+            // The origin may have restarted before it heard how far the job got: it hears now.
             taken();
+            if (held->record.origin == origin &&
+                (held->record.state == JobState::running || held->record.state == JobState::retrying)) {
+                to_peer(origin, Command::state, job_body(held->record));
+            }
             return;
         }
         claim_decided(id, ClaimDecision{origin, std::nullopt});
@@ -146,7 +161,7 @@ void Dispatcher::run_for_origin(const std::string& origin, Task&& task) {
     auto stored = journal_.find(id);
     if (stored && *stored) {
         taken();
-        if (const PeerMessage* report = outbox_.report(id)) to_peer(report->node, report->command, report->body);
+        answer_again(origin, **stored);
         return;
     }
     if (jobs_.size() >= config_.max_pending) {
@@ -171,6 +186,23 @@ void Dispatcher::run_for_origin(const std::string& origin, Task&& task) {
     if (origin != config_.name) taken();
 }
 
+void Dispatcher::answer_again(const std::string& origin, const JobRecord& stored) {
+    if (const PeerMessage* report = outbox_.report(stored.id)) {
+        to_peer(report->node, report->command, report->body);
+        return;
+    }
+    // The outcome was acknowledged, yet the origin asks: its journal does not have it (a
+    // power loss with journal_sync "normal", or an older zq that dropped the report). It is
+    // reported again, and kept until acknowledged, across restarts too.
+    if (stored.origin != origin || origin == config_.name || !is_terminal(stored.state)) return;
+    spdlog::info("job {} forwarded again by node {}, which has not recorded its outcome: reported again", stored.id,
+                 origin);
+    journal_write(journal_.reopen_report(stored.id));
+    PeerMessage report{origin, Command::state, job_body(stored)};
+    to_peer(report.node, report.command, report.body);
+    outbox_.reported(stored.id, std::move(report));
+}
+
 void Dispatcher::on_taken(const Message& message) {
     std::string id(*message.string(f::id));
     std::string owner(*message.string(f::node));
@@ -179,7 +211,11 @@ void Dispatcher::on_taken(const Message& message) {
         return;
     }
     Job* job = jobs_.find(id);
+    if (job && config_.test_hold_after_forward && job->owner == owner) return;  // test hook (config.hpp)
     if (!job || job->owner != owner || !outbox_.taken(id)) return;
+    // The FORWARD's turn journaled the owner already; a job placed before that was kept
+    // (an older journal) is written here.
+    if (job->record.node == owner) return;
     job->record.node = owner;
     job->record.updated_ms = wall_ms();
     journal_write(journal_.update_state(job->record));
@@ -203,11 +239,27 @@ void Dispatcher::on_peer_state(const Message& message) {
         return;
     }
     Job* job = jobs_.find(id);
+    if (job && config_.test_hold_after_forward && job->owner == owner) return;  // test hook (config.hpp)
+    // A job this node holds as its own, not started here, that a peer runs: it was placed
+    // there before a stop whose journal kept no owner (an older zq). The peer's run is the
+    // one: the job leaves the queues here and follows the report.
+    if (job && job->owner.empty() && job->record.origin.empty() && !is_terminal(job->record.state) &&
+        job->record.state != JobState::running && job->record.state != JobState::accepted &&
+        !is_broadcast(job->record) && !is_workflow(job->record)) {
+        adopt_peer_run(*job, owner);
+    }
     if (!job || job->owner != owner || is_terminal(job->record.state)) {
         // A terminal state is final: a report after the job was reaped (or from a node that
         // no longer owns it) is history, not news. Acknowledged so that the owner forgets it.
-        spdlog::info("late STATE {} for job {} from node {} ignored: the job is {} here", to_string(*state), id, owner,
-                     job ? to_string(job->record.state) : "finished or unknown");
+        if (job && !is_terminal(job->record.state)) {
+            // Two nodes hold a run of one job: only a journal that lost its owner could do that.
+            spdlog::error("STATE {} for job {} from node {} ignored: the job is {} here, {}", to_string(*state), id,
+                          owner, to_string(job->record.state),
+                          job->owner.empty() ? "on this node" : "placed on node " + job->owner);
+        } else {
+            spdlog::info("late STATE {} for job {} from node {} ignored: the job is {} here", to_string(*state), id,
+                         owner, job ? to_string(job->record.state) : "finished or unknown");
+        }
         if (is_terminal(*state)) acknowledge(owner, id);
         return;
     }
@@ -221,6 +273,17 @@ void Dispatcher::on_peer_state(const Message& message) {
     } else if (*state != job->record.state && *state != JobState::waiting) {
         change_state(*job, *state);
     }
+}
+
+void Dispatcher::adopt_peer_run(Job& job, const std::string& owner) {
+    spdlog::warn("job {} ({}) is run by node {}, not here: it follows that run", job.record.id, job.record.task, owner);
+    unqueue(job);
+    outbox_.forget(job.record.id);
+    job.owner = owner;
+    job.record.node = owner;
+    job.record.updated_ms = wall_ms();
+    journal_write(journal_.update_state(job.record));
+    placement_dirty_ = true;
 }
 
 void Dispatcher::on_state_ack(const Message& message) {
@@ -245,6 +308,11 @@ void Dispatcher::reap_node(const std::string& node, const std::string& explanati
     });
     for (Job* job : placed) {
         spdlog::warn("job {} ended in error: {}", job->record.id, explanation);
+        // Whatever queue or book still holds it lets go before the job is freed (settle()
+        // checks it): a placed job is in none normally, but a reap may come at any point.
+        unqueue(*job);
+        outbox_.forget(job->record.id);
+        awaiting_claims_.forget(job->record.id);
         finish(*job, JobState::error, {}, explanation);
     }
     // A node that restarted reports its broadcast runs itself (a run it was running fails
@@ -260,6 +328,16 @@ void Dispatcher::reap_node(const std::string& node, const std::string& explanati
     members_dirty_ = true;
 }
 
+double Dispatcher::owner_grace_seconds() const {
+    // A peer hears this node's HELLO at once if the node links to it (`peers`), and opens its
+    // own link back without waiting (membership.cpp). One that this node does not know how
+    // to reach speaks first only when its link back, backing off since the node went away,
+    // tries again: at most kReconnectMaxMs (and a jitter) later. liveness × interval, plus one,
+    // counts from then.
+    const double backoff = (kReconnectMaxMs + kReconnectMinMs) / 1000.0;
+    return backoff + config_.heartbeat_interval * (config_.heartbeat_liveness + 1);
+}
+
 void Dispatcher::reap_silent_owners() {
     std::set<std::string> silent;
     jobs_.for_each([&](const Job& job) {
@@ -272,7 +350,7 @@ void Dispatcher::reap_silent_owners() {
         if (!peers_.alive(node)) silent.insert(node);
     }
     char seconds[32];
-    std::snprintf(seconds, sizeof seconds, "%.1fs", config_.heartbeat_interval * (config_.heartbeat_liveness + 1));
+    std::snprintf(seconds, sizeof seconds, "%.1fs", owner_grace_seconds());
     for (const auto& node : silent) {
         reap_node(node, "node " + node + " lost: not heard from within " + seconds + " of this node's restart");
     }

@@ -34,7 +34,19 @@ void JobTable::set_state(Job& job, JobState state) {
     ZQ_ASSERT(held_[index_of(job.record.state)] > 0, "the count of a held job's state is not zero");
     --held_[index_of(job.record.state)];
     ++held_[index_of(state)];
+    if (job.journaled_state) {
+        --unwritten_held_[index_of(job.record.state)];
+        ++unwritten_held_[index_of(state)];
+    }
     job.record.state = state;
+}
+
+void JobTable::outcome_unwritten(Job& job, JobState journaled) {
+    ZQ_ASSERT(find(job.record.id) == &job, "a job whose outcome is unwritten is held by the table");
+    if (job.journaled_state) return;
+    job.journaled_state = journaled;
+    ++unwritten_held_[index_of(job.record.state)];
+    ++unwritten_journaled_[index_of(journaled)];
 }
 
 void JobTable::release(Job& job) {
@@ -49,6 +61,10 @@ void JobTable::forget(Job& job) {
     ZQ_ASSERT(find(job.record.id) == &job, "a job forgotten is held by the table");
     ZQ_ASSERT(held_[index_of(job.record.state)] > 0, "the count of a forgotten job's state is not zero");
     --held_[index_of(job.record.state)];
+    if (job.journaled_state) {
+        --unwritten_held_[index_of(job.record.state)];
+        --unwritten_journaled_[index_of(*job.journaled_state)];
+    }
     jobs_.erase(job.record.id);
 }
 
@@ -64,7 +80,9 @@ void JobTable::recount(const std::map<JobState, std::uint64_t>& journal_counts) 
 
 StateCounts JobTable::counts() const {
     StateCounts total{};
-    for (std::size_t i = 0; i < total.size(); ++i) total[i] = held_[i] + history_[i];
+    for (std::size_t i = 0; i < total.size(); ++i) {
+        total[i] = held_[i] + history_[i] + unwritten_journaled_[i] - unwritten_held_[i];
+    }
     return total;
 }
 

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -43,6 +44,9 @@ struct Job {
     // and the units it holds (0 while it waits behind a worker's running task).
     bool on_worker = false;
     std::uint32_t units = 0;
+    // Set while its outcome is in memory only (a commit failed): the state the journal has,
+    // which status shows until the outcome is written.
+    std::optional<JobState> journaled_state;
 };
 
 class JobTable {
@@ -64,7 +68,12 @@ public:
     // The journal's counts by state (at start-up, after a purge): the held jobs keep their
     // own counts, and the rest is the history.
     void recount(const std::map<JobState, std::uint64_t>& journal_counts);
+    // The journal's counts: a job whose outcome is not written yet counts in the state the
+    // journal has for it.
     StateCounts counts() const;
+    // A commit lost the job's outcome (it is terminal in memory); the journal has `journaled`
+    // until the job is released, which happens once the outcome is written.
+    void outcome_unwritten(Job& job, JobState journaled);
     // Whether the counts of the held jobs equal their states (what every change keeps).
     bool counts_match_states() const;
 
@@ -86,6 +95,10 @@ private:
     std::unordered_map<std::string, std::unique_ptr<Job>> jobs_;
     StateCounts held_{};     // the held jobs by state
     StateCounts history_{};  // the journal's jobs the table does not hold, by state
+    // The held jobs whose outcome is not written yet: by their state here, and by the state
+    // the journal has.
+    StateCounts unwritten_held_{};
+    StateCounts unwritten_journaled_{};
 };
 
 }  // namespace zq::node

@@ -364,6 +364,7 @@ struct Journal::Statements {
     Statement update_state;
     Statement request_cancel;
     Statement acknowledge_report;
+    Statement reopen_report;
     Statement find;
     Statement unacknowledged_reports;
     Statement unfinished;
@@ -518,6 +519,7 @@ Status Journal::prepare_statements() {
          "next_attempt_ms = ?8 WHERE id = ?1"},
         {&statements->request_cancel, "UPDATE jobs SET cancel_requested = 1, updated_ms = ?2 WHERE id = ?1"},
         {&statements->acknowledge_report, "UPDATE jobs SET report_pending = 0 WHERE id = ?1"},
+        {&statements->reopen_report, "UPDATE jobs SET report_pending = 1 WHERE id = ?1"},
         {&statements->find, "SELECT " + columns + " FROM jobs WHERE id = ?1"},
         // Few rows ever match (reports the origin has not acknowledged yet), and the scan
         // runs once at start-up, so no index is kept for it.
@@ -598,6 +600,23 @@ Status Journal::acknowledge_report(std::string_view id) {
     StatementUse use(statement);
     if (!bind_text(statement, 1, id)) return sqlite_failure("acknowledge report of job", id);
     return step_update(statement, "acknowledge report of job", id);
+}
+
+Status Journal::reopen_report(std::string_view id) {
+    if (auto begun = begin_if_needed(); !begun) return begun;
+    sqlite3_stmt* statement = statements_->reopen_report.get();
+    StatementUse use(statement);
+    if (!bind_text(statement, 1, id)) return sqlite_failure("reopen report of job", id);
+    return step_update(statement, "reopen report of job", id);
+}
+
+Status Journal::set_max_pages(std::uint64_t max_pages) {
+    // SQLite's own ceiling stands for "unbounded".
+    constexpr std::uint64_t kSqliteMaxPages = 4294967294ULL;
+    const std::string sql = "PRAGMA max_page_count=" + std::to_string(max_pages == 0 ? kSqliteMaxPages : max_pages);
+    std::string ignored;
+    if (query_first(db_, sql.c_str(), ignored) != SQLITE_OK) return sqlite_failure("set max_page_count");
+    return success();
 }
 
 Status Journal::record_schedule_tick(std::string_view name, std::int64_t tick_ms, std::string_view job_id) {

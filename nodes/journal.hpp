@@ -113,6 +113,13 @@ public:
     Status request_cancel(std::string_view id, std::int64_t now_ms);
     // The origin acknowledged the terminal state of a forwarded job: nothing more to resend.
     Status acknowledge_report(std::string_view id);
+    // An origin asked again for a job whose outcome it had acknowledged (its journal lost
+    // the outcome, say to a power loss with journal_sync "normal"): the outcome is reported
+    // again until it acknowledges it once more.
+    Status reopen_report(std::string_view id);
+    // Caps the database at `max_pages` pages (0: unbounded), as open() does; `zq-node reload`
+    // applies a changed journal_max_pages, so that a test can end the full disk it faked.
+    Status set_max_pages(std::uint64_t max_pages);
 
     // The updates return ErrorCode::not_found, and change nothing, for an unknown id.
     // When any write fails (disk full, I/O error), the open transaction is rolled back, as

@@ -19,9 +19,6 @@ using protocol::Command;
 // Liveness is checked this many times per heartbeat interval, so that a lost peer is seen
 // at most a quarter interval after its deadline.
 constexpr double kTicksPerInterval = 4;
-// Peer links reconnect with exponential backoff between these bounds (zmq does the doubling).
-constexpr int kReconnectMinMs = 100;
-constexpr int kReconnectMaxMs = 5000;
 // How long closing a peer link may wait to deliver a DISCONNECT when the node stops.
 constexpr int kLeaveLingerMs = 500;
 // Messages queued per peer link while it is connected but slow; beyond it sends fail.
@@ -50,26 +47,31 @@ Membership::Membership(uv_loop_t* loop, zmq::context_t& context, const Config& c
                        Events events)
     : config_(config), security_(security), context_(context), incarnation_(std::move(incarnation)), publisher_(publisher),
       local_offer_(std::move(local_offer)), events_(std::move(events)), ticker_(loop, [this] { tick(); }) {
-    // Peers reach this node where it says it listens: the configured advertise endpoint,
-    // else the first --bind, else its ipc socket (enough for nodes on one host).
-    advertised_ = !config_.advertise.empty() ? config_.advertise
-                  : !config_.binds.empty()   ? config_.binds.front()
-                                             : config_.local_endpoint();
+    // Peers reach this node where it says its peer port listens: the configured advertise
+    // endpoint, else the first tcp peer bind, else ipc://DATA/peer.sock (config.cpp).
+    advertised_ = !config_.advertise.empty() ? config_.advertise : config_.local_peer_endpoint();
 }
 
 void Membership::start() {
     started_ms_ = steady_ms();
     for (const auto& endpoint : config_.peers) {
-        if (endpoint != advertised_) link_to(endpoint);
+        if (endpoint != config_.local_endpoint()) link_to(endpoint);
     }
     ticker_.start(config_.heartbeat_interval / kTicksPerInterval, true);
     tick();
 }
 
-Peer& Membership::link_to(const std::string& endpoint, const std::string& key) {
-    auto [entry, created] = peers_.try_emplace(endpoint);
-    Peer& peer = entry->second;
-    if (!created) return peer;
+Peer* Membership::link_to(const std::string& endpoint, const std::string& key) {
+    if (endpoint == advertised_ || endpoint == config_.local_peer_endpoint()) return nullptr;
+    if (auto found = peers_.find(endpoint); found != peers_.end()) return &found->second;
+    if (peers_.size() >= config_.max_peers) {
+        if (std::uint64_t held = 0; refused_log_.allow(held)) {
+            spdlog::warn("peer {}: not linked, {} peers are linked already (max_peers){}", endpoint, peers_.size(),
+                         held ? " (" + std::to_string(held) + " more refusals not logged)" : std::string());
+        }
+        return nullptr;
+    }
+    Peer& peer = peers_[endpoint];
     peer.endpoint = endpoint;
     peer.key = key;
     peer.key_known = !key.empty();
@@ -79,9 +81,9 @@ Peer& Membership::link_to(const std::string& endpoint, const std::string& key) {
         peer.key_trial = 0;
         peer.key_tried_ms = steady_ms();
     }
-    relink(peer, peer.key);
+    open_link(peer);
     spdlog::info("peer {}: linking", endpoint);
-    return peer;
+    return &peer;
 }
 
 bool Membership::needs_key(const Peer& peer) const {
@@ -90,7 +92,12 @@ bool Membership::needs_key(const Peer& peer) const {
 
 void Membership::relink(Peer& peer, const std::string& key) {
     peer.key = key;
+    open_link(peer);
+}
+
+void Membership::open_link(Peer& peer) {
     peer.link = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
+    peer.link_opened_ms = steady_ms();
     peer.link->set(zmq::sockopt::linger, 0);
     // Nothing is queued for a peer that is not connected: heartbeats and hellos are resent
     // each interval anyway, and a stale queue would arrive as a burst after a long cut.
@@ -99,7 +106,7 @@ void Membership::relink(Peer& peer, const std::string& key) {
     peer.link->set(zmq::sockopt::reconnect_ivl, kReconnectMinMs);
     peer.link->set(zmq::sockopt::reconnect_ivl_max, kReconnectMaxMs);
     try {
-        prepare_peer_connection(*peer.link, security_, peer.endpoint, key);
+        prepare_peer_connection(*peer.link, security_, peer.endpoint, peer.key);
         peer.link->connect(peer.endpoint);
     } catch (const zmq::error_t& error) {
         spdlog::error("peer {}: cannot connect: {}", peer.endpoint, error.what());
@@ -137,6 +144,8 @@ std::optional<std::string> Membership::verified_key(const Message& message, cons
     }
     return user_id;
 }
+
+bool Membership::acceptable_name(std::string_view name) const { return !name.empty() && name != config_.name; }
 
 Peer* Membership::find_by_name(std::string_view name) {
     for (auto& [endpoint, peer] : peers_) {
@@ -261,19 +270,30 @@ void Membership::on_message(const Message& message, const std::string& user_id) 
     if (leaving_) return;
     std::string name(*message.string(f::node));
     // A peer always has a name; an empty one would match every link still connecting, and
-    // the local jobs (whose owner is "") would be reaped as if they ran on it.
-    if (name.empty()) {
-        spdlog::warn("{} without a node name; ignored", protocol::command_name(message.command()));
+    // the local jobs (whose owner is "") would be reaped as if they ran on it. This node's
+    // own name is its echo through a misconfigured peer list, or a forgery.
+    if (!acceptable_name(name)) {
+        if (std::uint64_t held = 0; refused_log_.allow(held)) {
+            spdlog::warn("{} naming node '{}' ignored: no peer may be named so{}",
+                         protocol::command_name(message.command()), name,
+                         held ? " (" + std::to_string(held) + " more refusals not logged)" : std::string());
+        }
         return;
     }
-    if (name == config_.name) return;  // our own echo through a misconfigured peer list
     auto key = verified_key(message, user_id);
     if (!key) return;
     auto endpoint = message.string(f::endpoint);
-    Peer* peer = endpoint ? &link_to(std::string(*endpoint), *key) : find_by_name(name);
+    Peer* peer = endpoint ? link_to(std::string(*endpoint), *key) : find_by_name(name);
     if (!peer) {
-        spdlog::debug("{} from unknown node {} without an endpoint; ignored",
-                      protocol::command_name(message.command()), name);
+        spdlog::debug("{} from node {} that is not linked; ignored", protocol::command_name(message.command()), name);
+        return;
+    }
+    // A link answers for one node: another name on it is a forgery or a misconfiguration.
+    if (!peer->name.empty() && peer->name != name) {
+        if (std::uint64_t held = 0; refused_log_.allow(held)) {
+            spdlog::warn("{} from '{}' on the link of node {} ({}) ignored", protocol::command_name(message.command()),
+                         name, peer->name, peer->endpoint);
+        }
         return;
     }
     if (!key->empty() && (!peer->key_known || peer->key != *key)) {
@@ -311,13 +331,27 @@ void Membership::on_message(const Message& message, const std::string& user_id) 
 
 void Membership::heard_from(Peer& peer, const Message& message) {
     std::string incarnation(message.string(f::incarnation).value_or(""));
-    if (!peer.incarnation.empty() && !incarnation.empty() && incarnation != peer.incarnation) {
+    const bool restarted = !peer.incarnation.empty() && !incarnation.empty() && incarnation != peer.incarnation;
+    if (restarted) {
         std::string old = peer.incarnation;
         peer.incarnation = incarnation;
         spdlog::warn("peer {} restarted (incarnation {} -> {})", peer.name, old, incarnation);
         if (events_.on_peer_restarted) events_.on_peer_restarted(peer, old);
     } else if (!incarnation.empty()) {
         peer.incarnation = incarnation;
+    }
+    // A peer that is back (restarted, or alive again) while our link to it is still down:
+    // zmq may wait up to kReconnectMaxMs before its next attempt, and the peer, which counts
+    // us lost after liveness × interval of silence, would fail the jobs it placed here. It
+    // listens, since it spoke: the link is opened again, which connects at once.
+    // (A link opened a moment ago is still connecting: it is left to do so.)
+    const bool link_down = !(peer.link->get(zmq::sockopt::events) & ZMQ_POLLOUT) &&
+                           steady_ms() - peer.link_opened_ms >= kReconnectMinMs;
+    if ((restarted || peer.state != PeerState::alive) && link_down) {
+        spdlog::info("peer {} ({}) is back while the link to it was down: reconnecting now", peer.name,
+                     peer.endpoint);
+        open_link(peer);
+        peer.introduced = false;  // the new link has not carried our HELLO or WELCOME yet
     }
     // A peer alive again changes placement and the homes of job ids, even before it
     // advertises capacity.
@@ -354,17 +388,19 @@ void Membership::learn_members(const Message& message) {
         if (member.type != msgpack::type::MAP) continue;
         FieldReader fields(member);
         auto endpoint = fields.string(f::endpoint);
-        if (!endpoint || *endpoint == advertised_ || peers_.count(std::string(*endpoint))) continue;
+        auto name = fields.string(f::node);
+        if (!endpoint || !name || !acceptable_name(*name) || peers_.count(std::string(*endpoint))) continue;
+        if (find_by_name(*name)) continue;  // known at another endpoint
         std::string key(fields.string(f::key).value_or(""));
         if (security_.curve() && is_tcp_endpoint(*endpoint) && !security_.is_peer_key(key)) {
             // Only peers this node admits itself are linked to, whoever vouches for them.
-            spdlog::warn("member {} at {} has no key in peer_keys; not linked", fields.string(f::node).value_or("?"),
-                         *endpoint);
+            spdlog::warn("member {} at {} has no key in peer_keys; not linked", *name, *endpoint);
             continue;
         }
-        Peer& peer = link_to(std::string(*endpoint), key);
-        peer.name = std::string(fields.string(f::node).value_or(""));
-        send_hello(peer);
+        Peer* peer = link_to(std::string(*endpoint), key);
+        if (!peer) continue;
+        peer->name = std::string(*name);
+        send_hello(*peer);
     }
 }
 
@@ -377,7 +413,40 @@ void Membership::mark_lost(Peer& peer, const std::string& explanation) {
     if (events_.on_peer_lost) events_.on_peer_lost(peer, explanation);
 }
 
+void Membership::read_links() {
+    struct Repoint {
+        std::string from, to, key;
+    };
+    std::vector<Repoint> repoint;
+    for (auto& [endpoint, peer] : peers_) {
+        // Bounded per tick: a peer port never answers much (refusals only).
+        for (int i = 0; i < 64; ++i) {
+            auto received = receive_message(*peer.link, false, config_.limits);
+            if (!received) break;
+            if (!received->message || received->message->command() != Command::rejected) continue;
+            const Message& rejected = *received->message;
+            auto to = rejected.string(f::endpoint);
+            if (to && peer.state == PeerState::connecting && *to != endpoint) {
+                // An answer over CURVE proves the key being tried: the node's ports share it.
+                repoint.push_back({endpoint, std::string(*to), peer.key});
+                break;
+            }
+            if (std::uint64_t held = 0; refused_log_.allow(held)) {
+                spdlog::warn("peer {}: refused what this node sent: {}", endpoint,
+                             rejected.string(f::reason).value_or(""));
+            }
+        }
+    }
+    for (const auto& [from, to, key] : repoint) {
+        // `from` is the peer's client port: the link moves to its peer port.
+        spdlog::info("peer {}: a client port; linking to its peer endpoint {} instead", from, to);
+        peers_.erase(from);
+        if (Peer* peer = link_to(to, key); peer && !peer->welcomed) send_hello(*peer);
+    }
+}
+
 void Membership::tick() {
+    read_links();
     std::int64_t now = steady_ms();
     auto interval_ms = static_cast<std::int64_t>(config_.heartbeat_interval * 1000);
     auto deadline_ms = interval_ms * config_.heartbeat_liveness;

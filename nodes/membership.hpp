@@ -1,8 +1,11 @@
 // Membership: which other nodes exist, whether they are alive, and what they offer.
 //
-// Each node connects one DEALER to every peer's ROUTER (the peer's advertised endpoint) and
-// sends on it; what peers send arrives on this node's own ROUTER (the client port) and is
-// handed to on_message(). Majordomo-style heartbeating: a node sends HEARTBEAT to a peer it
+// Each node connects one DEALER to every peer's ROUTER (the peer's advertised endpoint, on its
+// peer port) and sends on it; what peers send arrives on this node's own peer port and is
+// handed to on_message(). What comes back on a DEALER is read on each tick: a REJECTED with
+// `ep` from a peer's client port (a --peer that names a client endpoint) re-points the link to
+// the peer endpoint it names. No peer may be named "" or after this node, and HELLO and
+// WELCOME add at most max_peers links (docs/architecture.md, "Peers apart from clients"). Majordomo-style heartbeating: a node sends HEARTBEAT to a peer it
 // has sent nothing else to for heartbeat_interval; any message from a peer counts as a sign
 // of life; a peer silent for heartbeat_liveness intervals is lost (capacity 0). A node keeps
 // saying HELLO to a peer until that peer answers WELCOME (a WELCOME sent on a link still
@@ -17,6 +20,7 @@
 
 #include "config.hpp"
 #include "event_loop.hpp"
+#include "log_throttle.hpp"
 #include "placement.hpp"
 #include "publisher.hpp"
 #include "security.hpp"
@@ -35,6 +39,11 @@
 #include <vector>
 
 namespace zq::node {
+
+// Peer links reconnect with exponential backoff between these bounds (zmq does the doubling,
+// and adds up to kReconnectMinMs of jitter to each wait).
+inline constexpr int kReconnectMinMs = 100;
+inline constexpr int kReconnectMaxMs = 5000;
 
 enum class PeerState { connecting, alive, lost, left };
 std::string_view to_string(PeerState state);
@@ -62,6 +71,7 @@ struct Peer {
     bool key_known = false;
     std::size_t key_trial = 0;       // index into Security::peer_keys() of the key tried
     std::int64_t key_tried_ms = 0;   // steady clock, when that try began
+    std::int64_t link_opened_ms = 0;      // steady clock, when the link was (re)opened
 };
 
 // What this node advertises about itself in HEARTBEAT.
@@ -127,9 +137,10 @@ public:
     nlohmann::json peers_json() const;
 
 private:
-    // The peer at `endpoint`, linked with `key` when it is new; "" on a tcp endpoint with CURVE
-    // on: try the peer keys in turn (next_key_trial).
-    Peer& link_to(const std::string& endpoint, const std::string& key = {});
+    // The peer at `endpoint`, linked with `key` when it is new ("" on a tcp endpoint with CURVE
+    // on: try the peer keys in turn, next_key_trial); nullptr when it is this node's own
+    // endpoint or max_peers are linked already.
+    Peer* link_to(const std::string& endpoint, const std::string& key = {});
     // Replaces the peer's link by a new one to the same endpoint with `key` as server key.
     void relink(Peer& peer, const std::string& key);
     // A configured peer whose key is unknown: the next of the peer keys, one per interval.
@@ -138,6 +149,14 @@ private:
     // must be refused.
     std::optional<std::string> verified_key(const Message& message, const std::string& user_id);
     bool needs_key(const Peer& peer) const;
+    // Whether `name` may name a peer: not empty, not this node's name.
+    bool acceptable_name(std::string_view name) const;
+    // Reads what came back on the links: REJECTED from a client port, with the peer endpoint
+    // to link to instead.
+    void read_links();
+    // Opens the DEALER to the peer's endpoint with its `key` (again: a fresh link connects
+    // without backoff).
+    void open_link(Peer& peer);
     Peer* find_by_name(std::string_view name);
     const Peer* find_by_name(std::string_view name) const;
     void send(Peer& peer, protocol::Command command, std::string_view body);
@@ -160,6 +179,7 @@ private:
     std::function<LocalOffer()> local_offer_;
     Events events_;
     std::map<std::string, Peer> peers_;  // by endpoint
+    LogThrottle refused_log_;            // peers beyond max_peers, names refused
     Timer ticker_;
     bool leaving_ = false;  // DISCONNECT sent: the node is shutting down
     std::int64_t started_ms_ = 0;          // steady clock, when start() ran; 0 before

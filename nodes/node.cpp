@@ -2,6 +2,7 @@
 
 #include "clock.hpp"
 #include "ipc_access.hpp"
+#include "command_roles.hpp"
 
 #include <zq/task.hpp>
 
@@ -42,10 +43,7 @@ std::string client_name(const std::string& identity) {
 // client. (SUBMIT and CONTROL come from clients; a SUBMIT's `node` is not its sender.)
 std::string peer_or_client(const std::string& identity, const Message& message) {
     auto node = message.string(protocol::field::node);
-    bool from_client = message.command() == Command::submit || message.command() == Command::workflow ||
-                       message.command() == Command::control ||
-                       (message.command() == Command::broadcast && !message.find(protocol::field::targets)) ||
-                       (message.command() == Command::cancel && !node);
+    bool from_client = role_of(message) != CommandRole::peer;
     return from_client || !node ? client_name(identity) : std::string(*node);
 }
 
@@ -64,6 +62,8 @@ Node::~Node() {
     pool_.reset();
     if (port_) port_->close();
     port_.reset();
+    if (peer_port_) peer_port_->close();
+    peer_port_.reset();
     publisher_.reset();
     if (zap_) zap_->close();
     zap_.reset();
@@ -117,10 +117,16 @@ Status Node::start() {
     if (auto bound = zap_->bind(); !bound) return bound;
     publisher_ = std::make_unique<Publisher>(context_, config_, incarnation_);
     if (auto bound = publisher_->bind(security_); !bound) return bound;
-    port_ = std::make_unique<ClientPort>(context_, config_.limits);
+    port_ = std::make_unique<RouterPort>(context_, config_.limits, "client");
     std::vector<std::string> endpoints{config_.local_endpoint()};
     endpoints.insert(endpoints.end(), config_.binds.begin(), config_.binds.end());
-    if (auto bound = port_->bind(endpoints, security_); !bound) return bound;
+    if (auto bound = port_->bind(endpoints, security_, kClientDomain); !bound) return bound;
+    // The peer port admits only peer_keys over CURVE; its ipc socket keeps the owner-only mode
+    // it is created with, since only nodes of the same user link over ipc.
+    peer_port_ = std::make_unique<RouterPort>(context_, config_.limits, "peer");
+    std::vector<std::string> peer_endpoints{config_.local_peer_endpoint()};
+    peer_endpoints.insert(peer_endpoints.end(), config_.peer_binds.begin(), config_.peer_binds.end());
+    if (auto bound = peer_port_->bind(peer_endpoints, security_, kPeerDomain); !bound) return bound;
     for (const std::string& socket : {config_.data_dir + "/node.sock", config_.data_dir + "/pub.sock"}) {
         if (::access(socket.c_str(), F_OK) != 0) continue;  // pub.sock: `publish` may name others
         if (auto restricted = restrict_ipc_socket(socket, config_.security); !restricted) return restricted;
@@ -161,6 +167,8 @@ Status Node::start() {
                                       ? "node " + peer.name + " left (" + explanation + ") while the job was there"
                                       : "node " + peer.name + " lost: " + explanation;
                 dispatcher_->reap_node(peer.name, why);
+                // Its broadcast stream is followed afresh if it comes back (subscriber.hpp).
+                subscriber_->forget(peer.name);
             },
             [this](const Peer& peer, const std::string&) {
                 dispatcher_->reap_node(
@@ -199,7 +207,7 @@ Status Node::start() {
         if (schedules_) schedules_->on_commit(committed);
     });
     control_ = std::make_unique<ControlContext>(ControlContext{config_, incarnation_, *dispatcher_, *pool_, *port_,
-                                                               *membership_, *publisher_, *subscriber_, *schedules_,
+                                                               *peer_port_, *membership_, *publisher_, *subscriber_, *schedules_,
                                                                [this] { return reload(); },
                                                                [this] { return security_status(); }});
 
@@ -211,8 +219,11 @@ Status Node::start() {
     if (auto scheduled = schedules_->start(); !scheduled) return scheduled;
 
     zap_->start(&loop_);
-    port_->start(&loop_, [this](const std::string& client, const Message& message, const std::string& user_id) {
-        on_message(client, message, user_id);
+    port_->start(&loop_, [this](const std::string& client, const Message& message, const std::string&) {
+        on_client_message(client, message);
+    });
+    peer_port_->start(&loop_, [this](const std::string& sender, const Message& message, const std::string& user_id) {
+        on_peer_port_message(sender, message, user_id);
     });
     pool_->start();
     publisher_->start(&loop_);
@@ -255,8 +266,8 @@ Status Node::start() {
     purge_timer_ = std::make_unique<Timer>(&loop_);
     purge_timer_->start(kPurgeInterval, [this] { purge_old_results(); }, true);
 
-    spdlog::info("node {} (incarnation {}) serving {} with {} workers, journal {}", config_.name, incarnation_,
-                 config_.local_endpoint(), config_.min_workers, journal_->path());
+    spdlog::info("node {} (incarnation {}) serving {}, peers at {}, with {} workers, journal {}", config_.name,
+                 incarnation_, config_.local_endpoint(), config_.advertise, config_.min_workers, journal_->path());
     return success();
 }
 
@@ -276,18 +287,30 @@ nlohmann::json Node::security_status() const {
             {"peer_keys_refused", peer_keys_refused_}};
 }
 
-bool Node::from_peer_key(const std::string& client, const Message& message, const std::string& user_id) {
-    // On a CURVE connection the key is proven: a client's key may not speak for a peer.
-    if (user_id.empty() || security_.is_peer_key(user_id)) return true;
-    ++peer_keys_refused_;
-    reject(client, std::string(protocol::command_name(message.command())) + " refused: key " + user_id +
-                       " is not in peer_keys");
-    return false;
+void Node::tap_received(const std::string& sender, const Message& message) {
+    if (publisher_->tapping()) {
+        publisher_->tap(Direction::in, peer_or_client(sender, message), message.command(), pack(message.body()));
+    }
 }
 
-void Node::on_message(const std::string& client, const Message& message, const std::string& user_id) {
-    if (publisher_->tapping()) {
-        publisher_->tap(Direction::in, peer_or_client(client, message), message.command(), pack(message.body()));
+void Node::on_client_message(const std::string& client, const Message& message) {
+    tap_received(client, message);
+    std::string_view command = protocol::command_name(message.command());
+    switch (role_of(message)) {
+        case CommandRole::peer: {
+            // Nothing a client sends may act as a peer (docs/architecture.md, "Peers apart from
+            // clients"). A node whose --peer names this client port hears where to link instead.
+            BodyWriter body;
+            body.add(f::reason, "peer command on the client port: " + std::string(command) +
+                                    " is accepted only on the peer port, " + config_.advertise);
+            if (message.command() == Command::hello) body.add(f::endpoint, config_.advertise);
+            port_->refuse(client, body.finish(), std::string(command) + " on the client port");
+            return;
+        }
+        case CommandRole::neither:
+            reject(client, std::string(command) + " is not accepted on the client port");
+            return;
+        case CommandRole::client: break;
     }
     switch (message.command()) {
         case Command::submit:
@@ -305,59 +328,53 @@ void Node::on_message(const std::string& client, const Message& message, const s
             dispatcher_->submit_workflow(client, message);
             return;
         case Command::broadcast:
-            if (message.find(f::targets) && !from_peer_key(client, message, user_id)) return;
-            on_broadcast(client, message);
-            return;
-        case Command::cancel: dispatcher_->cancel(client, message); return;
-        // From peers: jobs placed across the cluster, and broadcast repair. A client may not
-        // speak for a peer: the sender must name a node this one knows.
-        case Command::forward:
-        case Command::taken:
-        case Command::state:
-        case Command::state_ack:
-        case Command::claim:
-        case Command::claimed:
-        case Command::key_acquire:
-        case Command::key_answer:
-        case Command::key_release:
-        case Command::repair:
-        case Command::gone: {
-            if (!from_peer_key(client, message, user_id)) return;
-            std::string sender(message.string(f::node).value_or(""));
-            if (sender.empty() || !membership_->knows(sender)) {
-                reject(client, std::string(protocol::command_name(message.command())) +
-                                   " is not accepted on the client port (from '" + sender +
-                                   "', which is not a known peer)");
+            if (shutting_down_) {
+                reject(client, "node shutting down", message.string(f::id).value_or(""));
                 return;
             }
-            on_peer_message(message);
+            dispatcher_->broadcast(client, message);
             return;
+        case Command::cancel: dispatcher_->cancel(client, message); return;
+        case Command::control: handle_control(*control_, client, message); return;
+        default: return;
+    }
+}
+
+void Node::on_peer_port_message(const std::string& sender, const Message& message, const std::string& user_id) {
+    tap_received(sender, message);
+    std::string_view command = protocol::command_name(message.command());
+    if (role_of(message) != CommandRole::peer) {
+        // A peer never sends these: whoever did reached the peer port without being a peer.
+        // (REJECTED and other replies are not answered, so that two nodes never loop.)
+        if (role_of(message) == CommandRole::client) {
+            peer_port_->refuse(sender,
+                               rejected_body(message.string(f::id).value_or(""),
+                                             "client command on the peer port: " + std::string(command) +
+                                                 " is accepted only on the client port"),
+                               std::string(command) + " on the peer port");
         }
+        return;
+    }
+    switch (message.command()) {
         case Command::hello:
         case Command::welcome:
         case Command::heartbeat:
         case Command::disconnect: membership_->on_message(message, user_id); return;
-        case Command::control: handle_control(*control_, client, message); return;
-        default:
-            reject(client, std::string(protocol::command_name(message.command())) + " is not accepted on the client port");
+        default: break;
     }
+    // Job and repair messages come from a peer that has introduced itself by name.
+    std::string peer(message.string(f::node).value_or(""));
+    if (peer.empty() || peer == config_.name || !membership_->knows(peer)) {
+        peer_port_->refuse(sender,
+                           rejected_body(message.string(f::id).value_or(""),
+                                         std::string(command) + " from '" + peer + "', which is not a known peer"),
+                           std::string(command) + " from an unknown peer");
+        return;
+    }
+    on_peer_message(message);
 }
 
-void Node::on_broadcast(const std::string& client, const Message& message) {
-    // A peer's broadcast names its targets; a client's request does not.
-    if (!message.find(f::targets)) {
-        if (shutting_down_) {
-            reject(client, "node shutting down", message.string(f::id).value_or(""));
-            return;
-        }
-        dispatcher_->broadcast(client, message);
-        return;
-    }
-    std::string origin(message.string(f::node).value_or(""));
-    if (origin.empty() || !membership_->knows(origin)) {
-        reject(client, "BROADCAST with targets is accepted only from a known peer (from '" + origin + "')");
-        return;
-    }
+void Node::on_peer_broadcast(const Message& message) {
     if (shutting_down_) return;  // the origin counts this node as lost or left
     // Numbered: an answer to REPAIR, accounted by the subscriber. Unnumbered: the origin's
     // direct resend to a target that had not taken it.
@@ -385,6 +402,9 @@ void Node::on_peer_message(const Message& message) {
         case Command::key_release: dispatcher_->on_key_release(message); return;
         case Command::repair: repair(message); return;
         case Command::gone: subscriber_->on_gone(message); return;
+        case Command::broadcast: on_peer_broadcast(message); return;
+        // An origin cancels its job at the owner; the outcome comes back as STATE.
+        case Command::cancel: dispatcher_->cancel({}, message); return;
         default: return;
     }
 }
@@ -420,10 +440,15 @@ Status Node::reload() {
         fresh.schedules.clear();
         if (auto loaded = load_config_file(config_.config_path, fresh); !loaded) return loaded;
         if (auto finished = finish_config(fresh); !finished) return finished;
-        // Only the [tasks.NAME] and [schedules.NAME] tables change at run time; the rest needs
-        // a restart.
+        // Only the [tasks.NAME] and [schedules.NAME] tables (and the test hook
+        // journal_max_pages) change at run time; the rest needs a restart.
         config_.tasks = std::move(fresh.tasks);
         config_.schedules = std::move(fresh.schedules);
+        // The test hook that fakes a full disk can end the outage it made.
+        if (fresh.journal_max_pages != config_.journal_max_pages) {
+            if (auto capped = journal_->set_max_pages(fresh.journal_max_pages); !capped) return capped;
+            config_.journal_max_pages = fresh.journal_max_pages;
+        }
         schedules_->reload(config_.schedules);
     }
     pool_->recycle_all();
@@ -466,6 +491,9 @@ void Node::finish_shutdown() {
     shutdown_finished_ = true;
     drain_check_->stop();
     shutdown_timer_->stop();
+    // No FORWARD in the last turns: the node could not wait for its TAKEN. What is queued
+    // stays in the journal for the restart.
+    dispatcher_->stop_forwarding();
     dispatcher_->fail_running("node shutting down");
     dispatcher_->end_turn();
     membership_->leave();

@@ -19,6 +19,10 @@ void Turn::finish(Job& job) {
     finished_.push_back(&job);
 }
 
+void Turn::place(Job& job) {
+    if (std::find(placed_.begin(), placed_.end(), &job) == placed_.end()) placed_.push_back(&job);
+}
+
 void Turn::publish(Job& broadcast) { broadcasts_.push_back(&broadcast); }
 
 void Turn::reply(std::string client, protocol::Command command, std::string body) {
@@ -55,15 +59,18 @@ Turn::Undo Turn::fail() {
     for (Job* job : undo.dropped) {
         std::erase_if(started_, [job](const Started& each) { return each.job == job; });
         std::erase(finished_, job);
+        std::erase(placed_, job);
         std::erase(broadcasts_, job);
     }
     undo.put_back.assign(started_.rbegin(), started_.rend());
     undo.unwritten = std::move(finished_);
     undo.unwritten_outcomes = std::move(outcome_writes_);
+    undo.unwritten_placements = std::move(placed_);
     ZQ_ASSERT(broadcasts_.empty(), "a broadcast is published in the turn that accepted it");
     accepted_.clear();
     started_.clear();
     finished_.clear();
+    placed_.clear();
     broadcasts_.clear();
     // Nothing a peer hears may get ahead of the journal: FORWARDs, reports and cancels are
     // sent again from the peer outbox, TAKEN when the origin forwards again.
@@ -79,10 +86,15 @@ void Turn::rewrite_later(std::vector<Job*> jobs, std::vector<std::string> outcom
     unwritten_outcomes_.insert(unwritten_outcomes_.end(), outcomes.begin(), outcomes.end());
 }
 
+void Turn::rewrite_placements_later(std::vector<Job*> jobs) {
+    unwritten_placements_.insert(unwritten_placements_.end(), jobs.begin(), jobs.end());
+}
+
 Turn::Rewrites Turn::take_rewrites() {
-    Rewrites rewrites{std::move(unwritten_), std::move(unwritten_outcomes_)};
+    Rewrites rewrites{std::move(unwritten_), std::move(unwritten_outcomes_), std::move(unwritten_placements_)};
     unwritten_.clear();
     unwritten_outcomes_.clear();
+    unwritten_placements_.clear();
     return rewrites;
 }
 

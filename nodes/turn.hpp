@@ -39,6 +39,10 @@ public:
     bool accepts(const Job& job) const;
     void start(Job& job, WorkerId worker);
     void finish(Job& job);
+    // The job was placed on a peer: its row names the owner before the FORWARD goes out, so
+    // that a restart asks that owner rather than placing it again (written again if the
+    // commit fails, as the FORWARD is sent again from the peer outbox).
+    void place(Job& job);
     void publish(Job& broadcast);
     void reply(std::string client, protocol::Command command, std::string body);
     void to_peer(std::string node, protocol::Command command, std::string body);
@@ -67,15 +71,20 @@ public:
         std::vector<Started> put_back;                // the other jobs about to start, last started first
         std::vector<Job*> unwritten;                  // finished jobs whose outcome the journal lost
         std::vector<std::string> unwritten_outcomes;  // broadcasts whose outcomes it lost
+        std::vector<Job*> unwritten_placements;       // jobs placed on peers, owner not journaled
     };
     Undo fail();
 
     // Outcomes a failed commit left unwritten; this turn journals them again first.
     void rewrite_later(std::vector<Job*> jobs, std::vector<std::string> outcomes);
-    bool has_rewrites() const { return !unwritten_.empty() || !unwritten_outcomes_.empty(); }
+    void rewrite_placements_later(std::vector<Job*> jobs);
+    bool has_rewrites() const {
+        return !unwritten_.empty() || !unwritten_outcomes_.empty() || !unwritten_placements_.empty();
+    }
     struct Rewrites {
         std::vector<Job*> jobs;
         std::vector<std::string> outcomes;
+        std::vector<Job*> placements;
     };
     Rewrites take_rewrites();
 
@@ -83,6 +92,7 @@ private:
     std::vector<Accepted> accepted_;
     std::vector<Started> started_;
     std::vector<Job*> finished_;
+    std::vector<Job*> placed_;
     std::vector<Job*> broadcasts_;
     std::vector<ClientMessage> replies_;
     std::vector<PeerMessage> to_peers_;
@@ -92,6 +102,7 @@ private:
     std::string journal_error_;  // the first journal failure of the turn
     std::vector<Job*> unwritten_;
     std::vector<std::string> unwritten_outcomes_;
+    std::vector<Job*> unwritten_placements_;
 };
 
 }  // namespace zq::node

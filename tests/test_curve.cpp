@@ -253,18 +253,21 @@ TEST_CASE("a HELLO whose key is not its connection's, or a peer command from a c
     std::string clients = keys.list("clients", {"alice"});
     std::string peers = keys.list("peers", {"peer", "other"});
     const std::string endpoint = loopback_endpoint(free_tcp_port());
-    NodeProcess node({.name = "guarded", .config = security_section(node_key, clients, peers), .extra_args = {"--bind", endpoint}});
+    const std::string peer_endpoint = loopback_endpoint(free_tcp_port());
+    NodeProcess node({.name = "guarded",
+                      .config = security_section(node_key, clients, peers),
+                      .extra_args = {"--bind", endpoint, "--peer-bind", peer_endpoint}});
 
     zmq::context_t context;
-    auto connect_as = [&](const std::string& pair) {
+    auto connect_as = [&](const std::string& pair, const std::string& to) {
         zmq::socket_t socket(context, zmq::socket_type::dealer);
         socket.set(zmq::sockopt::linger, 0);
-        prepare_connection(socket, endpoint, keys.credentials(pair, "node"));
-        socket.connect(endpoint);
+        prepare_connection(socket, to, keys.credentials(pair, "node"));
+        socket.connect(to);
         return socket;
     };
-    // The peer key "peer" claims to be "other".
-    zmq::socket_t impostor = connect_as("peer");
+    // On the peer port, the peer key "peer" claims to be "other".
+    zmq::socket_t impostor = connect_as("peer", peer_endpoint);
     BodyWriter hello;
     hello.add(protocol::field::node, "impostor")
         .add(protocol::field::incarnation, "1")
@@ -275,7 +278,7 @@ TEST_CASE("a HELLO whose key is not its connection's, or a peer command from a c
     CHECK_THAT(node.log(), Catch::Contains("but its connection's key is"));
 
     // A client key may not speak for a peer.
-    zmq::socket_t client = connect_as("alice");
+    zmq::socket_t client = connect_as("alice", endpoint);
     BodyWriter forward;
     forward.add(protocol::field::node, "guarded-peer").add(protocol::field::id, "stolen");
     REQUIRE(wait_until([&] { return send_message(client, protocol::Command::taken, forward.finish()); }));
@@ -284,7 +287,7 @@ TEST_CASE("a HELLO whose key is not its connection's, or a peer command from a c
     REQUIRE(reply->message);
     CHECK(reply->message->command() == protocol::Command::rejected);
     CHECK_THAT(std::string(reply->message->string(protocol::field::reason).value_or("")),
-               Catch::Contains("not in peer_keys"));
+               Catch::Contains("peer command on the client port"));
     CHECK(node.status()["peers"].is_null());
 }
 

@@ -98,3 +98,19 @@ TEST_CASE("for_each visits every held job once") {
     std::sort(seen.begin(), seen.end());
     CHECK(seen == std::vector<std::string>{"a", "b", "c"});
 }
+
+TEST_CASE("a job whose outcome a failed commit lost counts in the journal's state until it is released") {
+    JobTable table;
+    auto& job = table.add(record("a", JobState::running));
+    table.set_state(job, JobState::succeeded);
+    table.outcome_unwritten(job, JobState::running);
+    table.outcome_unwritten(job, JobState::queued);  // a second failed commit changes nothing
+    CHECK(job.journaled_state == JobState::running);
+    CHECK(count(table, JobState::running) == 1);
+    CHECK(count(table, JobState::succeeded) == 0);
+    CHECK(table.counts_match_states());
+    // Written at last: released, it counts as the journal now has it.
+    table.release(job);
+    CHECK(count(table, JobState::running) == 0);
+    CHECK(count(table, JobState::succeeded) == 1);
+}

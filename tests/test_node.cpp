@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -242,6 +243,60 @@ TEST_CASE("a full journal rejects new submissions with the reason and keeps acce
     REQUIRE_FALSE(accepted.empty());
     require_all_succeeded(client, accepted);
     CHECK(node.status()["name"] == "test");
+}
+
+TEST_CASE("during a journal outage a job whose outcome is not on disk is shown running, then succeeded once written") {
+    TempDir dir;
+    const std::string gate = dir.path() + "/gate";
+    // `big` waits for the test's go, then prints 60 KB: its outcome needs pages that a full
+    // journal does not have. SQLite's max_page_count stands in for a full disk.
+    auto config = [](int max_pages) {
+        return "journal_max_pages = " + std::to_string(max_pages) + "\n" +
+               R"([tasks.big]
+command = ["/bin/sh", "-c", 'while [ ! -e "$1" ]; do sleep 0.02; done; head -c 60000 /dev/zero | tr "\0" x', "big"]
+)";
+    };
+    NodeProcess node({.config = config(40), .min_workers = 2, .max_workers = 2});
+    Client client(node.endpoint());
+    auto big = client.submit(Task("big").with_args(gate));
+    REQUIRE(big);
+    REQUIRE(node.worker_running(big->id) > 0);
+
+    // The journal fills up with accepted jobs until it refuses one.
+    std::string filler(2000, 'x'), rejection;
+    for (int i = 0; i < 500 && rejection.empty(); ++i) {
+        auto submitted = client.submit(Task("zq.echo").with_args(filler));
+        if (!submitted) rejection = submitted.error();
+    }
+    REQUIRE_THAT(rejection, Catch::Contains("journal unwritable"));
+
+    // The job ends; its outcome is in memory only.
+    std::ofstream(gate).put('\n');
+    REQUIRE(wait_until([&] {
+        auto status = node.status();
+        return std::none_of(status["workers"].begin(), status["workers"].end(), [&](const nlohmann::json& worker) {
+            return worker["task"].is_object() && worker["task"]["id"] == big->id;
+        });
+    }));
+    REQUIRE_THAT(node.log(), Catch::Contains("journal write failed"));
+    auto shown = client.status(big->id);
+    REQUIRE(shown);
+    CHECK(shown->state == JobState::running);
+    CHECK(shown->result.empty());
+    auto running = client.control("running");
+    REQUIRE(running);
+    CHECK(zq::packed_to_json(*running).dump().find(big->id) != std::string::npos);
+
+    // Room again (the reload applies the cap): the outcome is written, and only then shown.
+    node.write_config(config(0));
+    REQUIRE(client.control("reload"));
+    auto job = client.wait(big->id, kDeadline);
+    REQUIRE(job);
+    CHECK(job->state == JobState::succeeded);
+    CHECK(zq::packed_to_json(job->result)["stdout"].get<std::string>().size() == 60000);
+    shown = client.status(big->id);
+    REQUIRE(shown);
+    CHECK(shown->state == JobState::succeeded);
 }
 
 TEST_CASE("zq-node status prints one line per worker and --json the documented fields") {

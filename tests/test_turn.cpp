@@ -125,3 +125,27 @@ TEST_CASE("a failed commit puts back the jobs about to start, last first, and ke
     CHECK_FALSE(next.has_rewrites());
     CHECK(next.empty());
 }
+
+TEST_CASE("a failed commit keeps the jobs placed on peers to write again, but not a job it forgets") {
+    std::deque<Job> jobs;
+    Turn turn;
+    Job& placed = make(jobs, "placed");
+    Job& accepted = make(jobs, "accepted");
+    turn.place(placed);
+    turn.place(placed);  // placed twice in one turn: written again once
+    turn.accept(accepted, "client");
+    turn.place(accepted);
+    turn.to_peer("b", Command::forward, "body");
+    Turn::Undo undo = turn.fail();
+    REQUIRE(undo.unwritten_placements.size() == 1);
+    CHECK(undo.unwritten_placements[0] == &placed);
+    CHECK(turn.to_peers().empty());
+    Turn next;
+    next.rewrite_placements_later(std::move(undo.unwritten_placements));
+    CHECK(next.has_rewrites());
+    CHECK_FALSE(next.empty());
+    Turn::Rewrites rewrites = next.take_rewrites();
+    REQUIRE(rewrites.placements.size() == 1);
+    CHECK(rewrites.placements[0] == &placed);
+    CHECK_FALSE(next.has_rewrites());
+}
