@@ -51,9 +51,11 @@ for target in "${targets[@]}"; do
     artifacts="$build/artifacts/$target/"
     mkdir -p "$corpus" "$artifacts"
     log="$build/fuzz_$target.log"
+    dictionary=()
+    [ -f "fuzz/$target.dict" ] && dictionary=(-dict="fuzz/$target.dict")
     # -rss_limit_mb: a decoder that lets one input grow memory without bound is a finding too.
     if "$binary" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
-        -artifact_prefix="$artifacts" "$corpus" "$seeds" >"$log" 2>&1; then
+        "${dictionary[@]}" -artifact_prefix="$artifacts" "$corpus" "$seeds" >"$log" 2>&1; then
         runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
         coverage=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo '?')
         echo "fuzz: $target: ${seconds}s, $runs runs, coverage $coverage edges, corpus $(ls "$corpus" | wc -l) inputs: no crash"
