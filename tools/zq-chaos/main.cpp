@@ -59,15 +59,15 @@ int main(int argc, char** argv) {
     const auto& verdict = result.verdict;
     std::string states;
     for (const auto& [state, count] : verdict.states) states += " " + state + "=" + std::to_string(count);
-    std::fprintf(stderr, "chaos: accepted %zu of %zu; ended:%s; worker kills %zu, node kills %zu%s\n", result.accepted,
-                 options.jobs, states.c_str(), result.worker_kills, result.node_kills,
+    std::fprintf(stderr, "chaos: accepted %zu of %zu; ended:%s; worker kills %zu, node kills %zu, node SIGTERMs %zu%s\n",
+                 result.accepted, options.jobs, states.c_str(), result.worker_kills, result.node_kills, result.terms,
                  result.network ? "" : "; links not cut (no network namespaces)");
     for (const auto& example : verdict.examples) std::fprintf(stderr, "chaos:   %s\n", example.c_str());
     if (verdict.unrun > 0) std::fprintf(stderr, "chaos: %zu succeeded without a recorded run\n", verdict.unrun);
     if (!result.directory.empty()) std::fprintf(stderr, "chaos: logs and run files in %s\n", result.directory.c_str());
     std::printf("chaos: seed=%llu jobs=%zu kills=%zu stops=%zu cuts=%zu lost=%zu doubled=%zu stuck=%zu changed=%zu "
                 "orphans=%zu %s\n",
-                static_cast<unsigned long long>(options.seed), options.jobs, result.worker_kills + result.node_kills,
+                static_cast<unsigned long long>(options.seed), options.jobs, result.worker_kills + result.node_kills + result.terms,
                 result.stops, result.cuts, verdict.lost + verdict.unrun, verdict.doubled, verdict.stuck,
                 verdict.changed, result.orphans, result.passed() ? "PASS" : "FAIL");
     return result.passed() ? 0 : 1;

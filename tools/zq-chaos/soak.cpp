@@ -189,9 +189,9 @@ private:
     }
 
     void fault() {
-        enum Kind { kill_worker, kill_node, stop_node, cut_link };
+        enum Kind { kill_worker, kill_node, term_node, stop_node, cut_link };
         std::vector<Kind> kinds = {kill_worker, kill_worker};
-        if (!node_down()) kinds.insert(kinds.end(), {kill_node, stop_node});
+        if (!node_down()) kinds.insert(kinds.end(), {kill_node, kill_node, term_node, stop_node, stop_node});
         if (network_ && !cut_) kinds.push_back(cut_link);
         const Kind kind = kinds[pick(kinds.size())];
         const std::size_t n = pick(kNodes);
@@ -208,6 +208,12 @@ private:
         case kill_node:
             node.kill();
             ++result_.node_kills;
+            undos_.push_back({Undo::Kind::restart, Clock::now() + seconds(uniform(0.3, 1.5)), n});
+            return;
+        case term_node:
+            // A graceful stop: the node hands its waiting jobs on before it exits.
+            node.terminate(10s);
+            ++result_.terms;
             undos_.push_back({Undo::Kind::restart, Clock::now() + seconds(uniform(0.3, 1.5)), n});
             return;
         case stop_node:

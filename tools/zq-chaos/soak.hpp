@@ -2,7 +2,8 @@
 // seed, then the checks of verdict.hpp and a scan for leftovers.
 //
 // Faults, one at a time, about every `fault_interval` seconds (each undone after a random
-// while): SIGKILL of a worker; SIGKILL of a node, started again on its data directory; SIGSTOP
+// while): SIGKILL of a worker; SIGKILL of a node, started again on its data directory; SIGTERM
+// of a node (a graceful stop), started again the same way; SIGSTOP
 // of a node, SIGCONT later (long enough, sometimes, for its peers to find it lost); a cut of
 // the link between two nodes (network namespaces, blackhole routes; needs root). At most one
 // node is down (killed or stopped) and at most one link is cut at a time, so that the cluster
@@ -39,7 +40,7 @@ struct SoakOptions {
 struct SoakResult {
     Verdict verdict;
     std::size_t accepted = 0;
-    std::size_t worker_kills = 0, node_kills = 0, stops = 0, cuts = 0;
+    std::size_t worker_kills = 0, node_kills = 0, terms = 0, stops = 0, cuts = 0;
     std::size_t orphans = 0;
     bool network = false;  // links were cut in namespaces
     bool passed() const { return verdict.passed() && orphans == 0 && setup_error.empty(); }
