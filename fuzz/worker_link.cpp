@@ -3,11 +3,12 @@
 // Input: one byte that sets how the stream is cut into reads, then the bytes of the stream.
 // They are fed to a FrameReader in pieces, as the socketpair delivers them; every whole frame
 // is unpacked with the bounds each end uses and its fields are read as the node reads READY,
-// DONE, STARTED and RETURNED and as the worker reads RUN, STOP and STEAL (with the command
-// line of an exec task built from its arguments).
+// DONE, STARTED and RETURNED (the same FieldReader calls as Pool::on_frame, which is private to
+// the pool) and as the worker reads RUN (parse_run(), the worker's own reader), STOP and STEAL.
 #include "fuzz_target.hpp"
 
 #include "exec_task.hpp"
+#include "run_request.hpp"
 
 #include <zq/codec.hpp>
 #include <zq/worker_link.hpp>
@@ -57,26 +58,25 @@ void read_as_node(const zq::FieldReader& fields) {
     }
 }
 
-// What the worker reads of a frame from the node.
+// What the worker reads of a frame from the node (worker_inbox.cpp, then parse_run() for a
+// RUN as Worker::run does), with the command line of an exec task built from its arguments.
 void read_as_worker(const zq::FieldReader& fields) {
     const auto operation = fields.string(field::operation).value_or("");
     if (operation == link::op::run) {
-        (void)fields.string(field::task);
+        auto id = fields.string(field::id);
+        if (!id) return;
         (void)fields.boolean(field::announce);
-        (void)fields.unsigned_integer(field::output_limit);
-        (void)fields.unsigned_integer(field::retry_exit_code);
-        const msgpack::object* exec = fields.find(field::exec);
-        if (!exec || exec->type != msgpack::type::ARRAY || exec->via.array.size == 0) return;
-        std::vector<std::string> command;
-        for (std::uint32_t i = 0; i < exec->via.array.size; ++i) {
-            const msgpack::object& entry = exec->via.array.ptr[i];
-            if (entry.type != msgpack::type::STR) return;
-            command.emplace_back(entry.via.str.ptr, entry.via.str.size);
+        auto request = zq::parse_run(fields.body(), std::string(*id));
+        if (!request) {
+            ZQ_FUZZ_CHECK(!request.error().empty());
+            return;
         }
-        msgpack::object no_arguments;
-        const msgpack::object* args = fields.find(field::args);
-        auto argv = zq::exec_task::command_line(command, args ? *args : no_arguments);
-        if (argv) ZQ_FUZZ_CHECK(argv->size() >= command.size());
+        ZQ_FUZZ_CHECK(request->args.type == msgpack::type::ARRAY && request->kwargs.type == msgpack::type::MAP);
+        ZQ_FUZZ_CHECK(request->retry_exit_code >= -1 && request->retry_exit_code <= 255);
+        if (!request->exec) return;
+        ZQ_FUZZ_CHECK(!request->exec->empty());
+        auto argv = zq::exec_task::command_line(*request->exec, request->args);
+        ZQ_FUZZ_CHECK(argv.ok() && argv->size() == request->exec->size() + request->args.via.array.size);
     } else if (operation == link::op::stop) {
         (void)fields.string(field::id);
     } else if (operation == link::op::steal) {
