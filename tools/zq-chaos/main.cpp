@@ -40,7 +40,9 @@ int main(int argc, char** argv) {
     app.add_option("--fault-interval", options.fault_interval, "mean seconds between faults")
         ->capture_default_str()
         ->check(CLI::Range(0.05, 3600.0));
-    app.add_option("--settle", options.settle_seconds, "the longest wait, after the last job, for every job to end")
+    app.add_option("--settle", options.settle_seconds,
+                   "after the last job, wait for every job to end while jobs keep ending; a job not ended when none "
+                   "has for SEC seconds is stuck")
         ->capture_default_str()
         ->check(CLI::Range(1.0, 3600.0));
     app.add_flag("--no-network", no_network, "do not cut links (no network namespaces)");

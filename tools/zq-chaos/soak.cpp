@@ -278,8 +278,8 @@ private:
                 if (!node->start(kStartDeadline, why)) note("restart failed: " + why);
             }
         }
-        const auto deadline = Clock::now() + seconds(options_.settle_seconds);
-        while (!unanswered_.empty() && Clock::now() < deadline && !interrupted) {
+        const auto resubmit_deadline = Clock::now() + seconds(options_.settle_seconds);
+        while (!unanswered_.empty() && Clock::now() < resubmit_deadline && !interrupted) {
             std::vector<Submission> again = std::exchange(unanswered_, {});
             for (const auto& submission : again) {
                 if (!submit(submission)) unanswered_.push_back(submission);
@@ -291,6 +291,9 @@ private:
         Reads first;
         std::vector<const Submission*> waiting;
         for (const auto& submission : accepted_) waiting.push_back(&submission);
+        // A backlog is not a fault: the wait goes on while jobs keep ending, and what has not
+        // ended when none has for settle_seconds is stuck.
+        auto last_progress = Clock::now();
         while (!waiting.empty() && !interrupted) {
             std::vector<const Submission*> still;
             for (const Submission* submission : waiting) {
@@ -298,8 +301,9 @@ private:
                 first[submission->id] = current;
                 if (!current.answered || (current.state && !is_terminal(*current.state))) still.push_back(submission);
             }
+            if (still.size() < waiting.size()) last_progress = Clock::now();
             waiting = std::move(still);
-            if (waiting.empty() || Clock::now() >= deadline) break;
+            if (waiting.empty() || Clock::now() - last_progress >= seconds(options_.settle_seconds)) break;
             std::this_thread::sleep_for(200ms);
         }
         // Long enough for late reports from owners (several heartbeat intervals) to arrive.

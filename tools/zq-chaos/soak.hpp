@@ -32,7 +32,9 @@ struct SoakOptions {
     std::string bin_dir;          // zq-node and zq-worker
     double rate = 8;              // submissions per second
     double fault_interval = 1.5;  // mean seconds between faults
-    double settle_seconds = 60;   // the longest wait for every job to end
+    // After the last job, the wait for every job to end goes on while jobs keep ending; a job
+    // still not ended when none has for this long is stuck.
+    double settle_seconds = 30;
     bool network = true;          // cut links (network namespaces); off without root
     bool keep = false;            // keep the run's directory even when it passed
 };
