@@ -39,8 +39,10 @@ echo 'extern "C" int LLVMFuzzerTestOneInput(const char*, unsigned long) { return
 
 launcher=()
 command -v ccache >/dev/null 2>&1 && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-cmake -S . -B "$build" -DCMAKE_CXX_COMPILER="$clang" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZQ_FUZZ=ON \
-    "${launcher[@]}" >/dev/null
+# -O1 -g, as libFuzzer's own docs suggest: quicker to build than -O2, readable stacks, and
+# NDEBUG left unset so that asserts stay on.
+cmake -S . -B "$build" -DCMAKE_CXX_COMPILER="$clang" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DZQ_FUZZ=ON "${launcher[@]}" >/dev/null
 cmake --build "$build" -j "$jobs" --target $(printf 'fuzz_%s ' "${targets[@]}") >/dev/null
 
 failed=()
