@@ -64,9 +64,15 @@ nlohmann::json node_status(ControlContext& node) {
         {"held", held},
         {"messages",
          {{"received", node.port.received()},
-          {"malformed", node.port.malformed()},
+          {"malformed", node.port.malformed() + node.peer_port.malformed()},
           {"rejected", node.dispatcher.rejected_count()},
           {"undeliverable", node.dispatcher.undeliverable_count()}}},
+    };
+    // Input refused for where it came from (docs/architecture.md, "Peers apart from clients").
+    status["security"] = {
+        {"peer_commands_refused", node.port.refused()},
+        {"client_commands_refused", node.peer_port.refused()},
+        {"malformed_disconnects", node.port.malformed_disconnects() + node.peer_port.malformed_disconnects()},
     };
     status["fanout"] = node.publisher.status_json();
     status["fanout"]["publishers"] = node.subscriber.status_json();
