@@ -15,8 +15,11 @@ PACKAGES := cmake g++ make pkg-config \
 	libzmq3-dev cppzmq-dev libsodium-dev libmsgpack-cxx-dev libboost-dev libuv1-dev \
 	libsqlite3-dev catch2 libcli11-dev libtomlplusplus-dev nlohmann-json3-dev \
 	libspdlog-dev libfmt-dev iproute2 procps
+# Optional: clang with libFuzzer runs the fuzz targets (fuzz/run.sh, in .ci/run). They are
+# installed when the package manager can, and nothing fails without them.
+OPTIONAL_PACKAGES := clang libclang-rt-dev
 
-.PHONY: deps configure build run test bench clean
+.PHONY: deps configure build run test fuzz bench clean
 
 deps:
 	@missing=$$(for p in $(PACKAGES); do \
@@ -27,6 +30,16 @@ deps:
 		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@optional=$$(for p in $(OPTIONAL_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$optional" ]; then \
+		echo "installing (optional, for fuzzing):" $$optional; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		{ $$SUDO apt-get update -qq && \
+		  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$optional; } \
+			|| echo "optional packages not installed: fuzz/run.sh will skip the fuzz targets"; \
 	fi
 
 configure: deps
@@ -40,6 +53,10 @@ run: build
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300
+
+# Each fuzz target for FUZZ_SECONDS (default 30) under ASan and UBSan, in build-fuzz/.
+fuzz: deps
+	fuzz/run.sh $(or $(FUZZ_SECONDS),30)
 
 bench: build
 	bench/run.sh $(BUILD_DIR)/bin

@@ -12,11 +12,14 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <span>
 #include <sstream>
 #include <thread>
+#include <type_traits>
 
 namespace zq::node {
 namespace {
@@ -43,7 +46,15 @@ Status read_number(const toml::table& table, std::string_view key, T& out) {
     const toml::node* value = table.get(key);
     if (!value) return success();
     if (auto number = value->value<double>()) {
+        if (!std::isfinite(*number)) return Error{"config key '" + std::string(key) + "' must be a finite number"};
         if (*number < 0) return Error{"config key '" + std::string(key) + "' must not be negative"};
+        // A number the key's type cannot hold would make the cast below undefined.
+        if constexpr (std::is_integral_v<T>) {
+            if (*number >= std::ldexp(1.0, std::numeric_limits<T>::digits)) {
+                return Error{"config key '" + std::string(key) + "' is too large (at most " +
+                             std::to_string(std::numeric_limits<T>::max()) + ")"};
+            }
+        }
         out = static_cast<T>(*number);
         return success();
     }

@@ -42,7 +42,9 @@ KeyAnswer KeyLedger::answer(const std::string& lock_name, const Lock&, const Ent
 }
 
 std::vector<KeyAnswer> KeyLedger::acquire(const KeyRequest& request) {
-    auto [at, inserted] = locks_.try_emplace(request.lock);
+    // Not a structured binding: the lambdas below capture `at`, which clang before 16 refuses
+    // for a binding (the fuzz build uses Debian's clang).
+    const auto at = locks_.try_emplace(request.lock).first;
     Lock& lock = at->second;
     // The newest request's limit is the lock's: a changed config takes effect as jobs arrive.
     lock.limit = std::max<std::uint32_t>(request.limit, 1);
