@@ -244,7 +244,7 @@ int Node::run() {
 }
 
 void Node::reject(const std::string& client, const std::string& reason, std::string_view id) {
-    dispatcher_->reply(client, Command::rejected, rejected_body(id, reason));
+    dispatcher_->reply_rejected(client, id, reason);
 }
 
 void Node::on_message(const std::string& client, const Message& message) {
@@ -283,9 +283,9 @@ void Node::on_message(const std::string& client, const Message& message) {
         case Command::gone: {
             std::string sender(message.string(f::node).value_or(""));
             if (sender.empty() || !membership_->knows(sender)) {
-                reject(client, std::string(protocol::command_name(message.command())) +
-                                   " is not accepted on the client port (from '" + sender +
-                                   "', which is not a known peer)");
+                reject(client, "peer command on the client port: " +
+                                   std::string(protocol::command_name(message.command())) + " from '" + sender +
+                                   "', which is not a known peer");
                 return;
             }
             on_peer_message(message);
@@ -297,7 +297,8 @@ void Node::on_message(const std::string& client, const Message& message) {
         case Command::disconnect: membership_->on_message(message); return;
         case Command::control: handle_control(*control_, client, message); return;
         default:
-            reject(client, std::string(protocol::command_name(message.command())) + " is not accepted on the client port");
+            reject(client, "not a request: " + std::string(protocol::command_name(message.command())) +
+                               " is sent by a node, not to one");
     }
 }
 
@@ -313,7 +314,8 @@ void Node::on_broadcast(const std::string& client, const Message& message) {
     }
     std::string origin(message.string(f::node).value_or(""));
     if (origin.empty() || !membership_->knows(origin)) {
-        reject(client, "BROADCAST with targets is accepted only from a known peer (from '" + origin + "')");
+        reject(client, "peer command on the client port: BROADCAST with targets from '" + origin +
+                           "', which is not a known peer");
         return;
     }
     if (shutting_down_) return;  // the origin counts this node as lost or left

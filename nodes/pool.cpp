@@ -274,7 +274,8 @@ void Pool::on_done(Worker& worker, const FieldReader& fields) {
     std::string result = fields.packed(link::field::result).value_or(std::string());
     std::string error(fields.string(link::field::error).value_or(outcome.ok ? "" : "the task failed without a message"));
     outcome.result = result;
-    outcome.error = error;
+    // Error text goes to clients in STATE, whose strings must be UTF-8 (docs/protocol.md).
+    outcome.error = repaired_utf8(error);
     outcome.retry.requested = !outcome.ok && fields.boolean(link::field::retry).value_or(false);
     outcome.retry.countdown = bounded_countdown(fields.number(link::field::retry_countdown));
     std::string job_id(id);
