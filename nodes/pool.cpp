@@ -273,7 +273,9 @@ void Pool::on_done(Worker& worker, const FieldReader& fields) {
     outcome.ok = fields.boolean(link::field::ok).value_or(false);
     std::string result = fields.packed(link::field::result).value_or(std::string());
     std::string error(fields.string(link::field::error).value_or(outcome.ok ? "" : "the task failed without a message"));
-    outcome.result = result;
+    // A result goes to clients and peers, whose decoders refuse a str that is not UTF-8: such
+    // a string (raw bytes a task returned as text) travels as bin, unchanged.
+    outcome.result = text_checked(result);
     // Error text goes to clients in STATE, whose strings must be UTF-8 (docs/protocol.md).
     outcome.error = repaired_utf8(error);
     outcome.retry.requested = !outcome.ok && fields.boolean(link::field::retry).value_or(false);

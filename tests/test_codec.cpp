@@ -313,3 +313,21 @@ TEST_CASE("times in seconds must be finite and at most a year; anything else is 
         CHECK(read(field, 366.0 * 24 * 3600) == "ok");
     }
 }
+
+TEST_CASE("a result with a string that is not UTF-8 is passed on with that string as bin") {
+    std::string valid = zq::pack(std::vector<std::string>{"fine", "\xc3\xa9t\xc3\xa9"});
+    CHECK(zq::text_checked(valid) == valid);
+    msgpack::sbuffer buffer;
+    msgpack::packer<msgpack::sbuffer> packer(buffer);
+    packer.pack_map(1);
+    packer.pack(std::string("raw"));
+    packer.pack(std::string("\xff\x00\x01", 3));
+    std::string checked = zq::text_checked(std::string_view(buffer.data(), buffer.size()));
+    auto unpacked = msgpack::unpack(checked.data(), checked.size());
+    const msgpack::object& map = unpacked.get();
+    REQUIRE(map.type == msgpack::type::MAP);
+    CHECK(map.via.map.ptr[0].key.type == msgpack::type::STR);
+    REQUIRE(map.via.map.ptr[0].val.type == msgpack::type::BIN);
+    CHECK(std::string(map.via.map.ptr[0].val.via.bin.ptr, map.via.map.ptr[0].val.via.bin.size) ==
+          std::string("\xff\x00\x01", 3));
+}

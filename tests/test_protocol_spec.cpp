@@ -151,7 +151,8 @@ Spec read_spec_tables() {
     auto at = text.find("ENVELOPE is the task envelope:");
     REQUIRE(at != std::string::npos);
     auto end = text.find("\n\n", at);
-    std::string list = text.substr(at + std::string("ENVELOPE is the task envelope:").size(), end - at);
+    const std::size_t start = at + std::string("ENVELOPE is the task envelope:").size();
+    std::string list = text.substr(start, end - start);
     for (char& c : list) {
         if (c == '\n') c = ' ';
     }

@@ -1,8 +1,11 @@
 // The log of waiting jobs: one line per reason per interval, however many jobs wait.
 #include "waiting_log.hpp"
 
+#include "support/cluster.hpp"
+
 #include <catch2/catch.hpp>
 
+#include <sstream>
 #include <string>
 
 using zq::node::WaitingLog;
@@ -44,4 +47,52 @@ TEST_CASE("the reasons remembered are bounded; reasons beyond the bound are each
     }
     CHECK(lines == 100);
     CHECK(log.reasons() == 4);
+}
+
+TEST_CASE("a node with a thousand waiting jobs logs a few lines when their reason changes, not a thousand") {
+    using namespace zq::test;
+    // b serves queue build with one worker, kept busy; a does not serve build. So a's jobs on
+    // build wait ("b busy"), then, when b is killed, wait for another reason ("b lost").
+    NodeProcess b({.name = "b", .config = kFastHeartbeats, .min_workers = 1, .max_workers = 1,
+                   .extra_args = {"--queues", "build"}});
+    NodeProcess a({.name = "a", .config = kFastHeartbeats, .min_workers = 1, .max_workers = 1,
+                   .extra_args = {"--peer", b.endpoint()}});
+    REQUIRE(wait_until([&] { return sees_alive(a, "b"); }));
+    zq::Client at_b(b.endpoint());
+    zq::Task sleeper("zq.sleep");
+    sleeper.with_args(60).on_queue("build");
+    REQUIRE(at_b.submit(sleeper));
+    REQUIRE(wait_until([&] { return b.status()["pool"]["busy"] == 1; }));
+    REQUIRE(wait_until([&] { return !sees_capacity(a, "b"); }));
+
+    constexpr int kJobs = 1000;
+    zq::Client client(a.endpoint());
+    for (int i = 0; i < kJobs; ++i) {
+        zq::Task task("zq.noop");
+        task.on_queue("build");
+        REQUIRE(client.post(task, false));
+    }
+    for (int i = 0; i < kJobs; ++i) REQUIRE(client.next_reply(kDeadline));
+    auto waiting_for = [&](const std::string& words) {
+        auto waiting = a.status()["waiting"];
+        if (waiting.size() != kJobs) return false;
+        for (const auto& job : waiting) {
+            if (job["reason"].get<std::string>().find(words) == std::string::npos) return false;
+        }
+        return true;
+    };
+    REQUIRE(wait_until([&] { return waiting_for("b busy"); }));
+    b.kill_hard();
+    REQUIRE(wait_until([&] { return waiting_for("b lost"); }));
+
+    // Two reasons, each one line at once and one summary at most: far fewer than 2,000.
+    std::stringstream log(a.log());
+    int lines = 0;
+    for (std::string line; std::getline(log, line);) {
+        if (line.find("waiting: no capacity for queue build") != std::string::npos) ++lines;
+    }
+    INFO(a.log().substr(0, 4000));
+    CHECK(lines >= 2);
+    CHECK(lines <= 6);
+    CHECK(a.log().size() < 64 * 1024);
 }

@@ -1,5 +1,6 @@
 #include <zq/codec.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -168,6 +169,47 @@ std::string repaired_utf8(std::string_view text) {
         }
     }
     return repaired;
+}
+
+namespace {
+
+// Packs `value` as it is, except that a str that is not UTF-8 is packed as bin (same bytes).
+void pack_with_text_checked(msgpack::packer<msgpack::sbuffer>& packer, const msgpack::object& value) {
+    switch (value.type) {
+        case msgpack::type::STR:
+            if (valid_utf8(view_of(value))) {
+                packer.pack(value);
+            } else {
+                packer.pack_bin(value.via.str.size);
+                packer.pack_bin_body(value.via.str.ptr, value.via.str.size);
+            }
+            return;
+        case msgpack::type::ARRAY:
+            packer.pack_array(value.via.array.size);
+            for (std::uint32_t i = 0; i < value.via.array.size; ++i) pack_with_text_checked(packer, value.via.array.ptr[i]);
+            return;
+        case msgpack::type::MAP:
+            packer.pack_map(value.via.map.size);
+            for (std::uint32_t i = 0; i < value.via.map.size; ++i) {
+                pack_with_text_checked(packer, value.via.map.ptr[i].key);
+                pack_with_text_checked(packer, value.via.map.ptr[i].val);
+            }
+            return;
+        default: packer.pack(value); return;
+    }
+}
+
+}  // namespace
+
+std::string text_checked(std::string_view packed) {
+    protocol::Limits limits;
+    limits.max_message_bytes = std::max(limits.max_message_bytes, packed.size());
+    auto unpacked = unpack_bounded(packed, limits);
+    if (!unpacked || strings_are_utf8(unpacked->get())) return std::string(packed);
+    msgpack::sbuffer buffer;
+    msgpack::packer<msgpack::sbuffer> packer(buffer);
+    pack_with_text_checked(packer, unpacked->get());
+    return std::string(buffer.data(), buffer.size());
 }
 
 const msgpack::object* FieldReader::find(std::string_view key) const {

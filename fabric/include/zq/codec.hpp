@@ -61,6 +61,10 @@ bool valid_utf8(std::string_view text);
 // The text with each byte that starts no well-formed sequence replaced by U+FFFD (for text a
 // node passes on but did not write: a command's output, a worker's error).
 std::string repaired_utf8(std::string_view text);
+// Msgpack bytes with every str that is not valid UTF-8 turned into a bin of the same bytes
+// (for values a node passes on but did not make: a task's result). Unchanged when all its
+// strings are UTF-8, or when it does not unpack.
+std::string text_checked(std::string_view packed);
 
 // Decodes the three ZQP frames (identity frames already removed). Besides the field table and
 // the limits it refuses nil in a typed field and any string (key or value, at any depth) that
