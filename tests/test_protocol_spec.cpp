@@ -384,6 +384,7 @@ TEST_CASE("every command of the spec, sent on the client port, is answered as th
         check_fields_documented(spec, *state);
         CHECK(state->json["st"] == "succeeded");
         REQUIRE(state->json.contains("res"));
+        INFO(state->json.dump());
         CHECK(state->json["res"].is_null());
     }
     // WORKFLOW (a one-step flow): ACCEPTED.
