@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <functional>
 #include <span>
@@ -212,6 +213,8 @@ Status apply_table(const toml::table& root, Config& config) {
         read_strings(root, "bind", config.binds),
         read_strings(root, "peers", config.peers),
         read_string(root, "advertise", config.advertise),
+        read_strings(root, "peer_bind", config.peer_binds),
+        read_number(root, "max_peers", config.max_peers),
         read_strings(root, "publish", config.publish),
         read_number(root, "fanout_history", config.fanout_history),
         read_bool(root, "trace", config.trace),
@@ -252,6 +255,29 @@ Status apply_table(const toml::table& root, Config& config) {
 
 std::string Config::local_endpoint() const { return node_endpoint_for(data_dir); }
 
+std::string Config::local_peer_endpoint() const {
+    std::string endpoint = local_endpoint();
+    return endpoint.substr(0, endpoint.size() - std::string_view("node.sock").size()) + "peer.sock";
+}
+
+std::vector<std::string> default_peer_binds(const std::vector<std::string>& binds) {
+    std::vector<std::string> peer_binds;
+    for (const auto& bind : binds) {
+        if (bind.rfind("tcp://", 0) != 0) continue;
+        auto colon = bind.rfind(':');
+        std::string port = bind.substr(colon + 1);
+        if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), [](unsigned char c) {
+                return std::isdigit(c) != 0;
+            })) {
+            continue;  // tcp://H:* and the like: no port to add one to
+        }
+        int number = std::stoi(port);
+        if (number <= 0 || number >= 65535) continue;
+        peer_binds.push_back(bind.substr(0, colon + 1) + std::to_string(number + 1));
+    }
+    return peer_binds;
+}
+
 Status load_config_file(const std::string& path, Config& config) {
     toml::table root;
     try {
@@ -277,6 +303,13 @@ Status finish_config(Config& config) {
     }
     if (config.capacity == 0) config.capacity = config.max_workers;
     if (config.worker_command.empty()) config.worker_command = default_worker_command();
+    if (config.peer_binds.empty()) config.peer_binds = default_peer_binds(config.binds);
+    if (config.advertise.empty()) {
+        auto tcp = std::find_if(config.peer_binds.begin(), config.peer_binds.end(),
+                                [](const std::string& endpoint) { return endpoint.rfind("tcp://", 0) == 0; });
+        config.advertise = tcp != config.peer_binds.end() ? *tcp : config.local_peer_endpoint();
+    }
+    if (config.max_peers == 0) return Error{"max_peers must be at least 1"};
     if (config.min_workers == 0) return Error{"min_workers must be at least 1"};
     if (config.heartbeat_interval < 0.01) return Error{"heartbeat_interval must be at least 0.01 seconds"};
     if (config.heartbeat_liveness == 0) return Error{"heartbeat_liveness must be at least 1"};

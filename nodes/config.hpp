@@ -63,7 +63,14 @@ struct Config {
     // Time limits of a job whose task and submitter set none (seconds, 0 = none).
     double soft_time_limit = 0;
     double hard_time_limit = 0;
-    std::string advertise;  // endpoint peers use to reach this node; default: first bind, else ipc
+    // The peer port (router_port.hpp): ipc://DATA/peer.sock always, plus these endpoints;
+    // default: tcp://H:P+1 for every client bind tcp://H:P with a numeric port.
+    std::vector<std::string> peer_binds;
+    // Peers that HELLO and WELCOME may add (linked endpoints, configured ones included).
+    std::uint64_t max_peers = 1024;
+    // This node's peer endpoint, as peers reach it; default: the first tcp peer bind, else
+    // ipc://DATA/peer.sock.
+    std::string advertise;
     std::vector<std::string> publish;  // PUB endpoints; default: ipc://DATA/pub.sock + tcp://HOST:* per tcp bind
     std::uint64_t fanout_history = 10000;  // messages kept per fanout stream (broadcasts, events, tap)
     bool trace = false;                    // protocol tap on at start
@@ -98,12 +105,16 @@ struct Config {
 
     // The endpoint clients on this host use: ipc://DATA/node.sock.
     std::string local_endpoint() const;
+    // The endpoint peers on this host use: ipc://DATA/peer.sock.
+    std::string local_peer_endpoint() const;
 };
 
 // Reads a TOML file over the defaults in `config`.
 Status load_config_file(const std::string& path, Config& config);
 // Fills what is still unset (name, data_dir, max_workers, worker_command) and checks ranges.
 Status finish_config(Config& config);
+// The default peer endpoints for client binds: tcp://H:P+1 for each tcp://H:P (numeric P).
+std::vector<std::string> default_peer_binds(const std::vector<std::string>& binds);
 // Splits a --worker "CMD ARG..." string on whitespace (no shell, no quoting rules).
 std::vector<std::string> split_command(const std::string& text);
 

@@ -21,7 +21,14 @@ void refuse(ControlContext& node, const std::string& client, RequestId request_i
 // REJECTED answers by kind; malformed messages are answered (and counted) by the port.
 nlohmann::json rejected_by(ControlContext& node) {
     nlohmann::json counts = node.dispatcher.rejections().json();
-    counts[std::string(protocol::rejection_name(protocol::rejection_kind("malformed message:")))] = node.port.malformed();
+    auto name = [](std::string_view prefix) {
+        return std::string(protocol::rejection_name(protocol::rejection_kind(prefix)));
+    };
+    counts[name("malformed message:")] = node.port.malformed() + node.peer_port.malformed();
+    // The ports count what they refuse themselves; the peer port both of its kinds together.
+    counts[name("peer command on the client port")] = node.port.refused();
+    counts[name("client command on the peer port")] = node.peer_port.refused();
+    counts.erase(name("unknown peer:"));
     return counts;
 }
 
@@ -71,10 +78,16 @@ nlohmann::json node_status(ControlContext& node) {
         {"held", held},
         {"messages",
          {{"received", node.port.received()},
-          {"malformed", node.port.malformed()},
+          {"malformed", node.port.malformed() + node.peer_port.malformed()},
           {"rejected", node.dispatcher.rejected_count()},
           {"rejected_by", rejected_by(node)},
           {"undeliverable", node.dispatcher.undeliverable_count()}}},
+    };
+    // Input refused for where it came from (docs/architecture.md, "Peers apart from clients").
+    status["security"] = {
+        {"peer_commands_refused", node.port.refused()},
+        {"client_commands_refused", node.peer_port.refused()},
+        {"malformed_disconnects", node.port.malformed_disconnects() + node.peer_port.malformed_disconnects()},
     };
     status["fanout"] = node.publisher.status_json();
     status["fanout"]["publishers"] = node.subscriber.status_json();

@@ -3,11 +3,11 @@
 // and schedules. docs/protocol.md lists them.
 #pragma once
 
-#include "client_port.hpp"
 #include "config.hpp"
 #include "dispatcher.hpp"
 #include "membership.hpp"
 #include "pool.hpp"
+#include "router_port.hpp"
 #include "publisher.hpp"
 #include "schedule_runner.hpp"
 #include "subscriber.hpp"
@@ -27,7 +27,8 @@ struct ControlContext {
     const std::string& incarnation;
     Dispatcher& dispatcher;
     Pool& pool;
-    ClientPort& port;
+    RouterPort& port;       // the client port
+    RouterPort& peer_port;  // the peer port
     Membership& membership;
     Publisher& publisher;
     Subscriber& subscriber;

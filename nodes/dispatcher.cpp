@@ -733,9 +733,9 @@ void Dispatcher::settle(Job& job) {
         for (const auto& client : job.watchers) deliver(client, Command::state, body);
     }
     ZQ_ASSERT(!ready_.contains(job) && !gate_.holds(job) && !elsewhere_.contains(job) && !wakeups_.contains(job) &&
-                  !expiries_.contains(job) &&
-                  !outbox_.tracks(record.id) && !broadcasts_.holds(record.id),
-              "a finished job is in no queue, schedule or outbox when the table forgets it");
+                  !expiries_.contains(job) && !outbox_.tracks(record.id) && !broadcasts_.holds(record.id) &&
+                  !awaiting_claims_.holds(record.id) && !key_outbox_.holds(record.id),
+              "a finished job is in no queue, schedule, outbox or book when the table forgets it");
     jobs_.release(job);
 }
 

@@ -245,6 +245,11 @@ void Dispatcher::reap_node(const std::string& node, const std::string& explanati
     });
     for (Job* job : placed) {
         spdlog::warn("job {} ended in error: {}", job->record.id, explanation);
+        // Whatever queue or book still holds it lets go before the job is freed (settle()
+        // checks it): a placed job is in none normally, but a reap may come at any point.
+        unqueue(*job);
+        outbox_.forget(job->record.id);
+        awaiting_claims_.forget(job->record.id);
         finish(*job, JobState::error, {}, explanation);
     }
     // A node that restarted reports its broadcast runs itself (a run it was running fails

@@ -1,6 +1,7 @@
 // zq-node: the daemon (`run`) and its operator commands (`status`, `running`, `reload`).
 //
-//   zq-node run [--config FILE] [--name NAME] [--data DIR] [--bind ENDPOINT]... [--peer ENDPOINT]...
+//   zq-node run [--config FILE] [--name NAME] [--data DIR] [--bind ENDPOINT]... [--peer-bind ENDPOINT]...
+//               [--peer ENDPOINT]...
 //               [--queues Q1,Q2] [--min-workers N] [--max-workers N] [--worker "CMD ARG..."]
 //   zq-node status|running|peers|reload|schedules [--node ENDPOINT] [--json]
 //   zq-node trace on|off [--node ENDPOINT] [--json]
@@ -36,6 +37,7 @@ struct RunOptions {
     std::string name;
     std::string data_dir;
     std::vector<std::string> binds;
+    std::vector<std::string> peer_binds;
     std::vector<std::string> peers;
     std::string queues;
     unsigned min_workers = 0;
@@ -66,6 +68,7 @@ zq::Result<Config> build_config(const RunOptions& options) {
     if (!options.name.empty()) config.name = options.name;
     if (!options.data_dir.empty()) config.data_dir = options.data_dir;
     config.binds.insert(config.binds.end(), options.binds.begin(), options.binds.end());
+    config.peer_binds.insert(config.peer_binds.end(), options.peer_binds.begin(), options.peer_binds.end());
     config.peers.insert(config.peers.end(), options.peers.begin(), options.peers.end());
     if (!options.queues.empty()) config.queues = split_commas(options.queues);
     if (options.min_workers) config.min_workers = options.min_workers;
@@ -225,7 +228,9 @@ int main(int argc, char** argv) {
     run->add_option("--name", options.name, "node name (default: the host name)");
     run->add_option("--data", options.data_dir, "data directory (default: $ZQ_DATA or ~/.local/state/zq)");
     run->add_option("--bind", options.binds, "extra client endpoint, e.g. tcp://127.0.0.1:7700 (repeatable)");
-    run->add_option("--peer", options.peers, "peer node endpoint (repeatable)");
+    run->add_option("--peer-bind", options.peer_binds,
+                    "peer endpoint, e.g. tcp://127.0.0.1:7701 (repeatable; default: each tcp --bind's port + 1)");
+    run->add_option("--peer", options.peers, "peer node endpoint: its peer port, or its client port (repeatable)");
     run->add_option("--queues", options.queues, "queues served, comma separated (default: default)");
     run->add_option("--min-workers", options.min_workers, "workers kept running (default 4)");
     run->add_option("--max-workers", options.max_workers, "pool ceiling (default 4 x cores, at least 8)");

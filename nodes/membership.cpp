@@ -47,26 +47,31 @@ Membership::Membership(uv_loop_t* loop, zmq::context_t& context, const Config& c
                        Publisher& publisher, std::function<LocalOffer()> local_offer, Events events)
     : config_(config), context_(context), incarnation_(std::move(incarnation)), publisher_(publisher),
       local_offer_(std::move(local_offer)), events_(std::move(events)), ticker_(loop, [this] { tick(); }) {
-    // Peers reach this node where it says it listens: the configured advertise endpoint,
-    // else the first --bind, else its ipc socket (enough for nodes on one host).
-    advertised_ = !config_.advertise.empty() ? config_.advertise
-                  : !config_.binds.empty()   ? config_.binds.front()
-                                             : config_.local_endpoint();
+    // Peers reach this node where it says its peer port listens: the configured advertise
+    // endpoint, else the first tcp peer bind, else ipc://DATA/peer.sock (config.cpp).
+    advertised_ = !config_.advertise.empty() ? config_.advertise : config_.local_peer_endpoint();
 }
 
 void Membership::start() {
     started_ms_ = steady_ms();
     for (const auto& endpoint : config_.peers) {
-        if (endpoint != advertised_) link_to(endpoint);
+        if (endpoint != config_.local_endpoint()) link_to(endpoint);
     }
     ticker_.start(config_.heartbeat_interval / kTicksPerInterval, true);
     tick();
 }
 
-Peer& Membership::link_to(const std::string& endpoint) {
-    auto [entry, created] = peers_.try_emplace(endpoint);
-    Peer& peer = entry->second;
-    if (!created) return peer;
+Peer* Membership::link_to(const std::string& endpoint) {
+    if (endpoint == advertised_ || endpoint == config_.local_peer_endpoint()) return nullptr;
+    if (auto found = peers_.find(endpoint); found != peers_.end()) return &found->second;
+    if (peers_.size() >= config_.max_peers) {
+        if (std::uint64_t held = 0; refused_log_.allow(held)) {
+            spdlog::warn("peer {}: not linked, {} peers are linked already (max_peers){}", endpoint, peers_.size(),
+                         held ? " (" + std::to_string(held) + " more refusals not logged)" : std::string());
+        }
+        return nullptr;
+    }
+    Peer& peer = peers_[endpoint];
     peer.endpoint = endpoint;
     peer.link = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
     peer.link->set(zmq::sockopt::linger, 0);
@@ -82,8 +87,10 @@ Peer& Membership::link_to(const std::string& endpoint) {
         spdlog::error("peer {}: cannot connect: {}", endpoint, error.what());
     }
     spdlog::info("peer {}: linking", endpoint);
-    return peer;
+    return &peer;
 }
+
+bool Membership::acceptable_name(std::string_view name) const { return !name.empty() && name != config_.name; }
 
 Peer* Membership::find_by_name(std::string_view name) {
     for (auto& [endpoint, peer] : peers_) {
@@ -202,17 +209,28 @@ void Membership::on_message(const Message& message) {
     if (leaving_) return;
     std::string name(*message.string(f::node));
     // A peer always has a name; an empty one would match every link still connecting, and
-    // the local jobs (whose owner is "") would be reaped as if they ran on it.
-    if (name.empty()) {
-        spdlog::warn("{} without a node name; ignored", protocol::command_name(message.command()));
+    // the local jobs (whose owner is "") would be reaped as if they ran on it. This node's
+    // own name is its echo through a misconfigured peer list, or a forgery.
+    if (!acceptable_name(name)) {
+        if (std::uint64_t held = 0; refused_log_.allow(held)) {
+            spdlog::warn("{} naming node '{}' ignored: no peer may be named so{}",
+                         protocol::command_name(message.command()), name,
+                         held ? " (" + std::to_string(held) + " more refusals not logged)" : std::string());
+        }
         return;
     }
-    if (name == config_.name) return;  // our own echo through a misconfigured peer list
     auto endpoint = message.string(f::endpoint);
-    Peer* peer = endpoint ? &link_to(std::string(*endpoint)) : find_by_name(name);
+    Peer* peer = endpoint ? link_to(std::string(*endpoint)) : find_by_name(name);
     if (!peer) {
-        spdlog::debug("{} from unknown node {} without an endpoint; ignored",
-                      protocol::command_name(message.command()), name);
+        spdlog::debug("{} from node {} that is not linked; ignored", protocol::command_name(message.command()), name);
+        return;
+    }
+    // A link answers for one node: another name on it is a forgery or a misconfiguration.
+    if (!peer->name.empty() && peer->name != name) {
+        if (std::uint64_t held = 0; refused_log_.allow(held)) {
+            spdlog::warn("{} from '{}' on the link of node {} ({}) ignored", protocol::command_name(message.command()),
+                         name, peer->name, peer->endpoint);
+        }
         return;
     }
     peer->name = name;
@@ -286,10 +304,13 @@ void Membership::learn_members(const Message& message) {
         if (member.type != msgpack::type::MAP) continue;
         FieldReader fields(member);
         auto endpoint = fields.string(f::endpoint);
-        if (!endpoint || *endpoint == advertised_ || peers_.count(std::string(*endpoint))) continue;
-        Peer& peer = link_to(std::string(*endpoint));
-        peer.name = std::string(fields.string(f::node).value_or(""));
-        send_hello(peer);
+        auto name = fields.string(f::node);
+        if (!endpoint || !name || !acceptable_name(*name) || peers_.count(std::string(*endpoint))) continue;
+        if (find_by_name(*name)) continue;  // known at another endpoint
+        Peer* peer = link_to(std::string(*endpoint));
+        if (!peer) continue;
+        peer->name = std::string(*name);
+        send_hello(*peer);
     }
 }
 
@@ -302,7 +323,36 @@ void Membership::mark_lost(Peer& peer, const std::string& explanation) {
     if (events_.on_peer_lost) events_.on_peer_lost(peer, explanation);
 }
 
+void Membership::read_links() {
+    std::vector<std::pair<std::string, std::string>> repoint;  // from endpoint, to endpoint
+    for (auto& [endpoint, peer] : peers_) {
+        // Bounded per tick: a peer port never answers much (refusals only).
+        for (int i = 0; i < 64; ++i) {
+            auto received = receive_message(*peer.link, false, config_.limits);
+            if (!received) break;
+            if (!received->message || received->message->command() != Command::rejected) continue;
+            const Message& rejected = *received->message;
+            auto to = rejected.string(f::endpoint);
+            if (to && peer.state == PeerState::connecting && *to != endpoint) {
+                repoint.emplace_back(endpoint, std::string(*to));
+                break;
+            }
+            if (std::uint64_t held = 0; refused_log_.allow(held)) {
+                spdlog::warn("peer {}: refused what this node sent: {}", endpoint,
+                             rejected.string(f::reason).value_or(""));
+            }
+        }
+    }
+    for (const auto& [from, to] : repoint) {
+        // `from` is the peer's client port: the link moves to its peer port.
+        spdlog::info("peer {}: a client port; linking to its peer endpoint {} instead", from, to);
+        peers_.erase(from);
+        if (Peer* peer = link_to(to); peer && !peer->welcomed) send_hello(*peer);
+    }
+}
+
 void Membership::tick() {
+    read_links();
     std::int64_t now = steady_ms();
     auto interval_ms = static_cast<std::int64_t>(config_.heartbeat_interval * 1000);
     auto deadline_ms = interval_ms * config_.heartbeat_liveness;

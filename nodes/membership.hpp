@@ -1,8 +1,11 @@
 // Membership: which other nodes exist, whether they are alive, and what they offer.
 //
-// Each node connects one DEALER to every peer's ROUTER (the peer's advertised endpoint) and
-// sends on it; what peers send arrives on this node's own ROUTER (the client port) and is
-// handed to on_message(). Majordomo-style heartbeating: a node sends HEARTBEAT to a peer it
+// Each node connects one DEALER to every peer's ROUTER (the peer's advertised endpoint, on its
+// peer port) and sends on it; what peers send arrives on this node's own peer port and is
+// handed to on_message(). What comes back on a DEALER is read on each tick: a REJECTED with
+// `ep` from a peer's client port (a --peer that names a client endpoint) re-points the link to
+// the peer endpoint it names. No peer may be named "" or after this node, and HELLO and
+// WELCOME add at most max_peers links (docs/architecture.md, "Peers apart from clients"). Majordomo-style heartbeating: a node sends HEARTBEAT to a peer it
 // has sent nothing else to for heartbeat_interval; any message from a peer counts as a sign
 // of life; a peer silent for heartbeat_liveness intervals is lost (capacity 0). A node keeps
 // saying HELLO to a peer until that peer answers WELCOME (a WELCOME sent on a link still
@@ -12,6 +15,7 @@
 
 #include "config.hpp"
 #include "event_loop.hpp"
+#include "log_throttle.hpp"
 #include "placement.hpp"
 #include "publisher.hpp"
 
@@ -109,7 +113,14 @@ public:
     nlohmann::json peers_json() const;
 
 private:
-    Peer& link_to(const std::string& endpoint);
+    // The peer at `endpoint`, linked now if it is new; nullptr when it is this node's own
+    // endpoint or max_peers are linked already.
+    Peer* link_to(const std::string& endpoint);
+    // Whether `name` may name a peer: not empty, not this node's name.
+    bool acceptable_name(std::string_view name) const;
+    // Reads what came back on the links: REJECTED from a client port, with the peer endpoint
+    // to link to instead.
+    void read_links();
     Peer* find_by_name(std::string_view name);
     const Peer* find_by_name(std::string_view name) const;
     void send(Peer& peer, protocol::Command command, std::string_view body);
@@ -131,6 +142,7 @@ private:
     std::function<LocalOffer()> local_offer_;
     Events events_;
     std::map<std::string, Peer> peers_;  // by endpoint
+    LogThrottle refused_log_;            // peers beyond max_peers, names refused
     Timer ticker_;
     bool leaving_ = false;  // DISCONNECT sent: the node is shutting down
     std::int64_t started_ms_ = 0;          // steady clock, when start() ran; 0 before

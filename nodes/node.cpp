@@ -1,6 +1,7 @@
 #include "node.hpp"
 
 #include "clock.hpp"
+#include "command_roles.hpp"
 
 #include <zq/task.hpp>
 
@@ -41,10 +42,7 @@ std::string client_name(const std::string& identity) {
 // client. (SUBMIT and CONTROL come from clients; a SUBMIT's `node` is not its sender.)
 std::string peer_or_client(const std::string& identity, const Message& message) {
     auto node = message.string(protocol::field::node);
-    bool from_client = message.command() == Command::submit || message.command() == Command::workflow ||
-                       message.command() == Command::control ||
-                       (message.command() == Command::broadcast && !message.find(protocol::field::targets)) ||
-                       (message.command() == Command::cancel && !node);
+    bool from_client = role_of(message) != CommandRole::peer;
     return from_client || !node ? client_name(identity) : std::string(*node);
 }
 
@@ -63,6 +61,8 @@ Node::~Node() {
     pool_.reset();
     if (port_) port_->close();
     port_.reset();
+    if (peer_port_) peer_port_->close();
+    peer_port_.reset();
     publisher_.reset();
     purge_timer_.reset();
     shutdown_timer_.reset();
@@ -105,10 +105,14 @@ Status Node::start() {
 
     publisher_ = std::make_unique<Publisher>(context_, config_, incarnation_);
     if (auto bound = publisher_->bind(); !bound) return bound;
-    port_ = std::make_unique<ClientPort>(context_, config_.limits);
+    port_ = std::make_unique<RouterPort>(context_, config_.limits, "client");
     std::vector<std::string> endpoints{config_.local_endpoint()};
     endpoints.insert(endpoints.end(), config_.binds.begin(), config_.binds.end());
     if (auto bound = port_->bind(endpoints); !bound) return bound;
+    peer_port_ = std::make_unique<RouterPort>(context_, config_.limits, "peer");
+    std::vector<std::string> peer_endpoints{config_.local_peer_endpoint()};
+    peer_endpoints.insert(peer_endpoints.end(), config_.peer_binds.begin(), config_.peer_binds.end());
+    if (auto bound = peer_port_->bind(peer_endpoints); !bound) return bound;
 
     Pool::Events events{
         [this](std::string_view id, const TaskOutcome& outcome) { dispatcher_->on_task_done(id, outcome); },
@@ -145,6 +149,8 @@ Status Node::start() {
                                       ? "node " + peer.name + " left (" + explanation + ") while the job was there"
                                       : "node " + peer.name + " lost: " + explanation;
                 dispatcher_->reap_node(peer.name, why);
+                // Its broadcast stream is followed afresh if it comes back (subscriber.hpp).
+                subscriber_->forget(peer.name);
             },
             [this](const Peer& peer, const std::string&) {
                 dispatcher_->reap_node(
@@ -181,7 +187,7 @@ Status Node::start() {
         if (schedules_) schedules_->on_commit(committed);
     });
     control_ = std::make_unique<ControlContext>(ControlContext{config_, incarnation_, *dispatcher_, *pool_, *port_,
-                                                               *membership_, *publisher_, *subscriber_, *schedules_,
+                                                               *peer_port_, *membership_, *publisher_, *subscriber_, *schedules_,
                                                                [this] { return reload(); }});
 
     if (auto recovered = dispatcher_->recover(); !recovered) return recovered;
@@ -191,7 +197,11 @@ Status Node::start() {
     // claimed like any submission, and settled once the node knows its cluster.
     if (auto scheduled = schedules_->start(); !scheduled) return scheduled;
 
-    port_->start(&loop_, [this](const std::string& client, const Message& message) { on_message(client, message); });
+    port_->start(&loop_,
+                 [this](const std::string& client, const Message& message) { on_client_message(client, message); });
+    peer_port_->start(&loop_, [this](const std::string& sender, const Message& message) {
+        on_peer_port_message(sender, message);
+    });
     pool_->start();
     publisher_->start(&loop_);
     membership_->start();
@@ -233,8 +243,8 @@ Status Node::start() {
     purge_timer_ = std::make_unique<Timer>(&loop_);
     purge_timer_->start(kPurgeInterval, [this] { purge_old_results(); }, true);
 
-    spdlog::info("node {} (incarnation {}) serving {} with {} workers, journal {}", config_.name, incarnation_,
-                 config_.local_endpoint(), config_.min_workers, journal_->path());
+    spdlog::info("node {} (incarnation {}) serving {}, peers at {}, with {} workers, journal {}", config_.name,
+                 incarnation_, config_.local_endpoint(), config_.advertise, config_.min_workers, journal_->path());
     return success();
 }
 
@@ -247,9 +257,30 @@ void Node::reject(const std::string& client, const std::string& reason, std::str
     dispatcher_->reply_rejected(client, id, reason);
 }
 
-void Node::on_message(const std::string& client, const Message& message) {
+void Node::tap_received(const std::string& sender, const Message& message) {
     if (publisher_->tapping()) {
-        publisher_->tap(Direction::in, peer_or_client(client, message), message.command(), pack(message.body()));
+        publisher_->tap(Direction::in, peer_or_client(sender, message), message.command(), pack(message.body()));
+    }
+}
+
+void Node::on_client_message(const std::string& client, const Message& message) {
+    tap_received(client, message);
+    std::string_view command = protocol::command_name(message.command());
+    switch (role_of(message)) {
+        case CommandRole::peer: {
+            // Nothing a client sends may act as a peer (docs/architecture.md, "Peers apart from
+            // clients"). A node whose --peer names this client port hears where to link instead.
+            BodyWriter body;
+            body.add(f::reason, "peer command on the client port: " + std::string(command) +
+                                    " is accepted only on the peer port, " + config_.advertise);
+            if (message.command() == Command::hello) body.add(f::endpoint, config_.advertise);
+            port_->refuse(client, body.finish(), std::string(command) + " on the client port");
+            return;
+        }
+        case CommandRole::neither:
+            reject(client, "not a request: " + std::string(command) + " is sent by a node, not to one");
+            return;
+        case CommandRole::client: break;
     }
     switch (message.command()) {
         case Command::submit:
@@ -266,58 +297,54 @@ void Node::on_message(const std::string& client, const Message& message) {
             }
             dispatcher_->submit_workflow(client, message);
             return;
-        case Command::broadcast: on_broadcast(client, message); return;
-        case Command::cancel: dispatcher_->cancel(client, message); return;
-        // From peers: jobs placed across the cluster, and broadcast repair. A client may not
-        // speak for a peer: the sender must name a node this one knows.
-        case Command::forward:
-        case Command::taken:
-        case Command::state:
-        case Command::state_ack:
-        case Command::claim:
-        case Command::claimed:
-        case Command::key_acquire:
-        case Command::key_answer:
-        case Command::key_release:
-        case Command::repair:
-        case Command::gone: {
-            std::string sender(message.string(f::node).value_or(""));
-            if (sender.empty() || !membership_->knows(sender)) {
-                reject(client, "peer command on the client port: " +
-                                   std::string(protocol::command_name(message.command())) + " from '" + sender +
-                                   "', which is not a known peer");
+        case Command::broadcast:
+            if (shutting_down_) {
+                reject(client, "node shutting down", message.string(f::id).value_or(""));
                 return;
             }
-            on_peer_message(message);
+            dispatcher_->broadcast(client, message);
             return;
+        case Command::cancel: dispatcher_->cancel(client, message); return;
+        case Command::control: handle_control(*control_, client, message); return;
+        default: return;
+    }
+}
+
+void Node::on_peer_port_message(const std::string& sender, const Message& message) {
+    tap_received(sender, message);
+    std::string_view command = protocol::command_name(message.command());
+    if (role_of(message) != CommandRole::peer) {
+        // A peer never sends these: whoever did reached the peer port without being a peer.
+        // (REJECTED and other replies are not answered, so that two nodes never loop.)
+        if (role_of(message) == CommandRole::client) {
+            peer_port_->refuse(sender,
+                               rejected_body(message.string(f::id).value_or(""),
+                                             "client command on the peer port: " + std::string(command) +
+                                                 " is accepted only on the client port"),
+                               std::string(command) + " on the peer port");
         }
+        return;
+    }
+    switch (message.command()) {
         case Command::hello:
         case Command::welcome:
         case Command::heartbeat:
         case Command::disconnect: membership_->on_message(message); return;
-        case Command::control: handle_control(*control_, client, message); return;
-        default:
-            reject(client, "not a request: " + std::string(protocol::command_name(message.command())) +
-                               " is sent by a node, not to one");
+        default: break;
     }
+    // Job and repair messages come from a peer that has introduced itself by name.
+    std::string peer(message.string(f::node).value_or(""));
+    if (peer.empty() || peer == config_.name || !membership_->knows(peer)) {
+        peer_port_->refuse(sender,
+                           rejected_body(message.string(f::id).value_or(""),
+                                         "unknown peer: " + std::string(command) + " from '" + peer + "', which is not a known peer"),
+                           std::string(command) + " from an unknown peer");
+        return;
+    }
+    on_peer_message(message);
 }
 
-void Node::on_broadcast(const std::string& client, const Message& message) {
-    // A peer's broadcast names its targets; a client's request does not.
-    if (!message.find(f::targets)) {
-        if (shutting_down_) {
-            reject(client, "node shutting down", message.string(f::id).value_or(""));
-            return;
-        }
-        dispatcher_->broadcast(client, message);
-        return;
-    }
-    std::string origin(message.string(f::node).value_or(""));
-    if (origin.empty() || !membership_->knows(origin)) {
-        reject(client, "peer command on the client port: BROADCAST with targets from '" + origin +
-                           "', which is not a known peer");
-        return;
-    }
+void Node::on_peer_broadcast(const Message& message) {
     if (shutting_down_) return;  // the origin counts this node as lost or left
     // Numbered: an answer to REPAIR, accounted by the subscriber. Unnumbered: the origin's
     // direct resend to a target that had not taken it.
@@ -345,6 +372,9 @@ void Node::on_peer_message(const Message& message) {
         case Command::key_release: dispatcher_->on_key_release(message); return;
         case Command::repair: repair(message); return;
         case Command::gone: subscriber_->on_gone(message); return;
+        case Command::broadcast: on_peer_broadcast(message); return;
+        // An origin cancels its job at the owner; the outcome comes back as STATE.
+        case Command::cancel: dispatcher_->cancel({}, message); return;
         default: return;
     }
 }

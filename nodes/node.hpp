@@ -6,7 +6,6 @@
 // commits the journal once for everything the turn changed, and sends the replies.
 #pragma once
 
-#include "client_port.hpp"
 #include "config.hpp"
 #include "control.hpp"
 #include "dispatcher.hpp"
@@ -14,6 +13,7 @@
 #include "journal.hpp"
 #include "membership.hpp"
 #include "pool.hpp"
+#include "router_port.hpp"
 #include "publisher.hpp"
 #include "schedule_runner.hpp"
 #include "subscriber.hpp"
@@ -40,11 +40,18 @@ public:
 
 private:
     Status lock_data_dir();
-    void on_message(const std::string& client, const Message& message);
-    // FORWARD, TAKEN, STATE, STATE-ACK, CLAIM or CLAIMED from a known peer.
+    // What arrives on the client port: client commands; a peer command is refused and counted
+    // (command_roles.hpp).
+    void on_client_message(const std::string& client, const Message& message);
+    // What arrives on the peer port: peer commands; a client command is refused and counted.
+    void on_peer_port_message(const std::string& sender, const Message& message);
+    // FORWARD, TAKEN, STATE, STATE-ACK, CLAIM, CLAIMED, KEY-*, REPAIR, GONE or a peer's CANCEL
+    // from a known peer.
     void on_peer_message(const Message& message);
-    // BROADCAST: a client's request, or a peer's broadcast over the link (repaired or resent).
-    void on_broadcast(const std::string& client, const Message& message);
+    // Mirrors a received message to the protocol tap, when it is on.
+    void tap_received(const std::string& sender, const Message& message);
+    // A peer's BROADCAST over the link (repaired or resent).
+    void on_peer_broadcast(const Message& message);
     // REPAIR from a subscriber: the kept broadcasts of the range, and GONE for the rest.
     void repair(const Message& message);
     void reject(const std::string& client, const std::string& reason, std::string_view id = {});
@@ -59,7 +66,8 @@ private:
     zmq::context_t context_;
     int lock_fd_ = -1;
     std::unique_ptr<Journal> journal_;
-    std::unique_ptr<ClientPort> port_;
+    std::unique_ptr<RouterPort> port_;       // the client port
+    std::unique_ptr<RouterPort> peer_port_;  // the peer port
     std::unique_ptr<Publisher> publisher_;
     std::unique_ptr<Subscriber> subscriber_;
     std::unique_ptr<Pool> pool_;

@@ -19,8 +19,8 @@ constexpr double kTicksPerInterval = 4;
 constexpr int kReceiveHighWater = 100000;
 // Broadcasts handled per wake-up before the loop turns (replies and commits go out).
 constexpr int kBatchLimit = 1024;
-// Missing numbers tracked per publisher; beyond it the oldest of a gap are counted lost at once.
-constexpr std::uint64_t kMaxMissing = 100000;
+// Gaps (ranges of missing numbers) tracked per publisher; beyond it the oldest is given up.
+constexpr std::size_t kMaxGaps = 64;
 // No publisher numbers this far; a larger number is a peer's bug or a forgery, ignored.
 constexpr std::uint64_t kMaxSequence = std::uint64_t{1} << 62;
 
@@ -72,9 +72,31 @@ void Subscriber::advertised(const std::string& node, std::string_view incarnatio
     }
 }
 
+void Subscriber::forget(const std::string& node) {
+    auto found = sources_.find(node);
+    if (found == sources_.end() || found->second.endpoint.empty()) return;
+    Source& source = found->second;
+    if (!source.endpoint.empty()) {
+        if (watcher_) watcher_->sent();
+        try {
+            socket_.disconnect(source.endpoint);
+        } catch (const zmq::error_t&) {
+            // Never connected (a connect that failed): nothing to undo.
+        }
+    }
+    if (source.missing_count > 0) {
+        spdlog::info("{} broadcasts of {} given up: the publisher is gone", source.missing_count, node);
+    }
+    // Only the counters stay (a few numbers per peer name, and names are bounded by
+    // max_peers); the stream is followed afresh from its next broadcast if it comes back.
+    restart(source, {}, 1);
+    source.endpoint.clear();
+}
+
 void Subscriber::restart(Source& source, std::string_view incarnation, std::uint64_t expected) {
-    source.lost += source.missing.size();
+    source.lost += source.missing_count;
     source.missing.clear();
+    source.missing_count = 0;
     source.incarnation = std::string(incarnation);
     source.expected = expected;
     source.ahead_since_ms = 0;
@@ -116,11 +138,15 @@ void Subscriber::accept(const std::string& node, const Message& message, bool re
     std::uint64_t sequence = *message.unsigned_integer(f::sequence);
     std::string_view incarnation = *message.string(f::incarnation);
     if (sequence == 0 || sequence >= kMaxSequence) return;
-    Source& source = sources_[node];
+    // Only publishers a peer link introduced are followed (advertised()); what arrives after
+    // one was forgotten (no endpoint), or under another name, is not tracked.
+    auto found = sources_.find(node);
+    if (found == sources_.end() || found->second.endpoint.empty()) return;
+    Source& source = found->second;
     // A publisher that restarted on the same endpoint: its numbers start again at 1, and
     // those before this one are asked for (they were published after it came back).
     if (incarnation != source.incarnation) restart(source, incarnation, 1);
-    if (source.missing.erase(sequence) > 0) {
+    if (take_missing(source, sequence, sequence) > 0) {
         ++source.repaired;
     } else if (sequence >= source.expected) {
         if (sequence > source.expected) mark_missing(node, source, source.expected, sequence - 1);
@@ -138,9 +164,7 @@ void Subscriber::on_gone(const Message& message) {
     Source& source = found->second;
     std::uint64_t from = *message.unsigned_integer(f::from), to = *message.unsigned_integer(f::to);
     if (from > to) return;
-    auto first = source.missing.lower_bound(from), last = source.missing.upper_bound(to);
-    auto count = static_cast<std::uint64_t>(std::distance(first, last));
-    source.missing.erase(first, last);
+    std::uint64_t count = take_missing(source, from, to);
     source.lost += count;
     if (count > 0) {
         spdlog::warn("{} broadcasts of {} are lost: no longer kept by the publisher ({}..{})", count, found->first,
@@ -148,19 +172,50 @@ void Subscriber::on_gone(const Message& message) {
     }
 }
 
+std::uint64_t Subscriber::take_missing(Source& source, std::uint64_t from, std::uint64_t to) {
+    std::uint64_t taken = 0;
+    // The first range that may overlap starts at or before `from`.
+    auto gap = source.missing.upper_bound(from);
+    if (gap != source.missing.begin()) --gap;
+    while (gap != source.missing.end() && gap->first <= to) {
+        std::uint64_t first = gap->first;
+        Source::Gap range = gap->second;
+        if (range.to < from) {
+            ++gap;
+            continue;
+        }
+        gap = source.missing.erase(gap);
+        std::uint64_t cut_from = std::max(first, from), cut_to = std::min(range.to, to);
+        taken += cut_to - cut_from + 1;
+        if (first < cut_from) source.missing.emplace(first, Source::Gap{cut_from - 1, range.asked_ms});
+        if (range.to > cut_to) gap = source.missing.emplace(cut_to + 1, Source::Gap{range.to, range.asked_ms}).first;
+    }
+    source.missing_count -= taken;
+    return taken;
+}
+
 void Subscriber::mark_missing(const std::string& node, Source& source, std::uint64_t from, std::uint64_t to) {
     if (from > to) return;
-    spdlog::info("broadcasts {}..{} of {} missed; asking for them again", from, to, node);
-    // Beyond what can be tracked, the oldest part of the gap is given up at once.
-    std::uint64_t room = kMaxMissing - std::min<std::uint64_t>(kMaxMissing, source.missing.size());
-    if (to - from >= room) {
-        std::uint64_t kept = std::min(room, to - from + 1);
-        source.lost += (to - from + 1) - kept;
-        if (kept == 0) return;
-        from = to - kept + 1;
+    // The publisher keeps only fanout_history broadcasts: older numbers of the gap cannot be
+    // repaired, and are lost at once (a jump of 2^40 costs one range, not 2^40 entries).
+    std::uint64_t history = config_.fanout_history;
+    if (to - from >= history) {
+        std::uint64_t given_up = to - from + 1 - history;
+        source.lost += given_up;
+        from = to - history + 1;
+        spdlog::warn("{} broadcasts of {} counted lost: beyond the {} a publisher keeps", given_up, node, history);
     }
-    std::int64_t now = steady_ms();
-    for (std::uint64_t sequence = from; sequence <= to; ++sequence) source.missing[sequence] = now;
+    // Beyond kMaxGaps ranges, the oldest is given up.
+    while (source.missing.size() >= kMaxGaps) {
+        auto oldest = source.missing.begin();
+        std::uint64_t count = oldest->second.to - oldest->first + 1;
+        source.missing_count -= count;
+        source.lost += count;
+        source.missing.erase(oldest);
+    }
+    spdlog::info("broadcasts {}..{} of {} missed; asking for them again", from, to, node);
+    source.missing.emplace(from, Source::Gap{to, steady_ms()});
+    source.missing_count += to - from + 1;
     request_repair(node, source, from, to);
 }
 
@@ -183,18 +238,11 @@ void Subscriber::tick() {
         }
         // Requests (or their answers) can be lost too, on a link that went down meanwhile:
         // what is still missing an interval later is asked for again, range by range.
-        std::uint64_t from = 0, to = 0;
-        for (auto& [sequence, asked_ms] : source.missing) {
-            if (now - asked_ms < interval_ms) continue;
-            asked_ms = now;
-            if (from != 0 && sequence == to + 1) {
-                to = sequence;
-                continue;
-            }
-            if (from != 0) request_repair(node, source, from, to);
-            from = to = sequence;
+        for (auto& [from, gap] : source.missing) {
+            if (now - gap.asked_ms < interval_ms) continue;
+            gap.asked_ms = now;
+            request_repair(node, source, from, gap.to);
         }
-        if (from != 0) request_repair(node, source, from, to);
     }
 }
 
@@ -203,7 +251,7 @@ nlohmann::json Subscriber::status_json() const {
     for (const auto& [node, source] : sources_) {
         publishers[node] = {{"incarnation", source.incarnation}, {"endpoint", source.endpoint},
                             {"received", source.received},       {"repaired", source.repaired},
-                            {"lost", source.lost},               {"missing", source.missing.size()},
+                            {"lost", source.lost},               {"missing", source.missing_count},
                             {"next", source.expected}};
     }
     return publishers;

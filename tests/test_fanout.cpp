@@ -163,7 +163,13 @@ TEST_CASE("a dropped broadcast no longer in the publisher's history is counted l
     NodeOptions options{.name = "a", .config = "fanout_history = 1\n",
                         .min_workers = 1, .max_workers = 2, .extra_args = {"--test-drop-broadcast", "1"}};
     auto a = std::make_unique<NodeProcess>(options);
-    auto b = start_node("b", {a->endpoint()});
+    // b's liveness outlasts a's slow heartbeats: b never counts a lost (which would give up
+    // its gaps and leave its stream) while a is only quiet.
+    auto b = std::make_unique<NodeProcess>(NodeOptions{.name = "b",
+                                                       .config = "heartbeat_interval = 0.2\nheartbeat_liveness = 10\n",
+                                                       .min_workers = 1,
+                                                       .max_workers = 2,
+                                                       .extra_args = {"--peer", a->endpoint()}});
     REQUIRE(wait_until([&] { return knows_alive(*a, {"b"}) && knows_alive(*b, {"a"}); }));
     Client client(a->endpoint());
     auto dropped = client.broadcast(Task("zq.echo").with_args(1));

@@ -1,5 +1,7 @@
 #include "support/node_process.hpp"
 
+#include "support/cluster.hpp"
+
 #include <zq/json.hpp>
 
 #include <catch2/catch.hpp>
@@ -10,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -74,7 +77,21 @@ NodeProcess::NodeProcess(NodeOptions options) : options_(std::move(options)) {
     log_path_ = dir_.path() + "/node.log";
     config_path_ = dir_.path() + "/node.toml";
     std::ofstream(config_path_) << options_.config;
+    give_tcp_peer_port();
     start();
+}
+
+void NodeProcess::give_tcp_peer_port() {
+    // A node with a tcp client port would take port + 1 for its peer port by default, which
+    // another test's node may hold: each gets a free port of its own, kept across restarts.
+    auto& args = options_.extra_args;
+    if (std::find(args.begin(), args.end(), "--peer-bind") != args.end()) return;
+    for (std::size_t i = 0; i + 1 < args.size(); ++i) {
+        if (args[i] != "--bind" || args[i + 1].rfind("tcp://", 0) != 0) continue;
+        std::string host = args[i + 1].substr(0, args[i + 1].rfind(':'));
+        args.insert(args.end(), {"--peer-bind", host + ":" + std::to_string(free_tcp_port())});
+        return;
+    }
 }
 
 NodeProcess::~NodeProcess() {

@@ -70,6 +70,8 @@ public:
 
     pid_t pid() const { return pid_; }
     const std::string& endpoint() const { return endpoint_; }
+    // Where peers reach the node on this host: its peer port, ipc://DATA/peer.sock.
+    std::string peer_endpoint() const { return "ipc://" + data_dir_ + "/peer.sock"; }
     const std::string& data_dir() const { return data_dir_; }
     const std::string& log_path() const { return log_path_; }
     // The node's log so far (for failure messages).
@@ -83,6 +85,9 @@ public:
     int worker_running(const std::string& id);
 
 private:
+    // Adds --peer-bind with a free port to a node given a tcp --bind and no --peer-bind.
+    void give_tcp_peer_port();
+
     NodeOptions options_;
     TempDir dir_;
     std::string data_dir_;

@@ -66,4 +66,10 @@ void FakePublisher::tap(const FakeTap& tap) {
     }
 }
 
+void FakePublisher::broadcast(std::string_view body) {
+    if (!send_message(socket_, protocol::Command::broadcast, body, "B")) {
+        throw std::runtime_error("the fake publisher could not send a BROADCAST");
+    }
+}
+
 }  // namespace zq::test

@@ -55,6 +55,8 @@ public:
     void event(const FakeEvent& event);
     // TAP of a message carrying a task envelope {id, task: zq.echo, q}, on T/COMMAND.
     void tap(const FakeTap& tap);
+    // A BROADCAST with the given body, on topic B (what a node's subscriber follows).
+    void broadcast(std::string_view body);
 
 private:
     TempDir dir_;

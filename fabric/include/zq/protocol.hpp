@@ -217,6 +217,7 @@ inline constexpr FieldSpec kAccepted[] = {
 inline constexpr FieldSpec kRejected[] = {
     {f::reason, string, true, "why: malformed message, node busy, journal unwritable..."},
     {f::id, string, false, "job id, when it could be read"},
+    {f::endpoint, string, false, "the node's peer endpoint, in answer to a HELLO on its client port"},
 };
 inline constexpr FieldSpec kTaken[] = {
     {f::id, string, true, "job id"},

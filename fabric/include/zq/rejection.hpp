@@ -28,6 +28,8 @@ inline constexpr RejectionKind kRejections[] = {
     {"node shutting down", "the node received SIGTERM and takes no new work"},
     {"peer command on the client port", "a command only peers send, on the client port: refused, nothing changed"},
     {"not a request:", "a command a node sends (ACCEPTED, REJECTED, CONTROL-REPLY, EVENT, TAP), sent to a node"},
+    {"client command on the peer port", "a client's command on the peer port: refused, nothing changed"},
+    {"unknown peer:", "a peer command on the peer port naming a node this one does not know"},
 };
 inline constexpr std::size_t kRejectionKinds = std::size(kRejections);
 

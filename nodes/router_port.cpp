@@ -1,4 +1,6 @@
-#include "client_port.hpp"
+#include "router_port.hpp"
+
+#include "clock.hpp"
 
 #include <zq/wire.hpp>
 
@@ -21,8 +23,8 @@ constexpr std::int64_t kTransportSizeFactor = 16;
 constexpr int kCloseLingerMs = 2000;
 }  // namespace
 
-ClientPort::ClientPort(zmq::context_t& context, const protocol::Limits& limits)
-    : socket_(context, zmq::socket_type::router), limits_(limits) {
+RouterPort::RouterPort(zmq::context_t& context, const protocol::Limits& limits, std::string role)
+    : socket_(context, zmq::socket_type::router), limits_(limits), role_(std::move(role)) {
     // A reply to a client that is gone must fail visibly, not vanish.
     socket_.set(zmq::sockopt::router_mandatory, 1);
     socket_.set(zmq::sockopt::linger, 0);
@@ -33,7 +35,7 @@ ClientPort::ClientPort(zmq::context_t& context, const protocol::Limits& limits)
     socket_.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(limits.max_message_bytes) * kTransportSizeFactor);
 }
 
-Status ClientPort::bind(const std::vector<std::string>& endpoints) {
+Status RouterPort::bind(const std::vector<std::string>& endpoints) {
     for (const auto& endpoint : endpoints) {
         try {
             socket_.bind(endpoint);
@@ -44,19 +46,31 @@ Status ClientPort::bind(const std::vector<std::string>& endpoints) {
     return success();
 }
 
-void ClientPort::start(uv_loop_t* loop, Handler handler) {
+void RouterPort::start(uv_loop_t* loop, Handler handler) {
     handler_ = std::move(handler);
     watcher_ = std::make_unique<ZmqWatcher>(loop, socket_, [this] { return drain(); });
 }
 
-bool ClientPort::drain() {
+bool RouterPort::drain() {
     for (int i = 0; i < kBatchLimit; ++i) {
         auto received = receive_message(socket_, true, limits_);
         if (!received) return true;
         ++received_;
+        std::int64_t now = steady_ms();
+        if (guard_.ignored(received->identity, now)) continue;
         if (!received->message) {
             ++malformed_;
-            spdlog::warn("rejected a malformed message: {}", received->message.error());
+            if (guard_.malformed(received->identity, now)) {
+                // No reply: answering a flood is what the flood wants.
+                spdlog::warn("{} port: a sender sent too many malformed messages in a second; its messages are "
+                             "dropped for a while (last: {})",
+                             role_, received->message.error());
+                continue;
+            }
+            if (std::uint64_t held = 0; malformed_log_.allow(held)) {
+                spdlog::warn("{} port: rejected a malformed message: {}{}", role_, received->message.error(),
+                             held ? " (" + std::to_string(held) + " more not logged)" : std::string());
+            }
             BodyWriter body;
             body.add(protocol::field::reason, "malformed message: " + received->message.error());
             send(received->identity, protocol::Command::rejected, body.finish());
@@ -67,15 +81,24 @@ bool ClientPort::drain() {
     return false;
 }
 
-bool ClientPort::send(const std::string& client, protocol::Command command, std::string_view body) {
+void RouterPort::refuse(const std::string& sender, std::string_view body, std::string_view why) {
+    ++refused_;
+    if (std::uint64_t held = 0; refused_log_.allow(held)) {
+        spdlog::warn("{} port: refused {}{}", role_, why,
+                     held ? " (" + std::to_string(held) + " more refusals not logged)" : std::string());
+    }
+    send(sender, protocol::Command::rejected, body);
+}
+
+bool RouterPort::send(const std::string& client, protocol::Command command, std::string_view body) {
     if (!socket_) return false;
     if (watcher_) watcher_->sent();
     if (send_message(socket_, command, body, client)) return true;
-    spdlog::debug("reply {} to a client that is gone or not reading", protocol::command_name(command));
+    spdlog::debug("{} port: reply {} to a sender that is gone or not reading", role_, protocol::command_name(command));
     return false;
 }
 
-void ClientPort::close() {
+void RouterPort::close() {
     watcher_.reset();
     // With the linger of 0 set above, closing would drop whatever zmq has not sent yet. The
     // context's termination, when the node ends, waits for these last replies instead.
