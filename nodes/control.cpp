@@ -10,12 +10,26 @@ namespace {
 namespace f = protocol::field;
 using protocol::Command;
 
-void answer(ControlContext& node, const std::string& client, std::uint64_t request_id, const nlohmann::json& data) {
+void answer(ControlContext& node, const std::string& client, RequestId request_id, const nlohmann::json& data) {
     node.dispatcher.reply(client, Command::control_reply, control_reply_body(request_id, pack_json(data)));
 }
 
-void refuse(ControlContext& node, const std::string& client, std::uint64_t request_id, const std::string& why) {
+void refuse(ControlContext& node, const std::string& client, RequestId request_id, const std::string& why) {
     node.dispatcher.reply(client, Command::control_reply, control_error_body(request_id, why));
+}
+
+// REJECTED answers by kind; malformed messages are answered (and counted) by the port.
+nlohmann::json rejected_by(ControlContext& node) {
+    nlohmann::json counts = node.dispatcher.rejections().json();
+    auto name = [](std::string_view prefix) {
+        return std::string(protocol::rejection_name(protocol::rejection_kind(prefix)));
+    };
+    counts[name("malformed message:")] = node.port.malformed() + node.peer_port.malformed();
+    // The ports count what they refuse themselves; the peer port both of its kinds together.
+    counts[name("peer command on the client port")] = node.port.refused();
+    counts[name("client command on the peer port")] = node.peer_port.refused();
+    counts.erase(name("unknown peer:"));
+    return counts;
 }
 
 }  // namespace
@@ -66,6 +80,7 @@ nlohmann::json node_status(ControlContext& node) {
          {{"received", node.port.received()},
           {"malformed", node.port.malformed() + node.peer_port.malformed()},
           {"rejected", node.dispatcher.rejected_count()},
+          {"rejected_by", rejected_by(node)},
           {"undeliverable", node.dispatcher.undeliverable_count()}}},
     };
     // Input refused for where it came from (docs/architecture.md, "Peers apart from clients").
@@ -85,7 +100,7 @@ nlohmann::json node_status(ControlContext& node) {
 
 void handle_control(ControlContext& node, const std::string& client, const Message& message) {
     std::string_view operation = *message.string(f::operation);
-    std::uint64_t request_id = message.unsigned_integer(f::request_id).value_or(0);
+    const RequestId request_id = message.unsigned_integer(f::request_id);
     std::string id(message.string(f::id).value_or(""));
 
     if (operation == "status") {

@@ -144,7 +144,7 @@ Status Dispatcher::accept_task(const std::string& client, Task&& task, bool watc
     settle_capacity_demand(task, config_);
     JobRecord record = record_from(std::move(task), now, config_.name);
     if (record.weight > 1) {
-        if (std::string heavy = too_heavy_reason(record); !heavy.empty()) return refuse(heavy);
+        if (std::string heavy = too_heavy_reason(record); !heavy.empty()) return refuse("too heavy: " + heavy);
     }
     // Journaled as it starts out, so that an ETA job is not written twice in its first turn.
     if (record.eta_ms > now) record.state = JobState::scheduled;
@@ -202,11 +202,11 @@ bool Dispatcher::insert_submitted(const std::string& client, const JobRecord& jo
     // Known to the journal but no longer active: it finished earlier. Nothing runs again.
     auto existing = journal_.find(job.id);
     if (!existing || !*existing) {
-        reply_rejected(client, job.id, "job id exists in the journal but cannot be read");
+        reply_rejected(client, job.id, "journal unreadable: job " + job.id + " is in the journal but cannot be read");
         return false;
     }
     reply_accepted(client, **existing, true);
-    if (watch) reply_state(client, **existing);
+    if (watch && is_terminal((*existing)->state)) reply_state(client, **existing);
     return false;
 }
 
@@ -219,7 +219,7 @@ Job& Dispatcher::hold_accepted(JobRecord record, const std::string& client) {
 
 void Dispatcher::cancel(const std::string& client, const Message& message) {
     std::string id(*message.string(f::id));
-    std::uint64_t request_id = message.unsigned_integer(f::request_id).value_or(0);
+    const RequestId request_id = message.unsigned_integer(f::request_id);
     // An origin canceling at its owner hears the outcome as STATE, not as a reply.
     auto origin = message.string(f::node);
     Job* job = jobs_.find(id);
@@ -295,6 +295,9 @@ bool Dispatcher::watch(const std::string& client, std::string_view id) {
     }
     auto stored = journal_.find(id);
     if (!stored || !*stored) return false;
+    // A watcher hears only an outcome. A job that is not held here is terminal, or it is a
+    // copy another node holds (its claim was lost): that one is watched at its holder.
+    if (!is_terminal((*stored)->state)) return false;
     reply_state(client, **stored);
     return true;
 }
@@ -589,7 +592,7 @@ void Dispatcher::reply(const std::string& client, Command command, std::string b
     turn_.reply(client, command, std::move(body));
 }
 
-void Dispatcher::reply_job(const std::string& client, std::uint64_t request_id, const JobRecord& job) {
+void Dispatcher::reply_job(const std::string& client, RequestId request_id, const JobRecord& job) {
     reply(client, Command::control_reply, control_reply_body(request_id, job_data(job)));
 }
 
@@ -602,7 +605,7 @@ void Dispatcher::reply_rejected(const std::string& client, std::string_view id, 
 }
 
 void Dispatcher::reject(Turn& turn, const std::string& client, std::string_view id, const std::string& reason) {
-    ++rejected_;
+    rejections_.count(reason);
     turn.reply(client, Command::rejected, rejected_body(id, reason));
 }
 
@@ -757,7 +760,8 @@ void Dispatcher::settle(Job& job) {
         outbox_.reported(record.id, std::move(report));
     }
     outbox_.forget(record.id);
-    if (!job.watchers.empty()) {
+    ZQ_ASSERT(is_terminal(record.state), "a job settled (and its watchers told) is terminal");
+    if (!job.watchers.empty() && is_terminal(record.state)) {
         std::string body = job_data(record);
         for (const auto& client : job.watchers) deliver(client, Command::state, body);
     }

@@ -17,6 +17,8 @@
 //   WorkflowBook      at an origin: its workflows, their steps' predecessors and results
 //                     (workflow_book.hpp; the flow is planned by workflow_plan.hpp)
 //   Turn              what the current turn sends once it is committed (turn.hpp)
+//   WaitingLog        the log lines about waiting jobs, one per reason per interval
+//                     (waiting_log.hpp)
 // The dispatcher decides, with the help of two pure policies (placement.hpp: where a job
 // runs; run_policy.hpp: what a run gets and how a failed one ends); the parts keep the
 // facts; message_bodies.hpp writes what is sent. Its own code is in these files:
@@ -58,9 +60,11 @@
 #include "pool.hpp"
 #include "publisher.hpp"
 #include "ready_queue.hpp"
+#include "rejection_counts.hpp"
 #include "run_policy.hpp"
 #include "timetable.hpp"
 #include "turn.hpp"
+#include "waiting_log.hpp"
 #include "workflow_book.hpp"
 
 #include <zq/codec.hpp>
@@ -180,7 +184,11 @@ public:
     std::vector<std::string> running_jobs() const;
     StateCounts counts_by_state() const { return jobs_.counts(); }
     std::size_t pending() const { return jobs_.size(); }
-    std::uint64_t rejected_count() const { return rejected_; }
+    std::uint64_t rejected_count() const { return rejections_.total(); }
+    // REJECTED answers by kind (zq/rejection.hpp).
+    const RejectionCounts& rejections() const { return rejections_; }
+    // Answers REJECTED {why, id?} after this turn's commit, and counts it.
+    void reply_rejected(const std::string& client, std::string_view id, const std::string& reason);
     // Replies and peer messages that could not be handed to zmq (client gone, queue full).
     std::uint64_t undeliverable_count() const { return undeliverable_; }
     // Reads the counts by state from the journal again (after a purge).
@@ -194,7 +202,7 @@ public:
     // Queues a reply that goes out with this turn's other replies, after the commit.
     void reply(const std::string& client, protocol::Command command, std::string body);
     // CONTROL-REPLY {rid, ok: true, data: job map}.
-    void reply_job(const std::string& client, std::uint64_t request_id, const JobRecord& job);
+    void reply_job(const std::string& client, RequestId request_id, const JobRecord& job);
 
 private:
     // The job as status shows it: the record, or while its outcome is not yet written (a
@@ -246,7 +254,6 @@ private:
     void journal_write(const Status& status);
     void note_event(const JobRecord& job);
     void reply_accepted(const std::string& client, const JobRecord& job, bool duplicate);
-    void reply_rejected(const std::string& client, std::string_view id, const std::string& reason);
     // REJECTED in `turn` (this one, or a turn whose commit failed and is being sent).
     void reject(Turn& turn, const std::string& client, std::string_view id, const std::string& reason);
     void reply_state(const std::string& client, const JobRecord& job);
@@ -420,7 +427,9 @@ private:
     Timer rejournal_timer_;    // a turn again after a failed commit
     Timer clock_timer_;        // on_clock
     std::mt19937_64 random_{std::random_device{}()};  // retry jitter
-    std::uint64_t rejected_ = 0;
+    RejectionCounts rejections_;
+    // One log line per waiting reason per 10 s, however many jobs wait (waiting_log.hpp).
+    WaitingLog waiting_log_{10'000};
     std::uint64_t undeliverable_ = 0;
     std::function<void(bool)> commit_listener_;
 };

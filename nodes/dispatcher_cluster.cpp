@@ -109,8 +109,8 @@ void Dispatcher::forward_to(Job& job, const std::string& peer) {
 
 void Dispatcher::wait_for_capacity(Job& job, const std::string& reason) {
     if (job.record.state != JobState::waiting) change_state(job, JobState::waiting);
-    if (elsewhere_.set_reason(job, reason))
-        spdlog::info("job {} ({}) waiting: {}", job.record.id, job.record.task, reason);
+    if (!elsewhere_.set_reason(job, reason)) return;
+    if (auto line = waiting_log_.note(job.record.id, job.record.task, reason, steady_ms())) spdlog::info("{}", *line);
 }
 
 void Dispatcher::to_peer(const std::string& node, Command command, std::string body) {
@@ -357,6 +357,7 @@ void Dispatcher::reap_silent_owners() {
 }
 
 void Dispatcher::resend_to_peers() {
+    for (const std::string& line : waiting_log_.due(steady_ms())) spdlog::info("{}", line);
     if (!peers_.alive) return;
     auto interval = static_cast<std::int64_t>(config_.heartbeat_interval * 1000 * kForwardResendIntervals);
     for (PeerMessage& message : outbox_.due(steady_ms(), interval, peers_.alive)) {

@@ -265,7 +265,7 @@ std::string Dispatcher::job_data(const JobRecord& job) {
     if (!plan) return std::string(body.finish());
     const std::size_t count = plan->steps.size();
     const std::size_t listed = std::min(count, kMaxListedSteps);
-    body.add("nsteps", static_cast<std::uint64_t>(count));
+    body.add(f::step_count, static_cast<std::uint64_t>(count));
     auto& packer = body.begin(f::steps);
     packer.pack_array(static_cast<std::uint32_t>(listed));
     for (std::size_t i = 0; i < listed; ++i) {

@@ -1,5 +1,7 @@
 #include "event_loop.hpp"
 
+#include <algorithm>
+
 #include <zq/wire.hpp>
 
 namespace zq::node {
@@ -17,7 +19,11 @@ void Timer::start(double seconds, std::function<void()> callback, bool repeat) {
 }
 
 void Timer::start(double seconds, bool repeat) {
-    auto ms = static_cast<std::uint64_t>(seconds * 1000.0);
+    // Converting NaN, infinity or a value past 2^64 to an integer is undefined (and on x86
+    // gives 0: a timer that fires at once). Whatever reached here is held to 0 .. ~31 years.
+    constexpr double kLongestMs = 1e12;
+    const double wanted_ms = seconds * 1000.0;
+    auto ms = static_cast<std::uint64_t>(wanted_ms > 0 ? std::min(wanted_ms, kLongestMs) : 0.0);
     uv_timer_start(
         timer_.get(), [](uv_timer_t* handle) { static_cast<Timer*>(handle->data)->callback_(); }, ms,
         repeat ? std::max<std::uint64_t>(ms, 1) : 0);

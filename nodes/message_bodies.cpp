@@ -80,7 +80,11 @@ Task task_from(const JobRecord& job) {
 
 void write_job(BodyWriter& body, const JobRecord& job) {
     body.add(f::id, job.id).add(f::state, to_string(job.state)).add(f::task, job.task).add(f::node, job.node);
-    if (!job.result.empty()) body.add_packed(f::result, job.result);
+    if (!job.result.empty()) {
+        body.add_packed(f::result, job.result);
+    } else if (job.state == JobState::succeeded) {
+        body.add_packed(f::result, std::string_view("\xc0", 1));  // returned nothing: nil
+    }
     if (!job.error.empty()) body.add(f::error, job.error);
     if (job.eta_ms > 0) body.add(f::eta, static_cast<std::uint64_t>(job.eta_ms));
     if (job.expires_ms > 0) body.add(f::expires, static_cast<std::uint64_t>(job.expires_ms));
@@ -128,15 +132,17 @@ std::string rejected_body(std::string_view id, std::string_view reason) {
     return std::string(body.finish());
 }
 
-std::string control_reply_body(std::uint64_t request_id, std::string_view packed_data) {
+std::string control_reply_body(RequestId request_id, std::string_view packed_data) {
     BodyWriter body;
-    body.add(f::request_id, request_id).add(f::ok, true).add_packed(f::data, packed_data);
+    if (request_id) body.add(f::request_id, *request_id);
+    body.add(f::ok, true).add_packed(f::data, packed_data);
     return std::string(body.finish());
 }
 
-std::string control_error_body(std::uint64_t request_id, std::string_view error) {
+std::string control_error_body(RequestId request_id, std::string_view error) {
     BodyWriter body;
-    body.add(f::request_id, request_id).add(f::ok, false).add(f::error, error);
+    if (request_id) body.add(f::request_id, *request_id);
+    body.add(f::ok, false).add(f::error, error);
     return std::string(body.finish());
 }
 

@@ -26,7 +26,8 @@ Task task_from(const JobRecord& job);
 // A workflow step's [workflow id, position], read from the envelope fields it carries.
 std::optional<std::pair<std::string, std::string>> workflow_of(const JobRecord& job);
 
-// The body of STATE, and the job map in control replies: {id, st, task, node, res?, err?}.
+// The body of STATE, and the job map in control replies: {id, st, task, node, res?, err?};
+// a succeeded job always has `res` (nil when the task returned nothing).
 void write_job(BodyWriter& body, const JobRecord& job);
 std::string job_body(const JobRecord& job);
 
@@ -34,9 +35,11 @@ std::string job_body(const JobRecord& job);
 std::string accepted_body(std::string_view id, JobState state, std::string_view node, bool duplicate);
 // REJECTED: {why, id?}.
 std::string rejected_body(std::string_view id, std::string_view reason);
-// CONTROL-REPLY: {rid, ok: true, data} with `data` already packed, or {rid, ok: false, err}.
-std::string control_reply_body(std::uint64_t request_id, std::string_view packed_data);
-std::string control_error_body(std::uint64_t request_id, std::string_view error);
+// A request's `rid`: absent when the request had none, and then absent from the reply too.
+using RequestId = std::optional<std::uint64_t>;
+// CONTROL-REPLY: {rid?, ok: true, data} with `data` already packed, or {rid?, ok: false, err}.
+std::string control_reply_body(RequestId request_id, std::string_view packed_data);
+std::string control_error_body(RequestId request_id, std::string_view error);
 
 // FORWARD: the task envelope, from `origin`.
 std::string forward_body(const JobRecord& job, std::string_view origin);

@@ -277,7 +277,7 @@ int Node::run() {
 }
 
 void Node::reject(const std::string& client, const std::string& reason, std::string_view id) {
-    dispatcher_->reply(client, Command::rejected, rejected_body(id, reason));
+    dispatcher_->reply_rejected(client, id, reason);
 }
 
 nlohmann::json Node::security_status() const {
@@ -308,7 +308,7 @@ void Node::on_client_message(const std::string& client, const Message& message) 
             return;
         }
         case CommandRole::neither:
-            reject(client, std::string(command) + " is not accepted on the client port");
+            reject(client, "not a request: " + std::string(command) + " is sent by a node, not to one");
             return;
         case CommandRole::client: break;
     }
@@ -367,7 +367,7 @@ void Node::on_peer_port_message(const std::string& sender, const Message& messag
     if (peer.empty() || peer == config_.name || !membership_->knows(peer)) {
         peer_port_->refuse(sender,
                            rejected_body(message.string(f::id).value_or(""),
-                                         std::string(command) + " from '" + peer + "', which is not a known peer"),
+                                         "unknown peer: " + std::string(command) + " from '" + peer + "', which is not a known peer"),
                            std::string(command) + " from an unknown peer");
         return;
     }

@@ -271,8 +271,12 @@ void Pool::on_done(Worker& worker, const FieldReader& fields) {
     }
     TaskOutcome outcome;
     outcome.ok = fields.boolean(link::field::ok).value_or(false);
-    std::string result = fields.packed(link::field::result).value_or(std::string());
-    std::string error(fields.string(link::field::error).value_or(outcome.ok ? "" : "the task failed without a message"));
+    // A result goes to clients and peers, whose decoders refuse a str that is not UTF-8: such
+    // a string (raw bytes a task returned as text) travels as bin, unchanged. Error text is
+    // repaired with U+FFFD. (The outcome holds views of these two strings.)
+    const std::string result = text_checked(fields.packed(link::field::result).value_or(std::string()));
+    const std::string error = repaired_utf8(
+        fields.string(link::field::error).value_or(outcome.ok ? "" : "the task failed without a message"));
     outcome.result = result;
     outcome.error = error;
     outcome.retry.requested = !outcome.ok && fields.boolean(link::field::retry).value_or(false);

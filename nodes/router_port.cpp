@@ -15,8 +15,11 @@ namespace {
 constexpr int kBatchLimit = 2048;
 // Replies queued per client before sends fail with EAGAIN instead of blocking the loop.
 constexpr int kSendHighWater = 100000;
-// How much larger than max_message_bytes a frame may be before zmq drops the connection.
-constexpr std::int64_t kTransportSizeFactor = 4;
+// How much larger than max_message_bytes a frame may be before zmq drops the connection
+// (16 MiB with the default 1 MiB): a frame between the two is received whole, answered
+// REJECTED and counted, and the connection stays usable; only past this hard bound does zmq
+// refuse to buffer the frame and close the connection, with no answer.
+constexpr std::int64_t kTransportSizeFactor = 16;
 // How long a closing port may take to deliver replies already queued: the outcomes a
 // graceful shutdown reports go out in the node's last turn, just before the port closes.
 constexpr int kCloseLingerMs = 2000;
@@ -30,7 +33,7 @@ RouterPort::RouterPort(zmq::context_t& context, const protocol::Limits& limits, 
     socket_.set(zmq::sockopt::sndhwm, kSendHighWater);
     socket_.set(zmq::sockopt::rcvhwm, kSendHighWater);
     // The decoder refuses bodies over max_message_bytes with a reason; this bound, well above
-    // it, stops a peer from making zmq buffer arbitrarily large frames (its connection drops).
+    // it, stops a sender from making zmq buffer arbitrarily large frames (its connection drops).
     socket_.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(limits.max_message_bytes) * kTransportSizeFactor);
 }
 

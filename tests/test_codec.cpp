@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -227,4 +228,106 @@ TEST_CASE("the protocol spec in the docs lists the same commands and fields as t
             CHECK_THAT(spec, Catch::Contains("`" + std::string(field.name) + "`"));
         }
     }
+}
+
+TEST_CASE("nil in a typed field is refused, not read as absent; nil is a value where any value is") {
+    auto reason = [](const zq::Result<zq::Message>& result) { return result ? std::string("accepted") : result.error(); };
+    BodyWriter optional_nil;
+    optional_nil.add(f::id, "x").add(f::task, "t").add_packed(f::queue, std::string("\xc0", 1));
+    CHECK_THAT(reason(decode("ZQP1", command_byte(Command::submit), optional_nil.finish())),
+               Catch::Contains("SUBMIT: field 'q' must be string, got nil"));
+    BodyWriter required_nil;
+    required_nil.add_packed(f::id, std::string("\xc0", 1)).add(f::task, "t");
+    CHECK_THAT(reason(decode("ZQP1", command_byte(Command::submit), required_nil.finish())),
+               Catch::Contains("field 'id' must be string, got nil"));
+    BodyWriter rid_nil;
+    rid_nil.add(f::operation, "status").add_packed(f::request_id, std::string("\xc0", 1));
+    CHECK_THAT(reason(decode("ZQP1", command_byte(Command::control), rid_nil.finish())),
+               Catch::Contains("'rid' must be unsigned integer, got nil"));
+
+    // A task that returned null: STATE carries `res: nil`, and the reader hands it on as nil.
+    BodyWriter state;
+    state.add(f::id, "x").add(f::state, "succeeded").add_packed(f::result, std::string("\xc0", 1));
+    auto message = decode("ZQP1", command_byte(Command::state), state.finish());
+    REQUIRE(message);
+    CHECK(message->packed(f::result) == std::string("\xc0", 1));
+    CHECK_FALSE(message->packed(f::error));
+}
+
+TEST_CASE("strings must be valid UTF-8 wherever they are in a body") {
+    CHECK(zq::valid_utf8("plain ascii"));
+    CHECK(zq::valid_utf8("\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));  // été € 😀
+    CHECK_FALSE(zq::valid_utf8("\xff"));
+    CHECK_FALSE(zq::valid_utf8("\xc0\xaf"));          // overlong '/'
+    CHECK_FALSE(zq::valid_utf8("\xed\xa0\x80"));      // a surrogate
+    CHECK_FALSE(zq::valid_utf8("\xf4\x90\x80\x80"));  // above U+10FFFF
+    CHECK_FALSE(zq::valid_utf8("\xe2\x82"));          // cut short
+    CHECK(zq::repaired_utf8("ok\xff!") == "ok\xef\xbf\xbd!");
+    CHECK(zq::repaired_utf8("\xe2\x82") == "\xef\xbf\xbd\xef\xbf\xbd");
+
+    auto reason = [](const zq::Result<zq::Message>& result) { return result ? std::string("accepted") : result.error(); };
+    BodyWriter bad_id;
+    bad_id.add(f::id, "job-\xff").add(f::task, "t");
+    CHECK_THAT(reason(decode("ZQP1", command_byte(Command::submit), bad_id.finish())),
+               Catch::Contains("field 'id' holds a string that is not valid UTF-8"));
+    BodyWriter bad_queue;
+    bad_queue.add(f::id, "x").add(f::task, "t").add(f::queue, "q\xc0\xaf");
+    CHECK_THAT(reason(decode("ZQP1", command_byte(Command::submit), bad_queue.finish())),
+               Catch::Contains("field 'q' holds a string that is not valid UTF-8"));
+    BodyWriter bad_argument;
+    bad_argument.add(f::id, "x").add(f::task, "t").add_value(f::args, std::vector<std::string>{"fine", "\xed\xa0\x80"});
+    CHECK_THAT(reason(decode("ZQP1", command_byte(Command::submit), bad_argument.finish())),
+               Catch::Contains("field 'args'"));
+    BodyWriter bad_key;
+    bad_key.add(f::id, "x").add(f::task, "t").add("\xfe", "v");
+    CHECK_THAT(reason(decode("ZQP1", command_byte(Command::submit), bad_key.finish())), Catch::Contains("UTF-8"));
+    // Bytes travel as msgpack bin, which is not text and is not checked.
+    BodyWriter bytes;
+    bytes.add(f::id, "x").add(f::task, "t").add_packed(f::args, std::string("\x91\xc4\x02\xff\xfe", 5));
+    CHECK(decode("ZQP1", command_byte(Command::submit), bytes.finish()));
+    BodyWriter unicode;
+    unicode.add(f::id, "x").add(f::task, "t\xc3\xa2" "che").add(f::queue, "\xe2\x82\xac");
+    CHECK(decode("ZQP1", command_byte(Command::submit), unicode.finish()));
+}
+
+TEST_CASE("times in seconds must be finite and at most a year; anything else is a bad task") {
+    const double infinity = std::numeric_limits<double>::infinity();
+    auto read = [](std::string_view field, double seconds) {
+        BodyWriter body;
+        body.add(f::id, "x").add(f::task, "t").add(field, seconds);
+        auto message = decode("ZQP1", command_byte(Command::submit), body.finish());
+        REQUIRE(message);
+        auto task = zq::read_task(*message);
+        return task ? std::string("ok") : task.error();
+    };
+    for (auto field : {f::hard_time_limit, f::soft_time_limit, f::retry_delay, f::retry_backoff, f::retry_backoff_max}) {
+        INFO(field);
+        CHECK_THAT(read(field, infinity), Catch::Contains("field '" + std::string(field) +
+                                                          "' must be a finite number of seconds from 0 to 31622400, got inf"));
+        CHECK_THAT(read(field, -infinity), Catch::Contains("got -inf"));
+        CHECK_THAT(read(field, std::numeric_limits<double>::quiet_NaN()), Catch::Contains("got nan"));
+        CHECK_THAT(read(field, -1), Catch::Contains("got -1"));
+        CHECK_THAT(read(field, 4e7), Catch::Contains("got 4e+07"));
+        CHECK(read(field, 0) == "ok");
+        CHECK(read(field, 2.5) == "ok");
+        CHECK(read(field, 366.0 * 24 * 3600) == "ok");
+    }
+}
+
+TEST_CASE("a result with a string that is not UTF-8 is passed on with that string as bin") {
+    std::string valid = zq::pack(std::vector<std::string>{"fine", "\xc3\xa9t\xc3\xa9"});
+    CHECK(zq::text_checked(valid) == valid);
+    msgpack::sbuffer buffer;
+    msgpack::packer<msgpack::sbuffer> packer(buffer);
+    packer.pack_map(1);
+    packer.pack(std::string("raw"));
+    packer.pack(std::string("\xff\x00\x01", 3));
+    std::string checked = zq::text_checked(std::string_view(buffer.data(), buffer.size()));
+    auto unpacked = msgpack::unpack(checked.data(), checked.size());
+    const msgpack::object& map = unpacked.get();
+    REQUIRE(map.type == msgpack::type::MAP);
+    CHECK(map.via.map.ptr[0].key.type == msgpack::type::STR);
+    REQUIRE(map.via.map.ptr[0].val.type == msgpack::type::BIN);
+    CHECK(std::string(map.via.map.ptr[0].val.via.bin.ptr, map.via.map.ptr[0].val.via.bin.size) ==
+          std::string("\xff\x00\x01", 3));
 }

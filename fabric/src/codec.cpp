@@ -1,5 +1,6 @@
 #include <zq/codec.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -28,14 +29,49 @@ bool has_type(const msgpack::object& value, FieldType type) {
 
 std::string_view view_of(const msgpack::object& value) { return {value.via.str.ptr, value.via.str.size}; }
 
-const msgpack::object* find_in_map(const msgpack::object& map, std::string_view key) {
+// The entry's value as it is, nil included; nullptr when the key is absent.
+const msgpack::object* find_entry(const msgpack::object& map, std::string_view key) {
     for (std::uint32_t i = 0; i < map.via.map.size; ++i) {
         const auto& entry = map.via.map.ptr[i];
-        if (entry.key.type == msgpack::type::STR && view_of(entry.key) == key) {
-            return entry.val.type == msgpack::type::NIL ? nullptr : &entry.val;
-        }
+        if (entry.key.type == msgpack::type::STR && view_of(entry.key) == key) return &entry.val;
     }
     return nullptr;
+}
+
+const msgpack::object* find_in_map(const msgpack::object& map, std::string_view key) {
+    const msgpack::object* value = find_entry(map, key);
+    return value && value->type == msgpack::type::NIL ? nullptr : value;
+}
+
+// Every msgpack str, key or value, at any depth, must be valid UTF-8 (the msgpack spec says
+// so, and strict decoders in other languages refuse anything else); bytes travel as bin. The
+// recursion is bounded by the decoder's depth limit.
+bool strings_are_utf8(const msgpack::object& value) {
+    switch (value.type) {
+        case msgpack::type::STR: return valid_utf8(view_of(value));
+        case msgpack::type::ARRAY:
+            for (std::uint32_t i = 0; i < value.via.array.size; ++i) {
+                if (!strings_are_utf8(value.via.array.ptr[i])) return false;
+            }
+            return true;
+        case msgpack::type::MAP:
+            for (std::uint32_t i = 0; i < value.via.map.size; ++i) {
+                const auto& entry = value.via.map.ptr[i];
+                if (!strings_are_utf8(entry.key) || !strings_are_utf8(entry.val)) return false;
+            }
+            return true;
+        default: return true;
+    }
+}
+
+// The first key of the body whose entry holds a string that is not UTF-8 ("" for none).
+std::string first_non_utf8_field(const msgpack::object& body) {
+    for (std::uint32_t i = 0; i < body.via.map.size; ++i) {
+        const auto& entry = body.via.map.ptr[i];
+        if (!strings_are_utf8(entry.key)) return "(a key)";
+        if (!strings_are_utf8(entry.val)) return std::string(view_of(entry.key));
+    }
+    return {};
 }
 
 // Checks the body against the command's field table: required fields present, every known
@@ -44,7 +80,14 @@ const msgpack::object* find_in_map(const msgpack::object& map, std::string_view 
 Status validate_fields(const protocol::CommandSpec& spec, const msgpack::object& body,
                        const protocol::Limits& limits) {
     for (const auto& field : spec.fields) {
-        const msgpack::object* value = find_in_map(body, field.name);
+        const msgpack::object* value = find_entry(body, field.name);
+        // nil is not "absent": a sender that means absent leaves the field out. Only fields
+        // that take any value (results, arguments as data) may be nil.
+        if (value && value->type == msgpack::type::NIL && field.type != FieldType::any) {
+            return Error{std::string(spec.name) + ": field '" + std::string(field.name) + "' must be " +
+                         std::string(protocol::field_type_name(field.type)) +
+                         ", got nil (leave an optional field out instead)"};
+        }
         if (!value) {
             if (field.required) {
                 return Error{std::string(spec.name) + ": missing field '" + std::string(field.name) + "'"};
@@ -68,7 +111,106 @@ Status validate_fields(const protocol::CommandSpec& spec, const msgpack::object&
     return success();
 }
 
+// The length of the well-formed UTF-8 sequence at `at`, or 0 when there is none. The
+// well-formed sequences are those of Unicode's table 3-7: no overlong forms, no surrogates,
+// nothing above U+10FFFF.
+std::size_t utf8_sequence_length(const unsigned char* bytes, std::size_t size, std::size_t at) {
+    const unsigned char lead = bytes[at];
+    if (lead < 0x80) return 1;
+    std::size_t length = 0;
+    unsigned char low = 0x80, high = 0xbf;
+    if (lead >= 0xc2 && lead <= 0xdf) {
+        length = 2;
+    } else if (lead >= 0xe0 && lead <= 0xef) {
+        length = 3;
+        if (lead == 0xe0) low = 0xa0;
+        if (lead == 0xed) high = 0x9f;
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+        length = 4;
+        if (lead == 0xf0) low = 0x90;
+        if (lead == 0xf4) high = 0x8f;
+    } else {
+        return 0;
+    }
+    if (size - at < length) return 0;
+    if (bytes[at + 1] < low || bytes[at + 1] > high) return 0;
+    for (std::size_t k = 2; k < length; ++k) {
+        if (bytes[at + k] < 0x80 || bytes[at + k] > 0xbf) return 0;
+    }
+    return length;
+}
+
 }  // namespace
+
+bool valid_utf8(std::string_view text) {
+    const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
+    for (std::size_t i = 0; i < text.size();) {
+        const std::size_t length = utf8_sequence_length(bytes, text.size(), i);
+        if (length == 0) return false;
+        i += length;
+    }
+    return true;
+}
+
+std::string repaired_utf8(std::string_view text) {
+    if (valid_utf8(text)) return std::string(text);
+    constexpr std::string_view kReplacement = "\xef\xbf\xbd";  // U+FFFD
+    const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
+    std::string repaired;
+    repaired.reserve(text.size() + 16);
+    for (std::size_t i = 0; i < text.size();) {
+        const std::size_t length = utf8_sequence_length(bytes, text.size(), i);
+        if (length == 0) {
+            repaired += kReplacement;
+            ++i;
+        } else {
+            repaired.append(text.substr(i, length));
+            i += length;
+        }
+    }
+    return repaired;
+}
+
+namespace {
+
+// Packs `value` as it is, except that a str that is not UTF-8 is packed as bin (same bytes).
+void pack_with_text_checked(msgpack::packer<msgpack::sbuffer>& packer, const msgpack::object& value) {
+    switch (value.type) {
+        case msgpack::type::STR:
+            if (valid_utf8(view_of(value))) {
+                packer.pack(value);
+            } else {
+                packer.pack_bin(value.via.str.size);
+                packer.pack_bin_body(value.via.str.ptr, value.via.str.size);
+            }
+            return;
+        case msgpack::type::ARRAY:
+            packer.pack_array(value.via.array.size);
+            for (std::uint32_t i = 0; i < value.via.array.size; ++i) pack_with_text_checked(packer, value.via.array.ptr[i]);
+            return;
+        case msgpack::type::MAP:
+            packer.pack_map(value.via.map.size);
+            for (std::uint32_t i = 0; i < value.via.map.size; ++i) {
+                pack_with_text_checked(packer, value.via.map.ptr[i].key);
+                pack_with_text_checked(packer, value.via.map.ptr[i].val);
+            }
+            return;
+        default: packer.pack(value); return;
+    }
+}
+
+}  // namespace
+
+std::string text_checked(std::string_view packed) {
+    protocol::Limits limits;
+    limits.max_message_bytes = std::max(limits.max_message_bytes, packed.size());
+    auto unpacked = unpack_bounded(packed, limits);
+    if (!unpacked || strings_are_utf8(unpacked->get())) return std::string(packed);
+    msgpack::sbuffer buffer;
+    msgpack::packer<msgpack::sbuffer> packer(buffer);
+    pack_with_text_checked(packer, unpacked->get());
+    return std::string(buffer.data(), buffer.size());
+}
 
 const msgpack::object* FieldReader::find(std::string_view key) const {
     if (map_.type != msgpack::type::MAP) return nullptr;
@@ -116,7 +258,9 @@ std::optional<bool> FieldReader::boolean(std::string_view key) const {
 }
 
 std::optional<std::string> FieldReader::packed(std::string_view key) const {
-    const msgpack::object* value = find(key);
+    // A nil value is a value here (a task that returned null): only an absent key is nullopt.
+    if (map_.type != msgpack::type::MAP) return std::nullopt;
+    const msgpack::object* value = find_entry(map_, key);
     if (!value) return std::nullopt;
     msgpack::sbuffer buffer;
     msgpack::pack(buffer, *value);
@@ -166,6 +310,10 @@ Result<Message> decode(std::string_view header, std::string_view command, std::s
     }
     if (auto valid = validate_fields(*spec, unpacked->get(), limits); !valid) {
         return Error{valid.error()};
+    }
+    if (std::string field = first_non_utf8_field(unpacked->get()); !field.empty()) {
+        return Error{std::string(spec->name) + ": field '" + field +
+                     "' holds a string that is not valid UTF-8 (send bytes as msgpack bin)"};
     }
     return Message(spec->command, std::move(*unpacked));
 }

@@ -2,6 +2,7 @@
 // for its end, and say how it ended.
 #include "exec_task.hpp"
 
+#include <zq/codec.hpp>
 #include <zq/json.hpp>
 
 #include <fcntl.h>
@@ -362,8 +363,10 @@ Ended run(const std::vector<std::string>& argv, std::size_t output_limit, const 
     read_remaining(child.err);
 
     const bool truncated = child.out.capture.truncated() || child.err.capture.truncated();
-    std::string out_text = child.out.capture.take();
-    std::string err_text = child.err.capture.take();
+    // A command's output is bytes; it travels as text, which must be UTF-8 (a cut at the
+    // output limit can also split a character).
+    std::string out_text = repaired_utf8(child.out.capture.take());
+    std::string err_text = repaired_utf8(child.err.capture.take());
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         msgpack::sbuffer buffer;
         msgpack::packer<msgpack::sbuffer> packer(buffer);

@@ -5,6 +5,7 @@
 #include <span>
 #include <vector>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <random>
@@ -25,8 +26,8 @@ constexpr std::string_view kMemberFields[] = {
 };
 // The heaviest weight a job may ask for; more is read as this many (no node has that many units).
 constexpr std::uint64_t kMaxWeight = 1'000'000;
-// The longest a retry policy may wait between attempts.
-constexpr double kMaxRetryDelaySeconds = 366.0 * 24 * 3600;
+// The longest time an envelope may give in seconds (a retry delay, a time limit): 366 days.
+constexpr double kMaxSeconds = 366.0 * 24 * 3600;
 // Fields of the same bodies that belong to the message, not to the task.
 constexpr std::string_view kMessageFields[] = {f::watch, f::node};
 
@@ -82,11 +83,21 @@ std::int64_t clamp_unix_ms(std::uint64_t ms) {
     return static_cast<std::int64_t>(std::min(ms, kLatestUnixMs));
 }
 
-// A delay is a finite number of seconds between 0 and a year: NaN and negatives are 0, and
-// infinity (or anything longer) is a year.
-double clamp_delay(double seconds) {
-    if (!(seconds > 0)) return 0;
-    return std::min(seconds, kMaxRetryDelaySeconds);
+// A time in seconds (a delay, a time limit) is a finite number from 0 to kMaxSeconds. Anything
+// else is refused rather than guessed at: an infinite hard limit read as 0 s, or a NaN delay
+// read as none, would kill or retry a job at once.
+Status read_seconds(const Message& message, std::string_view field, double& seconds) {
+    auto value = message.number(field);
+    if (!value) return success();
+    if (!std::isfinite(*value) || *value < 0 || *value > kMaxSeconds) {
+        char shown[32];
+        std::snprintf(shown, sizeof shown, "%g", *value);
+        return Error{"field '" + std::string(field) + "' must be a finite number of seconds from 0 to " +
+                         std::to_string(static_cast<std::uint64_t>(kMaxSeconds)) + ", got " + shown,
+                     ErrorCode::bad_input};
+    }
+    seconds = *value;
+    return success();
 }
 
 }  // namespace
@@ -136,13 +147,15 @@ Result<Task> read_task(const Message& message, const protocol::Limits& limits) {
     }
     if (auto eta = message.unsigned_integer(f::eta)) task.eta_ms = clamp_unix_ms(*eta);
     if (auto expires = message.unsigned_integer(f::expires)) task.expires_ms = clamp_unix_ms(*expires);
-    if (auto delay = message.number(f::retry_delay)) task.retry_delay = clamp_delay(*delay);
-    if (auto backoff = message.number(f::retry_backoff)) task.retry_backoff = clamp_delay(*backoff);
-    if (auto cap = message.number(f::retry_backoff_max)) task.retry_backoff_max = clamp_delay(*cap);
+    for (auto [field, seconds] : {std::pair{f::retry_delay, &task.retry_delay},
+                                  std::pair{f::retry_backoff, &task.retry_backoff},
+                                  std::pair{f::retry_backoff_max, &task.retry_backoff_max},
+                                  std::pair{f::soft_time_limit, &task.soft_time_limit},
+                                  std::pair{f::hard_time_limit, &task.hard_time_limit}}) {
+        if (Status read = read_seconds(message, field, *seconds); !read) return Error{read.error(), ErrorCode::bad_input};
+    }
     task.retry_jitter = message.boolean(f::retry_jitter).value_or(false);
     task.retry_on_worker_lost = message.boolean(f::retry_on_worker_lost).value_or(false);
-    if (auto soft = message.number(f::soft_time_limit)) task.soft_time_limit = std::max(0.0, *soft);
-    if (auto hard = message.number(f::hard_time_limit)) task.hard_time_limit = std::max(0.0, *hard);
     if (const msgpack::object* headers = message.find(f::headers)) {
         for (std::uint32_t i = 0; i < headers->via.map.size; ++i) {
             const auto& entry = headers->via.map.ptr[i];

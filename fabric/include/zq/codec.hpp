@@ -33,7 +33,8 @@ public:
     std::optional<std::int64_t> integer(std::string_view key) const;
     std::optional<double> number(std::string_view key) const;
     std::optional<bool> boolean(std::string_view key) const;
-    // The field re-packed as msgpack bytes (for values zq passes through untouched).
+    // The field re-packed as msgpack bytes (for values zq passes through untouched); a nil
+    // value is packed nil, only an absent field is nullopt.
     std::optional<std::string> packed(std::string_view key) const;
 
 private:
@@ -54,7 +55,20 @@ private:
     msgpack::object_handle handle_;  // owns the memory the body points into
 };
 
-// Decodes the three ZQP frames (identity frames already removed).
+// Whether the bytes are well-formed UTF-8 (no overlong forms, surrogates or code points
+// above U+10FFFF).
+bool valid_utf8(std::string_view text);
+// The text with each byte that starts no well-formed sequence replaced by U+FFFD (for text a
+// node passes on but did not write: a command's output, a worker's error).
+std::string repaired_utf8(std::string_view text);
+// Msgpack bytes with every str that is not valid UTF-8 turned into a bin of the same bytes
+// (for values a node passes on but did not make: a task's result). Unchanged when all its
+// strings are UTF-8, or when it does not unpack.
+std::string text_checked(std::string_view packed);
+
+// Decodes the three ZQP frames (identity frames already removed). Besides the field table and
+// the limits it refuses nil in a typed field and any string (key or value, at any depth) that
+// is not valid UTF-8.
 Result<Message> decode(std::string_view header, std::string_view command, std::string_view body,
                        const protocol::Limits& limits = {});
 

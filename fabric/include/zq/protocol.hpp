@@ -131,6 +131,7 @@ inline constexpr std::string_view claims = "claims";          // [{id, node, st?
 inline constexpr std::string_view flow = "flow";              // a workflow's tree (WORKFLOW)
 inline constexpr std::string_view step = "step";              // a workflow step's position ("1.0")
 inline constexpr std::string_view steps = "steps";            // a workflow's steps (status)
+inline constexpr std::string_view step_count = "nsteps";      // how many steps a workflow has
 }  // namespace field
 
 namespace detail {
@@ -238,6 +239,7 @@ inline constexpr FieldSpec kState[] = {
     {f::next_attempt, unsigned_integer, false, "unix ms when a retrying job is queued again"},
     {f::workflow, array, false, "a workflow step's [workflow id, position]"},
     {f::steps, array, false, "a workflow's steps: [{id, node, st, step, task}]"},
+    {f::step_count, unsigned_integer, false, "a workflow's number of steps (steps lists at most the first ones)"},
 };
 inline constexpr FieldSpec kCancel[] = {
     {f::id, string, true, "job id"},
