@@ -365,7 +365,7 @@ TEST_CASE("a connection that floods malformed messages is cut off for a while an
     CHECK(job->state == zq::JobState::succeeded);
 }
 
-TEST_CASE("--peer naming a client port still forms the cluster, and the refused HELLO is counted") {
+TEST_CASE("a node whose --peer names a client port still forms the cluster, and the refused HELLO is counted") {
     auto a = start_peered_node("a", kFastHeartbeats, {}, 1, 1);
     auto b = start_peered_node("b", kFastHeartbeats, {a->endpoint()}, 1, 1);
     REQUIRE(wait_until([&] { return sees_alive(*a, "b") && sees_alive(*b, "a"); }));

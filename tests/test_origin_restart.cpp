@@ -259,7 +259,7 @@ TEST_CASE("a restarted origin that links to its job's owner has it reconnect at 
     CHECK(job.error.empty());
     CHECK(job.node == "b");
     // a's HELLO reached b at once; b opened its link back without waiting for the backoff.
-    CHECK_THAT(b->log(), Catch::Contains("peer a (" + a_endpoint + ") is back while the link to it was down"));
+    CHECK_THAT(b->log(), Catch::Contains("peer a (" + a->status()["advertise"].get<std::string>() + ") is back while the link to it was down"));
 }
 
 TEST_CASE("a restarted origin that does not link to its job's owner waits out the owner's backoff, and the job succeeds") {
