@@ -1,12 +1,12 @@
 // The node's client port under bad input: every malformed message gets REJECTED with a
 // reason, is counted in status, and the node goes on serving.
 #include "support/node_process.hpp"
+#include "support/raw_dealer.hpp"
 
 #include <zq/codec.hpp>
 #include <zq/json.hpp>
 
 #include <catch2/catch.hpp>
-#include <zmq.hpp>
 
 #include <limits>
 #include <string>
@@ -16,24 +16,13 @@ using namespace zq::test;
 
 namespace {
 
-// Sends raw frames on a DEALER and returns the REJECTED reason the node answers with.
-std::string rejection_for(zmq::socket_t& dealer, const std::vector<std::string>& frames) {
-    for (std::size_t i = 0; i < frames.size(); ++i) {
-        auto flags = i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none;
-        dealer.send(zmq::buffer(frames[i]), flags);
-    }
-    std::vector<zmq::message_t> reply;
-    zmq::pollitem_t item{dealer.handle(), 0, ZMQ_POLLIN, 0};
-    if (zmq::poll(&item, 1, kDeadline) <= 0) return "no answer";
-    while (true) {
-        zmq::message_t frame;
-        (void)dealer.recv(frame);
-        bool more = frame.more();
-        reply.push_back(std::move(frame));
-        if (!more) break;
-    }
-    if (reply.size() != 3 || reply[1].to_string() != std::string(1, '\x12')) return "not a REJECTED";
-    auto message = zq::decode(reply[0].to_string_view(), reply[1].to_string_view(), reply[2].to_string_view());
+// Sends raw frames and returns the REJECTED reason the node answers with.
+std::string rejection_for(RawDealer& dealer, const std::vector<std::string>& frames) {
+    dealer.send_frames(frames);
+    auto reply = dealer.receive_frames();
+    if (!reply) return "no answer";
+    if (reply->size() != 3 || (*reply)[1] != std::string(1, '\x12')) return "not a REJECTED";
+    auto message = zq::decode((*reply)[0], (*reply)[1], (*reply)[2]);
     REQUIRE(message);
     return std::string(message->string(zq::protocol::field::reason).value_or(""));
 }
@@ -42,10 +31,7 @@ std::string rejection_for(zmq::socket_t& dealer, const std::vector<std::string>&
 
 TEST_CASE("malformed messages are rejected with a reason and counted, and the node keeps serving") {
     NodeProcess node;
-    zmq::context_t context;
-    zmq::socket_t dealer(context, zmq::socket_type::dealer);
-    dealer.set(zmq::sockopt::linger, 0);
-    dealer.connect(node.endpoint());
+    RawDealer dealer(node.endpoint());
 
     std::string submit(1, '\x10');
     CHECK_THAT(rejection_for(dealer, {"HTTP", submit, "\x80"}), Catch::Contains("wrong protocol header"));
@@ -78,10 +64,7 @@ TEST_CASE("malformed messages are rejected with a reason and counted, and the no
 
 TEST_CASE("fanout commands from a client are refused with a reason, and '@' ids are refused") {
     NodeProcess node({.name = "solo", .min_workers = 1, .max_workers = 1});
-    zmq::context_t context;
-    zmq::socket_t dealer(context, zmq::socket_type::dealer);
-    dealer.set(zmq::sockopt::linger, 0);
-    dealer.connect(node.endpoint());
+    RawDealer dealer(node.endpoint());
 
     // REPAIR and GONE are peer commands: refused on the client port, however absurd the range.
     zq::BodyWriter repair;
@@ -127,15 +110,8 @@ TEST_CASE("a client naming a peer \"\" in HELLO and DISCONNECT reaps nothing and
         queued.push_back(submitted->id);
     }
 
-    zmq::context_t context;
-    zmq::socket_t dealer(context, zmq::socket_type::dealer);
-    dealer.set(zmq::sockopt::linger, 0);
-    dealer.connect(node.endpoint());
-    auto say = [&](char command, zq::BodyWriter& body) {
-        dealer.send(zmq::str_buffer("ZQP1"), zmq::send_flags::sndmore);
-        dealer.send(zmq::buffer(std::string(1, command)), zmq::send_flags::sndmore);
-        dealer.send(zmq::buffer(std::string(body.finish())), zmq::send_flags::none);
-    };
+    RawDealer dealer(node.endpoint());
+    auto say = [&](char command, zq::BodyWriter& body) { dealer.send(static_cast<std::uint8_t>(command), body.finish()); };
     zq::BodyWriter hello;
     hello.add("node", "").add("inc", "forged").add("ep", "ipc:///nonexistent/zq-forged.sock");
     say('\x01', hello);
@@ -158,10 +134,7 @@ TEST_CASE("a client naming a peer \"\" in HELLO and DISCONNECT reaps nothing and
 
 TEST_CASE("a frame a little over 4 MiB is refused with a reason on a connection that stays usable") {
     NodeProcess node({.name = "solo", .min_workers = 1, .max_workers = 1});
-    zmq::context_t context;
-    zmq::socket_t dealer(context, zmq::socket_type::dealer);
-    dealer.set(zmq::sockopt::linger, 0);
-    dealer.connect(node.endpoint());
+    RawDealer dealer(node.endpoint());
 
     // Over max_message_bytes (1 MiB) and over 4 MiB, within the transport's bound (16 MiB).
     zq::BodyWriter big;
@@ -171,21 +144,12 @@ TEST_CASE("a frame a little over 4 MiB is refused with a reason on a connection 
     // The same connection is answered again.
     zq::BodyWriter status;
     status.add("op", "status");
-    dealer.send(zmq::str_buffer("ZQP1"), zmq::send_flags::sndmore);
-    dealer.send(zmq::buffer(std::string(1, '\x20')), zmq::send_flags::sndmore);
-    dealer.send(zmq::buffer(std::string(status.finish())), zmq::send_flags::none);
-    zmq::pollitem_t item{dealer.handle(), 0, ZMQ_POLLIN, 0};
-    REQUIRE(zmq::poll(&item, 1, kDeadline) > 0);
-    std::vector<zmq::message_t> reply;
-    while (true) {
-        zmq::message_t frame;
-        (void)dealer.recv(frame);
-        bool more = frame.more();
-        reply.push_back(std::move(frame));
-        if (!more) break;
-    }
+    dealer.send(0x20, status.finish());
+    auto frames = dealer.receive_frames();
+    REQUIRE(frames);
+    const std::vector<std::string>& reply = *frames;
     REQUIRE(reply.size() == 3);
-    CHECK(reply[1].to_string() == std::string(1, '\x21'));
+    CHECK(reply[1] == std::string(1, '\x21'));
     auto counts = node.status()["messages"];
     CHECK(counts["malformed"] == 1);
     CHECK(counts["rejected_by"]["malformed message"] == 1);
@@ -201,27 +165,15 @@ TEST_CASE("a job that returned nothing has res nil, and a reply to a request wit
     CHECK(job->state == zq::JobState::succeeded);
     CHECK(job->result == std::string("\xc0", 1));
 
-    zmq::context_t context;
-    zmq::socket_t dealer(context, zmq::socket_type::dealer);
-    dealer.set(zmq::sockopt::linger, 0);
-    dealer.connect(node.endpoint());
+    RawDealer dealer(node.endpoint());
     zq::BodyWriter ask;
     ask.add("op", "job").add("id", submitted->id);
-    dealer.send(zmq::str_buffer("ZQP1"), zmq::send_flags::sndmore);
-    dealer.send(zmq::buffer(std::string(1, '\x20')), zmq::send_flags::sndmore);
-    dealer.send(zmq::buffer(std::string(ask.finish())), zmq::send_flags::none);
-    zmq::pollitem_t item{dealer.handle(), 0, ZMQ_POLLIN, 0};
-    REQUIRE(zmq::poll(&item, 1, kDeadline) > 0);
-    std::vector<zmq::message_t> reply;
-    while (true) {
-        zmq::message_t frame;
-        (void)dealer.recv(frame);
-        bool more = frame.more();
-        reply.push_back(std::move(frame));
-        if (!more) break;
-    }
+    dealer.send(0x20, ask.finish());
+    auto frames = dealer.receive_frames();
+    REQUIRE(frames);
+    const std::vector<std::string>& reply = *frames;
     REQUIRE(reply.size() == 3);
-    auto body = zq::packed_to_json(reply[2].to_string_view());
+    auto body = zq::packed_to_json(reply[2]);
     CHECK_FALSE(body.contains("rid"));
     CHECK(body["ok"] == true);
     REQUIRE(body["data"].contains("res"));
@@ -230,10 +182,7 @@ TEST_CASE("a job that returned nothing has res nil, and a reply to a request wit
 
 TEST_CASE("an infinite or out-of-range time limit or retry delay is refused as a bad task, and counted") {
     NodeProcess node({.name = "solo", .min_workers = 1, .max_workers = 1});
-    zmq::context_t context;
-    zmq::socket_t dealer(context, zmq::socket_type::dealer);
-    dealer.set(zmq::sockopt::linger, 0);
-    dealer.connect(node.endpoint());
+    RawDealer dealer(node.endpoint());
     const double infinity = std::numeric_limits<double>::infinity();
     for (const char* field : {"hard", "soft", "rdelay"}) {
         INFO(field);

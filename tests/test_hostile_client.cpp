@@ -7,6 +7,7 @@
 #include "support/cluster.hpp"
 #include "support/node_process.hpp"
 #include "support/publisher.hpp"
+#include "support/raw_dealer.hpp"
 
 #include <zq/codec.hpp>
 #include <zq/json.hpp>
@@ -36,31 +37,15 @@ constexpr long kRssBoundKb = 5 * 1024;
 // A raw DEALER speaking ZQP/1, as a client written from the spec would.
 class RawSocket {
 public:
-    explicit RawSocket(const std::string& endpoint) : socket_(context_, zmq::socket_type::dealer) {
-        socket_.set(zmq::sockopt::linger, 0);
-        socket_.connect(endpoint);
-    }
+    explicit RawSocket(const std::string& endpoint) : dealer_(endpoint) {}
 
     void say(char command, zq::BodyWriter& body) { say_raw(command, std::string(body.finish())); }
-    void say_raw(char command, const std::string& body) {
-        socket_.send(zmq::str_buffer("ZQP1"), zmq::send_flags::sndmore);
-        socket_.send(zmq::buffer(std::string(1, command)), zmq::send_flags::sndmore);
-        socket_.send(zmq::buffer(body), zmq::send_flags::none);
-    }
+    void say_raw(char command, const std::string& body) { dealer_.send(static_cast<std::uint8_t>(command), body); }
     // The next message, or nullopt when none comes within `deadline`.
     std::optional<zq::Message> next(std::chrono::milliseconds deadline = kDeadline) {
-        zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
-        if (zmq::poll(&item, 1, deadline) <= 0) return std::nullopt;
-        std::vector<zmq::message_t> frames;
-        while (true) {
-            zmq::message_t frame;
-            (void)socket_.recv(frame);
-            bool more = frame.more();
-            frames.push_back(std::move(frame));
-            if (!more) break;
-        }
-        if (frames.size() != 3) return std::nullopt;
-        auto message = zq::decode(frames[0].to_string_view(), frames[1].to_string_view(), frames[2].to_string_view());
+        auto frames = dealer_.receive_frames(deadline);
+        if (!frames || frames->size() != 3) return std::nullopt;
+        auto message = zq::decode((*frames)[0], (*frames)[1], (*frames)[2]);
         if (!message) return std::nullopt;
         return std::move(*message);
     }
@@ -73,8 +58,7 @@ public:
     }
 
 private:
-    zmq::context_t context_;
-    zmq::socket_t socket_;
+    RawDealer dealer_;
 };
 
 long rss_kb(pid_t pid) {

@@ -126,24 +126,30 @@ TEST_CASE("an origin stopped with SIGTERM between FORWARD and TAKEN: the job run
     stop_between_forward_and_taken(SIGTERM);
 }
 
+// Submits a logged zq.add at `origin` and waits until `owner` has run it to success; its id.
+std::string submit_until_succeeded_at_owner(NodeProcess& origin, NodeProcess& owner, const std::string& log) {
+    std::string id;
+    {
+        Client client(origin.endpoint());
+        auto submitted = client.submit(logged_add(log, 0));
+        REQUIRE(submitted);
+        id = submitted->id;
+    }
+    Client at_owner(owner.endpoint());
+    REQUIRE(wait_until([&] {
+        auto job = at_owner.status(id);
+        return job && job->state == JobState::succeeded;
+    }));
+    return id;
+}
+
 TEST_CASE("an owner asked again for a job it finished reports the outcome again, even one acknowledged") {
     auto a = start_node("a", "qa", std::string(kFastHeartbeats) + kHold, {});
     auto b = start_node("b", "work", kFastHeartbeats, {a->endpoint()});
     REQUIRE(wait_until([&] { return sees_capacity(*a, "b"); }));
     TempDir dir;
     const std::string log = dir.path() + "/runs";
-    std::string id;
-    {
-        Client client(a->endpoint());
-        auto submitted = client.submit(logged_add(log, 0));
-        REQUIRE(submitted);
-        id = submitted->id;
-    }
-    Client at_owner(b->endpoint());
-    REQUIRE(wait_until([&] {
-        auto job = at_owner.status(id);
-        return job && job->state == JobState::succeeded;
-    }));
+    std::string id = submit_until_succeeded_at_owner(*a, *b, log);
     // b forgets the outcome as if a had acknowledged it (a restart of b with the report
     // acknowledged in its journal: a is killed first, so nothing acknowledges it for real).
     a->kill_hard();
@@ -174,18 +180,8 @@ TEST_CASE("a report of a job the restarted origin holds as its own, unstarted, i
     REQUIRE(wait_until([&] { return sees_capacity(*a, "b"); }));
     TempDir dir;
     const std::string log = dir.path() + "/runs";
-    std::string id;
-    {
-        Client client(a->endpoint());
-        auto submitted = client.submit(logged_add(log, 0));
-        REQUIRE(submitted);
-        id = submitted->id;
-    }
+    std::string id = submit_until_succeeded_at_owner(*a, *b, log);
     Client at_owner(b->endpoint());
-    REQUIRE(wait_until([&] {
-        auto job = at_owner.status(id);
-        return job && job->state == JobState::succeeded;
-    }));
     // b's only worker is busy from now on: a cannot place the job anywhere.
     REQUIRE(at_owner.submit(Task("zq.sleep").with_args(30).on_queue("work")));
     REQUIRE(wait_until([&] { return !sees_capacity(*a, "b"); }));

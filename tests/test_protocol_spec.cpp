@@ -3,6 +3,7 @@
 // table is sent on the client port as the doc describes it, and the answer is checked against
 // the doc. So the spec and the node cannot drift apart without this test failing.
 #include "support/node_process.hpp"
+#include "support/raw_dealer.hpp"
 
 #include <zq/codec.hpp>
 #include <zq/json.hpp>
@@ -10,7 +11,6 @@
 #include <zq/task.hpp>
 
 #include <catch2/catch.hpp>
-#include <zmq.hpp>
 
 #include <fstream>
 #include <map>
@@ -268,37 +268,22 @@ struct Reply {
 // A DEALER on the node's client port that sends raw ZQP messages and reads what comes back.
 class RawClient {
 public:
-    explicit RawClient(const std::string& endpoint) : dealer_(context_, zmq::socket_type::dealer) {
-        dealer_.set(zmq::sockopt::linger, 0);
-        dealer_.connect(endpoint);
-    }
+    explicit RawClient(const std::string& endpoint) : dealer_(endpoint) {}
 
-    void send(std::uint8_t command, std::string_view body) {
-        dealer_.send(zmq::str_buffer("ZQP1"), zmq::send_flags::sndmore);
-        dealer_.send(zmq::buffer(std::string(1, static_cast<char>(command))), zmq::send_flags::sndmore);
-        dealer_.send(zmq::buffer(body.data(), body.size()), zmq::send_flags::none);
-    }
+    void send(std::uint8_t command, std::string_view body) { dealer_.send(command, body); }
 
     // The next message within `deadline`, decoded and checked as the node's reply must be.
     std::optional<Reply> receive(std::chrono::milliseconds deadline = kDeadline) {
-        zmq::pollitem_t item{dealer_.handle(), 0, ZMQ_POLLIN, 0};
-        if (zmq::poll(&item, 1, deadline) <= 0) return std::nullopt;
-        std::vector<zmq::message_t> frames;
-        while (true) {
-            zmq::message_t frame;
-            (void)dealer_.recv(frame);
-            bool more = frame.more();
-            frames.push_back(std::move(frame));
-            if (!more) break;
-        }
-        REQUIRE(frames.size() == 3);
+        auto frames = dealer_.receive_frames(deadline);
+        if (!frames) return std::nullopt;
+        REQUIRE(frames->size() == 3);
         // What the node sends passes its own strict decoder (types, nil, UTF-8).
-        auto decoded = zq::decode(frames[0].to_string_view(), frames[1].to_string_view(), frames[2].to_string_view());
+        auto decoded = zq::decode((*frames)[0], (*frames)[1], (*frames)[2]);
         INFO((decoded ? std::string() : decoded.error()));
         REQUIRE(decoded);
         Reply reply;
-        reply.command = static_cast<std::uint8_t>(frames[1].to_string_view()[0]);
-        reply.body = frames[2].to_string();
+        reply.command = static_cast<std::uint8_t>((*frames)[1][0]);
+        reply.body = (*frames)[2];
         reply.json = zq::packed_to_json(reply.body);
         return reply;
     }
@@ -314,8 +299,7 @@ public:
     }
 
 private:
-    zmq::context_t context_;
-    zmq::socket_t dealer_;
+    RawDealer dealer_;
 };
 
 // Every key of the reply is a field the spec lists for its command.

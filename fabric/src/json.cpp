@@ -11,67 +11,6 @@ namespace zq {
 
 namespace {
 
-// The length of the well-formed UTF-8 sequence starting at `bytes` (Unicode table 3-7: no
-// overlong forms, no surrogates, nothing above U+10FFFF), or 0 when it is not one. This is
-// as strict as nlohmann's own check, so strings that pass it always dump.
-std::size_t utf8_sequence_length(const unsigned char* bytes, std::size_t available) {
-    const unsigned char lead = bytes[0];
-    if (lead < 0x80) return 1;
-    std::size_t length = 0;
-    unsigned char second_low = 0x80;
-    unsigned char second_high = 0xBF;
-    if (lead >= 0xC2 && lead <= 0xDF) {
-        length = 2;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-        length = 3;
-        if (lead == 0xE0) second_low = 0xA0;
-        if (lead == 0xED) second_high = 0x9F;
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-        length = 4;
-        if (lead == 0xF0) second_low = 0x90;
-        if (lead == 0xF4) second_high = 0x8F;
-    } else {
-        return 0;
-    }
-    if (available < length) return 0;
-    if (bytes[1] < second_low || bytes[1] > second_high) return 0;
-    for (std::size_t i = 2; i < length; ++i) {
-        if (bytes[i] < 0x80 || bytes[i] > 0xBF) return 0;
-    }
-    return length;
-}
-
-bool is_valid_utf8(std::string_view text) {
-    const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
-    std::size_t at = 0;
-    while (at < text.size()) {
-        const std::size_t length = utf8_sequence_length(bytes + at, text.size() - at);
-        if (length == 0) return false;
-        at += length;
-    }
-    return true;
-}
-
-// The text with every byte that does not start a well-formed sequence replaced by U+FFFD.
-std::string repair_utf8(std::string_view text) {
-    if (is_valid_utf8(text)) return std::string(text);
-    const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
-    std::string repaired;
-    repaired.reserve(text.size() + 16);
-    std::size_t at = 0;
-    while (at < text.size()) {
-        const std::size_t length = utf8_sequence_length(bytes + at, text.size() - at);
-        if (length == 0) {
-            repaired += "\xEF\xBF\xBD";
-            ++at;
-        } else {
-            repaired.append(text.substr(at, length));
-            at += length;
-        }
-    }
-    return repaired;
-}
-
 std::string base64(std::string_view bytes) {
     static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     std::string encoded;
@@ -127,10 +66,10 @@ nlohmann::json to_json(const msgpack::object& object) {
     case msgpack::type::FLOAT64:
         return object.via.f64;
     case msgpack::type::STR:
-        return repair_utf8(std::string_view(object.via.str.ptr, object.via.str.size));
+        return repaired_utf8(std::string_view(object.via.str.ptr, object.via.str.size));
     case msgpack::type::BIN: {
         const std::string_view bytes(object.via.bin.ptr, object.via.bin.size);
-        if (is_valid_utf8(bytes)) return std::string(bytes);
+        if (valid_utf8(bytes)) return std::string(bytes);
         return "base64:" + base64(bytes);
     }
     case msgpack::type::ARRAY: {
@@ -216,29 +155,29 @@ std::string pack_json(const nlohmann::json& value) {
 
 nlohmann::json to_json(const JobInfo& job) {
     nlohmann::json object = {
-        {"id", repair_utf8(job.id)},
-        {"task", repair_utf8(job.task)},
+        {"id", repaired_utf8(job.id)},
+        {"task", repaired_utf8(job.task)},
         {"state", std::string(to_string(job.state))},
         {"result", packed_to_json(job.result)},
-        {"error", job.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(repair_utf8(job.error))},
-        {"node", repair_utf8(job.node)},
+        {"error", job.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(repaired_utf8(job.error))},
+        {"node", repaired_utf8(job.node)},
         {"eta", time_json(job.eta_ms)},
         {"expires", time_json(job.expires_ms)},
         {"attempts", job.attempts},
         {"next_attempt", time_json(job.next_attempt_ms)},
     };
     if (!job.workflow.empty()) {
-        object["workflow"] = repair_utf8(job.workflow);
-        object["step"] = repair_utf8(job.step);
+        object["workflow"] = repaired_utf8(job.workflow);
+        object["step"] = repaired_utf8(job.step);
     }
     if (!job.steps.empty()) {
         nlohmann::json steps = nlohmann::json::array();
         for (const StepInfo& step : job.steps) {
-            steps.push_back({{"id", repair_utf8(step.id)},
-                             {"node", repair_utf8(step.node)},
+            steps.push_back({{"id", repaired_utf8(step.id)},
+                             {"node", repaired_utf8(step.node)},
                              {"state", std::string(to_string(step.state))},
-                             {"step", repair_utf8(step.step)},
-                             {"task", repair_utf8(step.task)}});
+                             {"step", repaired_utf8(step.step)},
+                             {"task", repaired_utf8(step.task)}});
         }
         object["steps"] = std::move(steps);
     }
