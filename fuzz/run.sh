@@ -56,7 +56,8 @@ for target in "${targets[@]}"; do
     dictionary=()
     [ -f "fuzz/$target.dict" ] && dictionary=(-dict="fuzz/$target.dict")
     # -rss_limit_mb: a decoder that lets one input grow memory without bound is a finding too.
-    if "$binary" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
+    # A fixed seed: the same inputs in the same order on every run, so CI repeats what passed here.
+    if "$binary" -seed="${ZQ_FUZZ_SEED:-1}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
         "${dictionary[@]}" -artifact_prefix="$artifacts" "$corpus" "$seeds" >"$log" 2>&1; then
         runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
         coverage=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo '?')

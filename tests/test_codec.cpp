@@ -281,6 +281,11 @@ TEST_CASE("strings must be valid UTF-8 wherever they are in a body") {
     BodyWriter bad_key;
     bad_key.add(f::id, "x").add(f::task, "t").add("\xfe", "v");
     CHECK_THAT(reason(decode("ZQP1", command_byte(Command::submit), bad_key.finish())), Catch::Contains("UTF-8"));
+    // A key that is not a string, holding a string that is not UTF-8 (found by fuzzing: the
+    // reason once read the key as a string).
+    const std::string integer_key("\x83\xa2id\xa1x\xa4task\xa1t\x07\xa1\xff", 16);
+    CHECK_THAT(reason(decode("ZQP1", command_byte(Command::submit), integer_key)),
+               Catch::Contains("(a key that is not a string)"));
     // Bytes travel as msgpack bin, which is not text and is not checked.
     BodyWriter bytes;
     bytes.add(f::id, "x").add(f::task, "t").add_packed(f::args, std::string("\x91\xc4\x02\xff\xfe", 5));

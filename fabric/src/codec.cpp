@@ -69,7 +69,10 @@ std::string first_non_utf8_field(const msgpack::object& body) {
     for (std::uint32_t i = 0; i < body.via.map.size; ++i) {
         const auto& entry = body.via.map.ptr[i];
         if (!strings_are_utf8(entry.key)) return "(a key)";
-        if (!strings_are_utf8(entry.val)) return std::string(view_of(entry.key));
+        // A key that is not a string has no text to name it by (and no str to view).
+        if (!strings_are_utf8(entry.val)) {
+            return entry.key.type == msgpack::type::STR ? std::string(view_of(entry.key)) : "(a key that is not a string)";
+        }
     }
     return {};
 }
